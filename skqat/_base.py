@@ -1,0 +1,392 @@
+"""Shared scikit-learn surface of the NMP-QAT estimators.
+
+The fit flow, top to bottom: validate the parameters and data, encode the
+targets, standardize and quantize the inputs, build (or warm-start) the
+network, train it, and keep the result as numpy arrays. ``predict`` runs the
+numpy forward pass of ``_inference.py``; it never touches torch.
+"""
+
+import math
+import warnings
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from . import _inference
+from ._network import QuantMLP
+from ._training import TrainData, TrainSettings, train_network
+
+# Standardized inputs saturate at this many standard deviations. Every
+# feature gets the same step, for the reason ``_layers.QuantReLU`` gives.
+_INPUT_CLIP_STD = 6.0
+_FLOAT_BITS = 32
+
+
+def _check_candidates(name, values, low):
+    try:
+        arr = np.asarray(values)
+        ok = arr.ndim == 1 and arr.size > 0 and np.all(arr == np.round(arr))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or arr.min() < low or arr.max() > 16 or len(set(arr.tolist())) != arr.size:
+        raise ValueError(
+            f"{name} must be a non-empty sequence of distinct integers between {low} and 16 "
+            f"(candidate bit-widths), got {values!r}."
+        )
+    return tuple(sorted(int(v) for v in arr))
+
+
+def _check_budget(name, budget, candidates, candidates_name):
+    if budget is not None and budget < candidates[0]:
+        raise ValueError(
+            f"{name}={budget} is below the smallest candidate bit-width "
+            f"{candidates_name}[0]={candidates[0]}: no network can meet it. Raise {name} "
+            f"to at least {candidates[0]}, add a smaller bit-width to {candidates_name}, "
+            f"or set {name}=None for no budget."
+        )
+
+
+def _resolve_device(device):
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but torch finds no CUDA device "
+            "(torch.cuda.is_available() is False). Use device='cpu', or 'auto' to "
+            "take a GPU only when there is one."
+        )
+    return device
+
+
+class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
+    """Base class of :class:`NMPQATClassifier` and :class:`NMPQATRegressor`.
+
+    Not for direct use: see the two estimators for the parameters.
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "bit_budget": [Interval(Real, 0, None, closed="neither"), None],
+        "activation_bit_budget": [Interval(Real, 0, None, closed="neither"), None],
+        "weight_bits": ["array-like"],
+        "activation_bits": ["array-like"],
+        "input_bits": [Interval(Integral, 2, 16, closed="both")],
+        "granularity": [StrOptions({"neuron", "layer"})],
+        "quantize": ["boolean"],
+        "strength_learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "gate_temperature": [Interval(Real, 0, None, closed="neither")],
+        "device": [StrOptions({"cpu", "cuda", "auto"})],
+    }
+
+    @abstractmethod
+    def __init__(
+        self,
+        hidden_layer_sizes,
+        alpha,
+        batch_size,
+        learning_rate_init,
+        max_iter,
+        shuffle,
+        random_state,
+        tol,
+        verbose,
+        warm_start,
+        early_stopping,
+        validation_fraction,
+        n_iter_no_change,
+        *,
+        bit_budget,
+        activation_bit_budget,
+        weight_bits,
+        activation_bits,
+        input_bits,
+        granularity,
+        quantize,
+        strength_learning_rate,
+        gate_temperature,
+        device,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.bit_budget = bit_budget
+        self.activation_bit_budget = activation_bit_budget
+        self.weight_bits = weight_bits
+        self.activation_bits = activation_bits
+        self.input_bits = input_bits
+        self.granularity = granularity
+        self.quantize = quantize
+        self.strength_learning_rate = strength_learning_rate
+        self.gate_temperature = gate_temperature
+        self.device = device
+
+    # ----------------------------------------------------- task-specific hooks
+    @abstractmethod
+    def _encode_targets(self, y, fitting):
+        """Targets as a float32/int64 array the loss takes; sets target attributes."""
+
+    @abstractmethod
+    def _loss_fn(self):
+        """Per-sample loss ``f(output, target)`` on torch tensors."""
+
+    @abstractmethod
+    def _score_fn(self):
+        """Validation score ``f(output, target, weight)`` on torch tensors."""
+
+    @abstractmethod
+    def _n_outputs(self):
+        """Number of network outputs."""
+
+    # ----------------------------------------------------------------- fit
+    def _fit(self, X, y, sample_weight):
+        weight_cands = _check_candidates("weight_bits", self.weight_bits, 1)
+        act_cands = _check_candidates("activation_bits", self.activation_bits, 1)
+        hidden = self._check_hidden_layer_sizes()
+        self._check_budgets(weight_cands, act_cands)
+        warm = self.warm_start and hasattr(self, "integer_weights_")
+
+        X, y = self._validate_data_xy(X, y, reset=not warm)
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                             ensure_non_negative=True)
+        target = self._encode_targets(y, fitting=not warm)
+        self.device_ = _resolve_device(self.device)
+
+        rng = check_random_state(self.random_state)
+        generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+        X, target, sample_weight, val = self._split_validation(X, target, sample_weight, rng)
+
+        if not warm:
+            self._fit_input_quantizer(X, sample_weight)
+        layer_sizes = [X.shape[1], *hidden, self._n_outputs()]
+        net = QuantMLP(layer_sizes, weight_cands, act_cands, self.granularity == "neuron",
+                       self.gate_temperature, self.quantize, generator)
+        if warm:
+            self._check_warm_start_shapes(layer_sizes)
+            net.load_parameters_numpy(self._trainable_state())
+        net.to(self.device_)
+
+        settings = self._train_settings(len(X), weight_cands, act_cands)
+        history = train_network(
+            net, self._train_data(X, target, sample_weight),
+            None if val is None else self._train_data(*val),
+            settings, generator, self._loss_fn(), self._score_fn(),
+        )
+        self._store_history(history, warm)
+        self._store_network(net.cpu())
+        return self
+
+    def _check_hidden_layer_sizes(self):
+        hidden = self.hidden_layer_sizes
+        hidden = [hidden] if isinstance(hidden, Integral) else list(hidden)
+        if any(not isinstance(h, Integral) or h < 1 for h in hidden):
+            raise ValueError(
+                f"hidden_layer_sizes must contain positive integers, got {self.hidden_layer_sizes!r}."
+            )
+        return [int(h) for h in hidden]
+
+    def _check_budgets(self, weight_cands, act_cands):
+        if not self.quantize and (self.bit_budget is not None
+                                  or self.activation_bit_budget is not None):
+            raise ValueError(
+                "quantize=False trains the float reference network, which has no bit "
+                "budget: set bit_budget=None and activation_bit_budget=None with it."
+            )
+        _check_budget("bit_budget", self.bit_budget, weight_cands, "weight_bits")
+        _check_budget("activation_bit_budget", self.activation_bit_budget, act_cands,
+                      "activation_bits")
+
+    def _validate_data_xy(self, X, y, reset):
+        return validate_data(self, X, y, reset=reset, dtype=np.float64,
+                             multi_output=self._multi_output_y(), y_numeric=self._y_numeric())
+
+    def _split_validation(self, X, target, sample_weight, rng):
+        if not self.early_stopping:
+            return X, target, sample_weight, None
+        stratify = target if self._stratify() else None
+        X, X_val, t, t_val, w, w_val = train_test_split(
+            X, target, sample_weight, test_size=self.validation_fraction,
+            random_state=rng, stratify=stratify,
+        )
+        if len(X_val) < 2:
+            raise ValueError(
+                f"early_stopping=True holds out validation_fraction={self.validation_fraction} "
+                f"of {len(target) + len(X_val)} samples, which leaves fewer than 2 validation "
+                "samples. Raise validation_fraction or turn early_stopping off."
+            )
+        return X, t, w, (X_val, t_val, w_val)
+
+    def _fit_input_quantizer(self, X, sample_weight):
+        # Weighted statistics: a sample of weight k counts as k repeated samples.
+        w = sample_weight if sample_weight.sum() > 0 else np.ones_like(sample_weight)
+        mean = np.average(X, axis=0, weights=w)
+        scale = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=w))
+        scale[scale < 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)] = 1.0
+        self.input_mean_, self.input_scale_ = mean, scale
+        self.input_steps_ = np.full(X.shape[1], _INPUT_CLIP_STD / (2 ** (self.input_bits - 1) - 1))
+
+    def _input_codes(self, X):
+        if self.quantize:
+            return _inference.quantize_inputs(X, self.input_mean_, self.input_scale_,
+                                              self.input_steps_, self.input_bits)
+        return (X - self.input_mean_) / self.input_scale_
+
+    def _train_data(self, X, target, sample_weight):
+        device = self.device_
+        step = self.input_steps_ if self.quantize else np.ones(X.shape[1])
+        target_dtype = torch.int64 if target.dtype.kind in "iu" else torch.float32
+        return TrainData(
+            codes=torch.as_tensor(self._input_codes(X), dtype=torch.float32, device=device),
+            in_step=torch.as_tensor(step, dtype=torch.float32, device=device),
+            target=torch.as_tensor(target, dtype=target_dtype, device=device),
+            weight=torch.as_tensor(sample_weight, dtype=torch.float32, device=device),
+        )
+
+    def _train_settings(self, n_samples, weight_cands, act_cands):
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
+                              "It is going to be clipped")
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        return TrainSettings(
+            alpha=self.alpha, batch_size=batch_size,
+            learning_rate_init=self.learning_rate_init,
+            strength_learning_rate=self.strength_learning_rate,
+            max_iter=self.max_iter, tol=self.tol, shuffle=self.shuffle,
+            early_stopping=self.early_stopping, n_iter_no_change=self.n_iter_no_change,
+            verbose=bool(self.verbose), bit_budget=self.bit_budget,
+            activation_bit_budget=self.activation_bit_budget,
+            learn_bits=self.quantize and (len(weight_cands) > 1 or len(act_cands) > 1),
+        )
+
+    def _check_warm_start_shapes(self, layer_sizes):
+        fitted = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
+        if fitted != layer_sizes:
+            raise ValueError(
+                f"warm_start=True continues the fitted network of layer sizes {fitted}, "
+                f"but the parameters now ask for {layer_sizes}. Refit with warm_start=False."
+            )
+
+    def _trainable_state(self):
+        return {
+            "coefs": self.coefs_, "intercepts": self.intercepts_,
+            "weight_strengths": self.weight_strengths_,
+            "activation_strengths": self.activation_strengths_,
+            "activation_unit_steps": self.activation_unit_steps_,
+        }
+
+    def _store_history(self, history, warm):
+        prev_iter = self.n_iter_ if warm else 0
+        self.n_iter_ = prev_iter + history.n_iter
+        self.loss_curve_ = (self.loss_curve_ if warm else []) + history.loss_curve
+        if self.early_stopping:
+            self.validation_scores_ = (getattr(self, "validation_scores_", None) or []) \
+                if warm else []
+            self.validation_scores_ = self.validation_scores_ + history.validation_scores
+            self.best_validation_score_ = history.best_validation_score
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = history.best_loss
+        if not history.converged and history.n_iter >= self.max_iter - self.max_iter // 10:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                "optimization hasn't converged yet.", ConvergenceWarning,
+            )
+
+    def _store_network(self, net):
+        state = net.parameters_numpy()
+        self.coefs_ = state["coefs"]
+        self.intercepts_ = state["intercepts"]
+        self.weight_strengths_ = state["weight_strengths"]
+        self.activation_strengths_ = state["activation_strengths"]
+        self.activation_unit_steps_ = state["activation_unit_steps"]
+        self.n_layers_ = len(self.coefs_) + 1
+        self.n_outputs_ = self.coefs_[-1].shape[1]
+        fan_in = np.concatenate([np.full(c.shape[1], c.shape[0]) for c in self.coefs_])
+        n_hidden = sum(c.shape[1] for c in self.coefs_[:-1])
+        n_neurons = fan_in.size
+        if self.quantize:
+            graph = net.export_integer(torch.as_tensor(self.input_steps_))
+            self.integer_weights_ = graph["weights"]
+            self.weight_steps_ = graph["weight_steps"]
+            self.integer_biases_ = graph["biases"]
+            self.activation_steps_ = graph["activation_steps"]
+            self.weight_bits_ = net.weight_bits()
+            self.activation_bits_ = graph["activation_bits"]
+            weight_bits = float((np.concatenate(self.weight_bits_) * fan_in).sum())
+            # Packed weights, then a float32 scale and int32 bias per neuron, a
+            # float32 step per hidden neuron and an affine input step per feature.
+            self.model_size_bytes_ = int(math.ceil(weight_bits / 8)
+                                         + 8 * n_neurons + 4 * n_hidden + 8 * self.n_features_in_)
+        else:
+            self.integer_weights_ = None
+            self.weight_steps_ = self.integer_biases_ = self.activation_steps_ = None
+            self.weight_bits_ = [np.full(c.shape[1], _FLOAT_BITS) for c in self.coefs_]
+            self.activation_bits_ = [np.full(c.shape[1], _FLOAT_BITS) for c in self.coefs_[:-1]]
+            self.model_size_bytes_ = int(4 * (fan_in.sum() + n_neurons) + 8 * self.n_features_in_)
+        self.mean_weight_bits_ = float((np.concatenate(self.weight_bits_) * fan_in).sum()
+                                       / fan_in.sum())
+        self.mean_activation_bits_ = (float(np.concatenate(self.activation_bits_).mean())
+                                      if self.activation_bits_ else 0.0)
+
+    # ------------------------------------------------------------- predict
+    def _forward(self, X):
+        """Network output for validated ``X`` (numpy only)."""
+        if self.quantize:
+            graph = {"weights": self.integer_weights_, "weight_steps": self.weight_steps_,
+                     "biases": self.integer_biases_, "activation_steps": self.activation_steps_,
+                     "activation_bits": self.activation_bits_}
+            return _inference.integer_forward(self._input_codes(X), graph)
+        return _inference.float_forward(self._input_codes(X), self.coefs_, self.intercepts_)
+
+    def _validate_predict_input(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=np.float64)
+
+    # ---------------------------------------------------------------- tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+    def _multi_output_y(self):
+        return False
+
+    def _y_numeric(self):
+        return False
+
+    def _stratify(self):
+        return False

@@ -1,0 +1,303 @@
+"""NMPQATClassifier: the scikit-learn classifier."""
+
+import numpy as np
+from scipy.special import expit, softmax
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
+from torch.nn import functional as F
+
+from ._base import BaseNMPQAT
+
+
+class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
+    """ReLU MLP classifier trained with neuron-level mixed-precision QAT.
+
+    Every neuron learns its own discrete bit-width for its incoming weights
+    and for its output activation (NMP-QAT, arXiv:2605.25054): training starts
+    at the lowest candidate bit-width and a neuron's precision grows only when
+    the loss asks for it, within the optional bit budgets. The fitted model is
+    fully discrete: integer weights, integer activations and a per-neuron
+    step, and ``predict`` computes with those integers.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        The ith element is the number of neurons in the ith hidden layer.
+    alpha : float, default=0.0001
+        Strength of the L2 penalty on the (latent) weights.
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; "auto" is ``min(200, n_samples)``.
+    learning_rate_init : float, default=0.001
+        Adam learning rate of the weights, biases and clipping levels.
+    max_iter : int, default=200
+        Maximum number of epochs. When bit-widths are learned, the last tenth
+        is spent fine-tuning with the bit-widths frozen.
+    shuffle : bool, default=True
+        Whether to shuffle samples in each epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialization, shuffling and validation split.
+    tol : float, default=1e-4
+        Tolerance for the optimization (as in ``MLPClassifier``).
+    verbose : bool, default=False
+        Print one line per epoch: loss, validation score, mean weight and
+        activation bits, seconds.
+    warm_start : bool, default=False
+        Continue from the previous fit's network and input statistics.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified) and stop when
+        its accuracy stops improving; the best within-budget epoch is kept.
+    validation_fraction : float, default=0.1
+        Held-out fraction for early stopping.
+    n_iter_no_change : int, default=10
+        Epochs without ``tol`` improvement before stopping.
+    bit_budget : float or None, default=None
+        Largest mean weight bit-width (each neuron weighted by its fan-in) the
+        fitted model may have. ``None`` lets precision grow only through the
+        task loss. Must be at least ``min(weight_bits)``.
+    activation_bit_budget : float or None, default=None
+        Largest mean activation bit-width over hidden neurons.
+    weight_bits : tuple of int, default=(1, 2, 4, 8)
+        Candidate weight bit-widths. A single value is uniform QAT.
+    activation_bits : tuple of int, default=(4, 8, 16)
+        Candidate activation bit-widths.
+    input_bits : int, default=8
+        Bit-width of the (standardized) inputs.
+    granularity : {"neuron", "layer"}, default="neuron"
+        One learned bit-width per neuron (NMP-QAT) or per layer (baseline).
+    quantize : bool, default=True
+        False trains the same network in float: the reference to compare with.
+    strength_learning_rate : float, default=0.01
+        Adam learning rate of the precision strengths.
+    gate_temperature : float, default=0.1
+        Temperature of the soft gates behind the strengths' gradient.
+    device : {"cpu", "cuda", "auto"}, default="cpu"
+        Where torch trains; "auto" takes a GPU when there is one.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+    n_iter_ : int
+        Epochs run.
+    loss_curve_ : list of float
+        Training loss (with the L2 term) after each epoch.
+    best_loss_ : float or None
+        Lowest training loss (None with early stopping).
+    validation_scores_ : list of float or None
+        Validation accuracy after each epoch (early stopping only).
+    best_validation_score_ : float or None
+        Best within-budget validation accuracy (early stopping only).
+    weight_bits_ : list of ndarray of int
+        Weight bit-width of every neuron, one array per dense layer.
+    activation_bits_ : list of ndarray of int
+        Activation bit-width of every hidden neuron, one array per hidden layer.
+    mean_weight_bits_ : float
+        Mean weight bits, each neuron weighted by its fan-in (32 in float).
+    mean_activation_bits_ : float
+        Mean activation bits over hidden neurons (32 in float).
+    model_size_bytes_ : int
+        Packed integer weights plus per-neuron scales, biases and steps and the
+        input step per feature.
+    integer_weights_ : list of ndarray of int8 or int16, or None
+        Integer weight codes, shape (n_out, n_in) per layer (None in float).
+    weight_steps_ : list of ndarray or None
+        Per-neuron value of one weight code, in units of the input codes.
+    integer_biases_ : list of ndarray of int64 or None
+        Biases in units of the neuron's weight step.
+    activation_steps_ : list of ndarray or None
+        Per hidden neuron, the value of one activation code (shared by a layer).
+    input_mean_, input_scale_ : ndarray of shape (n_features_in_,)
+        Standardization statistics (weighted by ``sample_weight``).
+    input_steps_ : ndarray of shape (n_features_in_,)
+        Step of one input code, in standard deviations.
+    coefs_, intercepts_ : list of ndarray
+        Latent float weights and biases that training updates.
+    weight_strengths_, activation_strengths_, activation_unit_steps_ : list of ndarray
+        Learned precision strengths and the step of each hidden layer's codes.
+    n_layers_ : int
+        Number of layers, input and output included.
+    n_outputs_ : int
+        Number of network outputs (1 for binary problems).
+    device_ : str
+        The device training ran on.
+
+    See Also
+    --------
+    NMPQATRegressor : The regressor.
+    sklearn.neural_network.MLPClassifier : The float MLP this mirrors.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skqat import NMPQATClassifier
+    >>> X, y = make_classification(n_samples=300, random_state=0)
+    >>> clf = NMPQATClassifier(hidden_layer_sizes=(32,), bit_budget=2.0,
+    ...                        max_iter=30, random_state=0).fit(X, y)
+    >>> clf.mean_weight_bits_ <= 2.0
+    True
+    >>> clf.predict(X[:3]).shape
+    (3,)
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate_init=0.001,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        *,
+        bit_budget=None,
+        activation_bit_budget=None,
+        weight_bits=(1, 2, 4, 8),
+        activation_bits=(4, 8, 16),
+        input_bits=8,
+        granularity="neuron",
+        quantize=True,
+        strength_learning_rate=0.01,
+        gate_temperature=0.1,
+        device="cpu",
+    ):
+        super().__init__(
+            hidden_layer_sizes, alpha, batch_size, learning_rate_init, max_iter, shuffle,
+            random_state, tol, verbose, warm_start, early_stopping, validation_fraction,
+            n_iter_no_change, bit_budget=bit_budget, activation_bit_budget=activation_bit_budget,
+            weight_bits=weight_bits, activation_bits=activation_bits, input_bits=input_bits,
+            granularity=granularity, quantize=quantize,
+            strength_learning_rate=strength_learning_rate, gate_temperature=gate_temperature,
+            device=device,
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the quantized network to data X and labels y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data; numeric, without missing values (put a
+            ``SimpleImputer`` before the estimator in a pipeline).
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights: each sample's loss and its share of the input
+            statistics are scaled by its weight.
+
+        Returns
+        -------
+        self : NMPQATClassifier
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight)
+
+    def _encode_targets(self, y, fitting):
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        classes = np.unique(y)
+        if fitting:
+            if classes.size < 2:
+                raise ValueError(
+                    f"NMPQATClassifier needs samples of at least 2 classes, but y holds only "
+                    f"one class: {classes[0]!r}."
+                )
+            self.classes_ = classes
+            self._label_encoder = LabelEncoder().fit(classes)
+        elif not np.isin(classes, self.classes_).all():
+            raise ValueError(
+                f"warm_start=True cannot learn new classes {np.setdiff1d(classes, self.classes_)}"
+                f"; the first fit saw {self.classes_}. Refit with warm_start=False."
+            )
+        codes = self._label_encoder.transform(y)
+        return codes.astype(np.float32) if self.classes_.size == 2 else codes.astype(np.int64)
+
+    def _n_outputs(self):
+        return 1 if self.classes_.size == 2 else self.classes_.size
+
+    def _stratify(self):
+        return True
+
+    def _loss_fn(self):
+        if self.classes_.size == 2:
+            return lambda out, t: F.binary_cross_entropy_with_logits(
+                out[:, 0], t, reduction="none")
+        return lambda out, t: F.cross_entropy(out, t, reduction="none")
+
+    def _score_fn(self):
+        binary = self.classes_.size == 2
+
+        def weighted_accuracy(out, target, weight):
+            pred = (out[:, 0] > 0).to(target.dtype) if binary else out.argmax(1)
+            return float(((pred == target) * weight).sum() / weight.sum().clamp_min(1e-12))
+
+        return weighted_accuracy
+
+    def predict_proba(self, X):
+        """Probability estimates of the quantized network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Class probabilities, columns in the order of ``classes_``.
+        """
+        X = self._validate_predict_input(X)
+        out = self._forward(X)
+        if self.classes_.size == 2:
+            p = expit(out[:, 0])
+            return np.column_stack([1.0 - p, p])
+        return softmax(out, axis=1)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Predict class labels with the quantized network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Predicted labels.
+        """
+        X = self._validate_predict_input(X)
+        out = self._forward(X)
+        idx = (out[:, 0] > 0).astype(np.int64) if self.classes_.size == 2 else out.argmax(1)
+        return self.classes_[idx]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags
+
+

@@ -1,0 +1,119 @@
+"""Torch modules of a quantized MLP: a dense layer and a clipped ReLU.
+
+Each module owns its parameters (weights, precision strengths, clipping
+levels) and computes a pure forward pass; nothing is changed inside
+``forward``. A module built with ``quantized=False`` is the float reference
+of the same network.
+"""
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from . import _quantizers as Q
+from ._ste import ActivationQuantizeSTE, WeightQuantizeSTE
+
+
+def _initial_strength(n_strengths, n_candidates):
+    # Start in the lowest candidate's region: precision only grows when asked.
+    return nn.Parameter(torch.full((n_strengths,), Q.level_center(0, n_candidates)))
+
+
+class _LearnedBits(nn.Module):
+    """What the dense layer and the activation share: strengths and their bits."""
+
+    def __init__(self, n_neurons, candidates, per_neuron, temperature, quantized):
+        super().__init__()
+        self.strength = _initial_strength(n_neurons if per_neuron else 1, len(candidates))
+        self.register_buffer("_table", torch.tensor(candidates), persistent=False)
+        self.candidates = tuple(candidates)
+        self.n_neurons = n_neurons
+        self.temperature = temperature
+        self.quantized = quantized
+
+    def bits(self):
+        """Hard bit-width of every neuron, a tensor of shape (n_neurons,)."""
+        level = Q.strength_to_level(self.strength, len(self.candidates))
+        return self._table[level].expand(self.n_neurons)
+
+
+class QuantLinear(_LearnedBits):
+    """Dense layer whose every output neuron has a learned weight bit-width.
+
+    The layer receives *codes*: its input divided by the per-input step
+    ``in_step`` (integers in the quantized network). The step is folded into
+    the weights before they are quantized, so that the product of codes and
+    quantized weights is a pure integer matrix product.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Fan-in and number of neurons.
+    candidates : tuple of int
+        Candidate weight bit-widths, ascending.
+    per_neuron : bool
+        One strength per neuron (NMP-QAT) or one for the layer.
+    temperature : float
+        Gate temperature of the strength surrogate.
+    quantized : bool
+        False gives a plain float layer.
+    generator : torch.Generator
+        Source of the initial weights.
+    """
+
+    def __init__(self, n_in, n_out, candidates, per_neuron, temperature, quantized, generator):
+        super().__init__(n_out, candidates, per_neuron, temperature, quantized)
+        # Glorot-uniform, as scikit-learn's MLP initializes ReLU layers.
+        bound = math.sqrt(6.0 / (n_in + n_out))
+        self.weight = nn.Parameter((torch.rand(n_out, n_in, generator=generator) * 2 - 1) * bound)
+        self.bias = nn.Parameter((torch.rand(n_out, generator=generator) * 2 - 1) * bound)
+
+    def forward(self, codes, in_step):
+        if not self.quantized:
+            return F.linear(codes, self.weight, self.bias)
+        w = WeightQuantizeSTE.apply(
+            self.weight * in_step, self.strength, self.bits(), self.candidates, self.temperature
+        )
+        return F.linear(codes, w, self.bias)
+
+
+class QuantReLU(_LearnedBits):
+    """Quantized ReLU: per-neuron learned bit-widths, one learned step per layer.
+
+    A neuron at ``b`` bits outputs ``step * clip(round(relu(y) / step), 0, 2^b - 1)``:
+    its bit-width sets its clipping level. The step is shared by the layer on
+    purpose: the next layer folds its input steps into its weights before
+    quantizing them (so that it is an integer matrix product), and with
+    per-neuron steps a 1-bit row would weigh each input by the inverse of
+    that input's step; a change of one neuron's bits would then jump its
+    outgoing weights by the ratio of the steps.
+
+    Returns the activations and the step of their codes.
+
+    Parameters
+    ----------
+    n_neurons : int
+    candidates : tuple of int
+        Candidate activation bit-widths, ascending.
+    per_neuron : bool
+    temperature : float
+    quantized : bool
+        False gives a plain ReLU and a unit step.
+    clip_init : float
+        Initial clipping level of the lowest candidate (inputs are
+        standardized, so a few units).
+    """
+
+    def __init__(self, n_neurons, candidates, per_neuron, temperature, quantized, clip_init=4.0):
+        super().__init__(n_neurons, candidates, per_neuron, temperature, quantized)
+        self.step = nn.Parameter(torch.full((1,), clip_init / Q.activation_qmax(candidates[0])))
+
+    def forward(self, y):
+        if not self.quantized:
+            return F.relu(y), torch.ones((), device=y.device)
+        a = ActivationQuantizeSTE.apply(
+            y, self.step, self.strength, self.bits(), self.candidates, self.temperature
+        )
+        return a, self.step.detach()

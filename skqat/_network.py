@@ -1,0 +1,197 @@
+"""The quantized MLP as a torch module, and its export to numpy.
+
+``QuantMLP`` stacks ``QuantLinear`` / ``QuantReLU`` pairs. Besides the
+forward pass it reports the hard bit-widths, the differentiable expected
+bit-widths the budget penalty needs, and exports the fitted network as plain
+numpy arrays (the estimator's fitted state; no torch object survives ``fit``).
+"""
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import _quantizers as Q
+from ._layers import QuantLinear, QuantReLU
+
+
+class QuantMLP(nn.Module):
+    """ReLU MLP with neuron-level (or layer-level) learned bit-widths.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``[n_features, hidden..., n_outputs]``.
+    weight_bits, activation_bits : tuple of int
+        Candidate bit-widths.
+    per_neuron : bool
+        Neuron-level (True) or layer-level (False) strengths.
+    temperature : float
+        Gate temperature.
+    quantized : bool
+        False builds the float reference network.
+    generator : torch.Generator
+        Source of the initial parameters.
+    """
+
+    def __init__(self, layer_sizes, weight_bits, activation_bits, per_neuron,
+                 temperature, quantized, generator):
+        super().__init__()
+        pairs = list(zip(layer_sizes[:-1], layer_sizes[1:]))
+        self.linears = nn.ModuleList(
+            QuantLinear(n_in, n_out, weight_bits, per_neuron, temperature, quantized, generator)
+            for n_in, n_out in pairs
+        )
+        self.activations = nn.ModuleList(
+            QuantReLU(n_out, activation_bits, per_neuron, temperature, quantized)
+            for _, n_out in pairs[:-1]
+        )
+        self.quantized = quantized
+        fan_in = [torch.full((n_out,), float(n_in)) for n_in, n_out in pairs]
+        self.register_buffer("_fan_in", torch.cat(fan_in), persistent=False)
+
+    def forward(self, codes, in_step):
+        """Output (logits or standardized targets) for input codes and their steps."""
+        for linear, act in zip(self.linears, self.activations):
+            a, in_step = act(linear(codes, in_step))
+            codes = a / in_step
+        return self.linears[-1](codes, in_step)
+
+    def layer_inputs(self, codes, in_step):
+        """Input codes of every dense layer and pre-activations of every hidden layer."""
+        inputs, pre = [], []
+        with torch.no_grad():
+            for linear, act in zip(self.linears, self.activations):
+                inputs.append(codes)
+                y = linear(codes, in_step)
+                pre.append(y)
+                a, in_step = act(y)
+                codes = a / in_step
+            inputs.append(codes)
+        return inputs, pre
+
+    # ------------------------------------------------------------------ bits
+    def weight_strengths(self):
+        return [lin.strength for lin in self.linears]
+
+    def activation_strengths(self):
+        return [act.strength for act in self.activations]
+
+    def weight_bits(self):
+        """Hard weight bits: one int array per layer, one entry per neuron."""
+        return [lin.bits().cpu().numpy().astype(np.int64) for lin in self.linears]
+
+    def activation_bits(self):
+        """Hard activation bits: one int array per hidden layer."""
+        return [act.bits().cpu().numpy().astype(np.int64) for act in self.activations]
+
+    @torch.no_grad()
+    def hard_mean_bits(self):
+        """Hard mean weight bits (fan-in weighted) and mean activation bits, as floats."""
+        w_bits = torch.cat([lin.bits() for lin in self.linears]).to(self._fan_in.dtype)
+        mean_w = float((w_bits * self._fan_in).sum() / self._fan_in.sum())
+        if not self.activations:
+            return mean_w, 0.0
+        a_bits = torch.cat([act.bits() for act in self.activations])
+        return mean_w, float(a_bits.float().mean())
+
+    def expected_mean_weight_bits(self):
+        """Differentiable mean weight bits, each neuron weighted by its fan-in."""
+        per_neuron = torch.cat([
+            Q.expected_bits(lin.strength, lin.candidates, lin.temperature)
+            .expand(lin.weight.shape[0])
+            for lin in self.linears
+        ])
+        return (per_neuron * self._fan_in).sum() / self._fan_in.sum()
+
+    def expected_mean_activation_bits(self):
+        """Differentiable mean activation bits over hidden neurons."""
+        per_neuron = torch.cat([
+            Q.expected_bits(act.strength, act.candidates, act.temperature)
+            .expand(act.n_neurons)
+            for act in self.activations
+        ])
+        return per_neuron.mean()
+
+    @torch.no_grad()
+    def constrain_(self):
+        """Project parameters back into their domains after an optimizer step."""
+        for lin in self.linears:
+            lin.strength.clamp_(0.0, 1.0)
+        for act in self.activations:
+            act.strength.clamp_(0.0, 1.0)
+            act.step.clamp_(min=1e-6)
+
+    @torch.no_grad()
+    def set_levels_(self, weight_levels, activation_levels):
+        """Move strengths to the centre of the given levels (freezing a projection)."""
+        for lin, lev in zip(self.linears, weight_levels):
+            lin.strength.copy_(torch.as_tensor(
+                Q.level_center(lev, len(lin.candidates)), dtype=lin.strength.dtype
+            ).reshape(lin.strength.shape))
+        for act, lev in zip(self.activations, activation_levels):
+            act.strength.copy_(torch.as_tensor(
+                Q.level_center(lev, len(act.candidates)), dtype=act.strength.dtype
+            ).reshape(act.strength.shape))
+
+    # ---------------------------------------------------------------- export
+    def parameters_numpy(self):
+        """Trainable state as numpy arrays (what ``warm_start`` restarts from)."""
+        return {
+            "coefs": [lin.weight.detach().cpu().numpy().T.copy() for lin in self.linears],
+            "intercepts": [lin.bias.detach().cpu().numpy().copy() for lin in self.linears],
+            "weight_strengths": [lin.strength.detach().cpu().numpy().copy() for lin in self.linears],
+            "activation_strengths": [a.strength.detach().cpu().numpy().copy() for a in self.activations],
+            "activation_unit_steps": [a.step.detach().cpu().numpy().copy()
+                                      for a in self.activations],
+        }
+
+    @torch.no_grad()
+    def load_parameters_numpy(self, state):
+        """Inverse of :meth:`parameters_numpy`."""
+        for lin, w, b, s in zip(self.linears, state["coefs"], state["intercepts"],
+                                state["weight_strengths"]):
+            lin.weight.copy_(torch.as_tensor(w.T))
+            lin.bias.copy_(torch.as_tensor(b))
+            lin.strength.copy_(torch.as_tensor(s))
+        for act, s, st in zip(self.activations, state["activation_strengths"],
+                              state["activation_unit_steps"]):
+            act.strength.copy_(torch.as_tensor(s))
+            act.step.copy_(torch.as_tensor(st))
+
+    @torch.no_grad()
+    def export_integer(self, input_step):
+        """The integer inference graph of the quantized network, as numpy arrays.
+
+        Parameters
+        ----------
+        input_step : torch.Tensor of shape (n_features,)
+            Step of the input codes.
+
+        Returns
+        -------
+        dict with lists (one entry per dense layer unless noted):
+            ``weights`` (int8/int16, shape (n_out, n_in)), ``weight_steps``
+            (float64, per neuron), ``biases`` (int64, per neuron, in units of the
+            weight step), and per hidden layer ``activation_steps`` (float64)
+            and ``activation_bits``.
+        """
+        graph = {"weights": [], "weight_steps": [], "biases": [],
+                 "activation_steps": [], "activation_bits": []}
+        in_step = input_step.to(torch.float64)
+        for i, lin in enumerate(self.linears):
+            w = lin.weight.detach().cpu().to(torch.float64) * in_step
+            bits = lin.bits().cpu()
+            step = Q.weight_step(w, bits)
+            q_int = Q.quantize_weight_int(w, bits, step)
+            dtype = np.int8 if max(lin.candidates) <= 8 else np.int16
+            graph["weights"].append(q_int.numpy().astype(dtype))
+            graph["weight_steps"].append(step.numpy())
+            bias = lin.bias.detach().cpu().to(torch.float64)
+            graph["biases"].append(torch.round(bias / step).numpy().astype(np.int64))
+            if i < len(self.activations):
+                act = self.activations[i]
+                bits = act.bits().cpu()
+                in_step = act.step.detach().cpu().to(torch.float64).expand(act.n_neurons)
+                graph["activation_steps"].append(in_step.numpy().copy())
+                graph["activation_bits"].append(bits.numpy().astype(np.int64))
+        return graph

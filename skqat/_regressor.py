@@ -1,0 +1,225 @@
+"""NMPQATRegressor: the scikit-learn regressor."""
+
+import numpy as np
+from sklearn.base import RegressorMixin, _fit_context
+
+from ._base import BaseNMPQAT
+
+
+class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
+    """ReLU MLP regressor trained with neuron-level mixed-precision QAT.
+
+    Every neuron learns its own discrete bit-width for its incoming weights
+    and its output activation (NMP-QAT, arXiv:2605.25054), within optional bit
+    budgets. Inputs and targets are standardized inside the estimator (the
+    statistics are part of the model); the squared error is minimized.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        The ith element is the number of neurons in the ith hidden layer.
+    alpha : float, default=0.0001
+        Strength of the L2 penalty on the (latent) weights.
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; "auto" is ``min(200, n_samples)``.
+    learning_rate_init : float, default=0.001
+        Adam learning rate of the weights, biases and clipping levels.
+    max_iter : int, default=200
+        Maximum number of epochs; when bit-widths are learned, the last tenth
+        fine-tunes with them frozen.
+    shuffle : bool, default=True
+        Whether to shuffle samples in each epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialization, shuffling and validation split.
+    tol : float, default=1e-4
+        Tolerance for the optimization (as in ``MLPRegressor``).
+    verbose : bool, default=False
+        Print one line per epoch.
+    warm_start : bool, default=False
+        Continue from the previous fit's network and statistics.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` and stop when its R2 stops improving.
+    validation_fraction : float, default=0.1
+        Held-out fraction for early stopping.
+    n_iter_no_change : int, default=10
+        Epochs without ``tol`` improvement before stopping.
+    bit_budget : float or None, default=None
+        Largest mean weight bit-width (fan-in weighted) of the fitted model.
+    activation_bit_budget : float or None, default=None
+        Largest mean activation bit-width over hidden neurons.
+    weight_bits : tuple of int, default=(1, 2, 4, 8)
+        Candidate weight bit-widths; a single value is uniform QAT.
+    activation_bits : tuple of int, default=(4, 8, 16)
+        Candidate activation bit-widths.
+    input_bits : int, default=8
+        Bit-width of the standardized inputs.
+    granularity : {"neuron", "layer"}, default="neuron"
+        One learned bit-width per neuron or per layer.
+    quantize : bool, default=True
+        False trains the float reference network.
+    strength_learning_rate : float, default=0.01
+        Adam learning rate of the precision strengths.
+    gate_temperature : float, default=0.1
+        Temperature of the soft gates.
+    device : {"cpu", "cuda", "auto"}, default="cpu"
+        Where torch trains.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen during fit, when ``X`` has string column names.
+    n_iter_, loss_curve_, best_loss_, validation_scores_, best_validation_score_
+        As in :class:`NMPQATClassifier` (validation scores are R2).
+    weight_bits_, activation_bits_, mean_weight_bits_, mean_activation_bits_
+        Learned bit-widths, as in :class:`NMPQATClassifier`.
+    model_size_bytes_ : int
+        Size of the integer model.
+    integer_weights_, weight_steps_, integer_biases_, activation_steps_
+        The integer graph, as in :class:`NMPQATClassifier`.
+    input_mean_, input_scale_, input_steps_ : ndarray of shape (n_features_in_,)
+        Input standardization and quantization.
+    target_mean_, target_scale_ : ndarray of shape (n_outputs_,)
+        Target standardization (weighted by ``sample_weight``).
+    coefs_, intercepts_, weight_strengths_, activation_strengths_, activation_unit_steps_
+        Latent float parameters that training updates.
+    n_layers_, n_outputs_ : int
+        Layer and output counts.
+    device_ : str
+        The device training ran on.
+
+    See Also
+    --------
+    NMPQATClassifier : The classifier.
+    sklearn.neural_network.MLPRegressor : The float MLP this mirrors.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from skqat import NMPQATRegressor
+    >>> X, y = make_regression(n_samples=300, n_features=5, random_state=0)
+    >>> reg = NMPQATRegressor(hidden_layer_sizes=(32,), bit_budget=2.0,
+    ...                       max_iter=50, random_state=0).fit(X, y)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    >>> reg.mean_weight_bits_ <= 2.0
+    True
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate_init=0.001,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        *,
+        bit_budget=None,
+        activation_bit_budget=None,
+        weight_bits=(1, 2, 4, 8),
+        activation_bits=(4, 8, 16),
+        input_bits=8,
+        granularity="neuron",
+        quantize=True,
+        strength_learning_rate=0.01,
+        gate_temperature=0.1,
+        device="cpu",
+    ):
+        super().__init__(
+            hidden_layer_sizes, alpha, batch_size, learning_rate_init, max_iter, shuffle,
+            random_state, tol, verbose, warm_start, early_stopping, validation_fraction,
+            n_iter_no_change, bit_budget=bit_budget, activation_bit_budget=activation_bit_budget,
+            weight_bits=weight_bits, activation_bits=activation_bits, input_bits=input_bits,
+            granularity=granularity, quantize=quantize,
+            strength_learning_rate=strength_learning_rate, gate_temperature=gate_temperature,
+            device=device,
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the quantized network to data X and targets y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data; numeric, without missing values (put a
+            ``SimpleImputer`` before the estimator in a pipeline).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        Returns
+        -------
+        self : NMPQATRegressor
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight)
+
+    def _encode_targets(self, y, fitting):
+        y = np.asarray(y, dtype=np.float64)
+        y2 = y.reshape(-1, 1) if y.ndim == 1 else y
+        if fitting:
+            self.target_mean_ = y2.mean(axis=0)
+            scale = y2.std(axis=0)
+            scale[scale == 0] = 1.0
+            self.target_scale_ = scale
+        elif y2.shape[1] != self.target_mean_.size:
+            raise ValueError(
+                f"warm_start=True continues a model of {self.target_mean_.size} outputs, but y "
+                f"has {y2.shape[1]}. Refit with warm_start=False."
+            )
+        return ((y2 - self.target_mean_) / self.target_scale_).astype(np.float32)
+
+    def _n_outputs(self):
+        return self.target_mean_.size
+
+    def _multi_output_y(self):
+        return True
+
+    def _y_numeric(self):
+        return True
+
+    def _loss_fn(self):
+        return lambda out, t: 0.5 * (out - t).pow(2).mean(1)
+
+    def _score_fn(self):
+        def weighted_r2(out, target, weight):
+            w = weight.unsqueeze(1)
+            total = w.sum().clamp_min(1e-12)
+            mean = (target * w).sum(0) / total
+            ss_res = ((target - out).pow(2) * w).sum(0)
+            ss_tot = ((target - mean).pow(2) * w).sum(0).clamp_min(1e-12)
+            return float((1 - ss_res / ss_tot).mean())
+
+        return weighted_r2
+
+    def predict(self, X):
+        """Predict targets with the quantized network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predictions; 1-D when the model has one output.
+        """
+        X = self._validate_predict_input(X)
+        y = self._forward(X) * self.target_scale_ + self.target_mean_
+        return y.ravel() if y.shape[1] == 1 else y
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

@@ -1,0 +1,97 @@
+"""Quantizer math against an independent plain-integer implementation."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from skqat import _quantizers as Q
+
+
+def _round_half_even(x):
+    return np.rint(x)
+
+
+def reference_weight_codes(w, bits, step):
+    """Symmetric codes written out with Python integers, one element at a time."""
+    codes = np.empty(w.shape, dtype=np.int64)
+    qmax = 1 if bits == 1 else 2 ** (bits - 1) - 1
+    for i in range(w.shape[0]):
+        for j in range(w.shape[1]):
+            if bits == 1:
+                codes[i, j] = 1 if w[i, j] >= 0 else -1
+            else:
+                c = int(_round_half_even(w[i, j] / step[i]))
+                codes[i, j] = max(-qmax, min(qmax, c))
+    return codes
+
+
+def reference_activation_codes(y, step, bits):
+    qmax = 2 ** bits - 1
+    out = np.empty(y.shape, dtype=np.int64)
+    for i in range(y.shape[0]):
+        for j in range(y.shape[1]):
+            c = int(_round_half_even(max(y[i, j], 0.0) / step))
+            out[i, j] = min(qmax, c)
+    return out
+
+
+weights = arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 9)),
+                 elements=st.floats(-4, 4, allow_subnormal=False))
+
+
+@settings(max_examples=60, deadline=None)
+@given(w=weights, bits=st.sampled_from([1, 2, 3, 4, 8, 12, 16]))
+def test_weight_codes_match_plain_integer_reference(w, bits):
+    wt = torch.as_tensor(w)
+    step = Q.weight_step(wt, bits)
+    codes = Q.quantize_weight_int(wt, bits, step).numpy()
+    np.testing.assert_array_equal(codes, reference_weight_codes(w, bits, step.numpy()))
+    qmax = Q.weight_qmax(bits)
+    assert np.abs(codes).max() <= qmax
+
+
+@settings(max_examples=40, deadline=None)
+@given(w=weights, data=st.data())
+def test_per_row_bits_equal_row_by_row_quantization(w, data):
+    bits = data.draw(st.lists(st.sampled_from([1, 2, 4, 8]), min_size=w.shape[0],
+                              max_size=w.shape[0]))
+    wt = torch.as_tensor(w)
+    joint = Q.quantize_weight(wt, torch.tensor(bits))
+    for i, b in enumerate(bits):
+        np.testing.assert_array_equal(joint[i].numpy(), Q.quantize_weight(wt[i:i + 1], b)[0].numpy())
+
+
+@settings(max_examples=60, deadline=None)
+@given(y=arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 5)),
+                elements=st.floats(-1e3, 1e3, allow_subnormal=False)),
+       step=st.floats(1e-3, 10), bits=st.sampled_from([1, 2, 4, 8, 16]))
+def test_activation_codes_match_reference_and_saturate(y, step, bits):
+    codes = Q.quantize_activation_int(torch.as_tensor(y), torch.tensor([step], dtype=torch.float64),
+                                      bits).numpy()
+    np.testing.assert_array_equal(codes, reference_activation_codes(y, step, bits))
+
+
+def test_one_bit_step_is_mean_absolute_value():
+    w = torch.tensor([[1.0, -3.0, 2.0, -2.0]])
+    assert float(Q.weight_step(w, 1)) == pytest.approx(2.0)
+
+
+def test_strength_levels_and_expected_bits():
+    s = torch.tensor([0.0, 0.24, 0.25, 0.6, 0.99, 1.0])
+    assert Q.strength_to_level(s, 4).tolist() == [0, 0, 1, 2, 3, 3]
+    # The gates are a partition of unity: expected bits stay between the extremes.
+    e = Q.expected_bits(torch.linspace(0, 1, 101), (1, 2, 4, 8), 0.1)
+    assert float(e.min()) >= 1.0 and float(e.max()) <= 8.0
+    assert torch.all(e[1:] >= e[:-1])
+
+
+def test_gate_slopes_match_autograd_of_expected_bits():
+    s = torch.linspace(0.0, 1.0, 17, dtype=torch.float64, requires_grad=True)
+    cands = (1, 2, 4, 8)
+    Q.expected_bits(s, cands, 0.1).sum().backward()
+    slopes = Q.gate_slopes(s.detach(), len(cands), 0.1)
+    by_hand = (slopes * torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64)).sum(-1)
+    torch.testing.assert_close(s.grad, by_hand)
