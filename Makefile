@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(PY) -m skqat.demo
+	$(PY) -m skqat.demo --output-dir demo_output
 
 test: install
 	$(PY) -m pytest -n 2 -p no:cacheprovider skqat tests

@@ -2,7 +2,9 @@
 
 from ._classifier import NMPQATClassifier
 from ._regressor import NMPQATRegressor
+from .plotting import plot_bit_allocation, plot_tradeoff
 
 __version__ = "0.1.0"
 
-__all__ = ["NMPQATClassifier", "NMPQATRegressor", "__version__"]
+__all__ = ["NMPQATClassifier", "NMPQATRegressor", "plot_bit_allocation", "plot_tradeoff",
+           "__version__"]

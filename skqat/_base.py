@@ -3,7 +3,8 @@
 The fit flow, top to bottom: validate the parameters and data, encode the
 targets, standardize and quantize the inputs, build (or warm-start) the
 network, train it, and keep the result as numpy arrays. ``predict`` runs the
-numpy forward pass of ``_inference.py``; it never touches torch.
+integer graph of :mod:`skqat.runtime` (numpy only): what a user deploys is
+what ``predict`` computed.
 """
 
 import math
@@ -20,8 +21,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _inference
 from ._network import QuantMLP
+from ._report import quantization_report
+from .runtime import IntegerMLP
+from .runtime._graph import quantize_input
 from ._training import TrainData, TrainSettings, train_network
 
 # Standardized inputs saturate at this many standard deviations. Every
@@ -254,10 +257,14 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         self.input_mean_, self.input_scale_ = mean, scale
         self.input_steps_ = np.full(X.shape[1], _INPUT_CLIP_STD / (2 ** (self.input_bits - 1) - 1))
 
+    def _input_affine(self):
+        # Standardization and quantization folded: code = round(x * a + c).
+        scale = 1.0 / (self.input_scale_ * self.input_steps_)
+        return scale, -self.input_mean_ * scale
+
     def _input_codes(self, X):
         if self.quantize:
-            return _inference.quantize_inputs(X, self.input_mean_, self.input_scale_,
-                                              self.input_steps_, self.input_bits)
+            return quantize_input(X, *self._input_affine(), self.input_bits)
         return (X - self.input_mean_) / self.input_scale_
 
     def _train_data(self, X, target, sample_weight):
@@ -336,7 +343,6 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         self.n_layers_ = len(self.coefs_) + 1
         self.n_outputs_ = self.coefs_[-1].shape[1]
         fan_in = np.concatenate([np.full(c.shape[1], c.shape[0]) for c in self.coefs_])
-        n_hidden = sum(c.shape[1] for c in self.coefs_[:-1])
         n_neurons = fan_in.size
         if self.quantize:
             graph = net.export_integer(torch.as_tensor(self.input_steps_))
@@ -346,31 +352,79 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
             self.activation_steps_ = graph["activation_steps"]
             self.weight_bits_ = net.weight_bits()
             self.activation_bits_ = graph["activation_bits"]
-            weight_bits = float((np.concatenate(self.weight_bits_) * fan_in).sum())
-            # Packed weights, then a float32 scale and int32 bias per neuron, a
-            # float32 step per hidden neuron and an affine input step per feature.
-            self.model_size_bytes_ = int(math.ceil(weight_bits / 8)
-                                         + 8 * n_neurons + 4 * n_hidden + 8 * self.n_features_in_)
+            self.model_size_bytes_ = self.to_integer().theoretical_size_bytes()
         else:
             self.integer_weights_ = None
             self.weight_steps_ = self.integer_biases_ = self.activation_steps_ = None
             self.weight_bits_ = [np.full(c.shape[1], _FLOAT_BITS) for c in self.coefs_]
             self.activation_bits_ = [np.full(c.shape[1], _FLOAT_BITS) for c in self.coefs_[:-1]]
-            self.model_size_bytes_ = int(4 * (fan_in.sum() + n_neurons) + 8 * self.n_features_in_)
+            self.model_size_bytes_ = int(4 * (fan_in.sum() + n_neurons)
+                                         + 8 * (self.n_features_in_ + self.n_outputs_))
         self.mean_weight_bits_ = float((np.concatenate(self.weight_bits_) * fan_in).sum()
                                        / fan_in.sum())
         self.mean_activation_bits_ = (float(np.concatenate(self.activation_bits_).mean())
                                       if self.activation_bits_ else 0.0)
 
     # ------------------------------------------------------------- predict
-    def _forward(self, X):
-        """Network output for validated ``X`` (numpy only)."""
-        if self.quantize:
-            graph = {"weights": self.integer_weights_, "weight_steps": self.weight_steps_,
-                     "biases": self.integer_biases_, "activation_steps": self.activation_steps_,
-                     "activation_bits": self.activation_bits_}
-            return _inference.integer_forward(self._input_codes(X), graph)
-        return _inference.float_forward(self._input_codes(X), self.coefs_, self.intercepts_)
+    def to_integer(self):
+        """The fitted network as an integer-only inference graph (numpy, no torch).
+
+        ``predict`` runs exactly this graph, so its outputs are what a deployed
+        model file or C export computes. See :mod:`skqat.runtime`.
+
+        Returns
+        -------
+        skqat.runtime.IntegerMLP
+
+        Raises
+        ------
+        ValueError
+            If the estimator was fitted with ``quantize=False`` (a float network).
+        """
+        check_is_fitted(self)
+        if not self.quantize:
+            raise ValueError("This estimator was fitted with quantize=False: a float network "
+                             "has no integer graph. Refit with quantize=True.")
+        return IntegerMLP.from_steps(
+            *self._input_affine(), self.input_bits, self.integer_weights_, self.weight_bits_,
+            self.weight_steps_, self.integer_biases_, self.activation_steps_,
+            self.activation_bits_, **self._graph_task(),
+        )
+
+    def quantization_report(self):
+        """Bits and bytes per layer, with a total row and the compression against float32.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per dense layer, a row for the input and output steps and
+            a total row; see :func:`skqat._report.quantization_report` for the
+            columns.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_classification
+        >>> from skqat import NMPQATClassifier
+        >>> X, y = make_classification(n_samples=200, random_state=0)
+        >>> clf = NMPQATClassifier(hidden_layer_sizes=(16,), bit_budget=2, max_iter=5,
+        ...                        random_state=0).fit(X, y)
+        >>> report = clf.quantization_report()
+        >>> list(report.index)
+        ['hidden_1', 'output', 'input_output_steps', 'total']
+        >>> int(report.loc["total", "bytes"]) == clf.model_size_bytes_
+        True
+        """
+        check_is_fitted(self)
+        return quantization_report(self)
+
+    def _float_forward(self, X):
+        """Output of the float network (``quantize=False``) for validated ``X``."""
+        a = self._input_codes(X)
+        for i, (w, b) in enumerate(zip(self.coefs_, self.intercepts_)):
+            a = a @ w + b
+            if i < len(self.coefs_) - 1:
+                np.maximum(a, 0.0, out=a)
+        return a
 
     def _validate_predict_input(self, X):
         check_is_fitted(self)
@@ -381,6 +435,10 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         return tags
+
+    @abstractmethod
+    def _graph_task(self):
+        """Keyword arguments of ``IntegerMLP.from_steps`` that describe the task."""
 
     def _multi_output_y(self):
         return False

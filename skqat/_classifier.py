@@ -102,8 +102,10 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
     mean_activation_bits_ : float
         Mean activation bits over hidden neurons (32 in float).
     model_size_bytes_ : int
-        Packed integer weights plus per-neuron scales, biases and steps and the
-        input step per feature.
+        Content of the integer graph: per layer the packed weight bits, per
+        neuron an int32 bias and multiplier and a shift byte, per feature and
+        output a float64 scale and offset. In float (``quantize=False``): float32
+        weights and biases and a float32 mean and scale per feature and output.
     integer_weights_ : list of ndarray of int8 or int16, or None
         Integer weight codes, shape (n_out, n_in) per layer (None in float).
     weight_steps_ : list of ndarray or None
@@ -258,7 +260,9 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
             Class probabilities, columns in the order of ``classes_``.
         """
         X = self._validate_predict_input(X)
-        out = self._forward(X)
+        if self.quantize:
+            return self.to_integer().predict_proba(X)
+        out = self._float_forward(X)
         if self.classes_.size == 2:
             p = expit(out[:, 0])
             return np.column_stack([1.0 - p, p])
@@ -291,9 +295,15 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
             Predicted labels.
         """
         X = self._validate_predict_input(X)
-        out = self._forward(X)
+        if self.quantize:
+            return self.to_integer().predict(X)
+        out = self._float_forward(X)
         idx = (out[:, 0] > 0).astype(np.int64) if self.classes_.size == 2 else out.argmax(1)
         return self.classes_[idx]
+
+    def _graph_task(self):
+        binary = self.classes_.size == 2
+        return {"task": "binary" if binary else "multiclass", "classes": self.classes_}
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

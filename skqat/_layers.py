@@ -73,10 +73,14 @@ class QuantLinear(_LearnedBits):
     def forward(self, codes, in_step):
         if not self.quantized:
             return F.linear(codes, self.weight, self.bias)
-        w = WeightQuantizeSTE.apply(
-            self.weight * in_step, self.strength, self.bits(), self.candidates, self.temperature
-        )
-        return F.linear(codes, w, self.bias)
+        folded = self.weight * in_step
+        bits = self.bits()
+        w = WeightQuantizeSTE.apply(folded, self.strength, bits, self.candidates,
+                                    self.temperature)
+        # The integer graph stores the bias in units of the neuron's weight step.
+        step = Q.weight_step(folded.detach(), bits)
+        bias = self.bias + (torch.round(self.bias / step) * step - self.bias).detach()
+        return F.linear(codes, w, bias)
 
 
 class QuantReLU(_LearnedBits):

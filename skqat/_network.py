@@ -195,3 +195,23 @@ class QuantMLP(nn.Module):
                 graph["activation_steps"].append(in_step.numpy().copy())
                 graph["activation_bits"].append(bits.numpy().astype(np.int64))
         return graph
+
+
+def network_from_estimator(estimator):
+    """Rebuild a fitted estimator's torch network in eval mode (for checks and benchmarks).
+
+    Parameters
+    ----------
+    estimator : fitted NMPQATClassifier or NMPQATRegressor
+
+    Returns
+    -------
+    QuantMLP
+    """
+    est = estimator
+    sizes = [c.shape[0] for c in est.coefs_] + [est.n_outputs_]
+    net = QuantMLP(sizes, tuple(sorted(est.weight_bits)), tuple(sorted(est.activation_bits)),
+                   est.granularity == "neuron", est.gate_temperature, est.quantize,
+                   torch.Generator())
+    net.load_parameters_numpy(est._trainable_state())
+    return net.eval()

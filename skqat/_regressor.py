@@ -75,7 +75,7 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
     weight_bits_, activation_bits_, mean_weight_bits_, mean_activation_bits_
         Learned bit-widths, as in :class:`NMPQATClassifier`.
     model_size_bytes_ : int
-        Size of the integer model.
+        Size of the model, as in :class:`NMPQATClassifier`.
     integer_weights_, weight_steps_, integer_biases_, activation_steps_
         The integer graph, as in :class:`NMPQATClassifier`.
     input_mean_, input_scale_, input_steps_ : ndarray of shape (n_features_in_,)
@@ -216,8 +216,14 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
             Predictions; 1-D when the model has one output.
         """
         X = self._validate_predict_input(X)
-        y = self._forward(X) * self.target_scale_ + self.target_mean_
+        if self.quantize:
+            return self.to_integer().predict(X)
+        y = self._float_forward(X) * self.target_scale_ + self.target_mean_
         return y.ravel() if y.shape[1] == 1 else y
+
+    def _graph_task(self):
+        return {"task": "regression", "target_scale": self.target_scale_,
+                "target_mean": self.target_mean_}
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -1,0 +1,67 @@
+"""The smallest-within-tolerance refit and the size scorers on a real search (issue 4, 3-4)."""
+
+import os
+
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+
+from skqat import NMPQATClassifier, demo
+from skqat.model_selection import (mean_weight_bits_scorer, model_size_scorer,
+                                   smallest_within_tolerance)
+from skqat.runtime import load
+
+from .conftest import subsample, tabular_preprocessor
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def qoe_search(yt_qoe):
+    rows = subsample(len(yt_qoe.target), 2000)
+    X, y = yt_qoe.data.iloc[rows], yt_qoe.target.iloc[rows]
+    search = GridSearchCV(
+        make_pipeline(tabular_preprocessor(),
+                      NMPQATClassifier(hidden_layer_sizes=(16,), max_iter=6, random_state=0)),
+        {"nmpqatclassifier__bit_budget": [1.0, 2.0, 4.0, None]},
+        scoring={"score": "accuracy", "size": model_size_scorer,
+                 "weight_bits": mean_weight_bits_scorer},
+        refit=smallest_within_tolerance(0.02), cv=StratifiedKFold(2), n_jobs=2,
+    )
+    return search.fit(X, y)
+
+
+def test_refit_picks_the_smallest_within_tolerance(qoe_search):
+    res = qoe_search.cv_results_
+    scores, sizes = res["mean_test_score"], res["mean_test_size"]
+    eligible = np.flatnonzero(scores >= scores.max() - 0.02)
+    assert qoe_search.best_index_ == eligible[np.argmin(sizes[eligible])]
+    # The size metrics are the fitted models' own attributes, and sizes grow with the budget.
+    assert sizes[0] < sizes[-1]
+    assert res["mean_test_weight_bits"][0] == pytest.approx(1.0)
+    chosen = qoe_search.best_estimator_[-1]
+    budget = qoe_search.best_params_["nmpqatclassifier__bit_budget"]
+    assert budget is None or chosen.mean_weight_bits_ <= budget
+
+
+def test_refit_with_zero_tolerance_picks_the_best(qoe_search):
+    res = qoe_search.cv_results_
+    assert smallest_within_tolerance(0)(res) == int(np.argmax(res["mean_test_score"]))
+    relative = smallest_within_tolerance(0.5, relative=True)(res)
+    assert res["mean_test_size"][relative] == res["mean_test_size"].min()
+
+
+def test_refit_names_missing_metrics():
+    with pytest.raises(KeyError, match="scoring"):
+        smallest_within_tolerance()({"mean_test_score": [1.0]})
+
+
+def test_demo_runs_end_to_end_and_writes_every_artefact(tmp_path, ucc_5g):
+    search, paths = demo.main(["--quick", "--output-dir", str(tmp_path)])
+    assert set(paths) == {"tradeoff_csv", "report_csv", "model_file", "c_dir", "plot"}
+    for key in ("tradeoff_csv", "report_csv", "model_file", "plot"):
+        assert os.path.getsize(paths[key]) > 0, key
+    assert sorted(os.listdir(paths["c_dir"])) == ["skqat_model.c", "skqat_model.h"]
+    graph = load(paths["model_file"])
+    assert graph == search.best_estimator_[-1].to_integer()

@@ -1,0 +1,297 @@
+"""The integer graph against an independent integer reference, the model file, the C export.
+
+Graphs here are random, built directly from integer parts: every candidate
+bit-width from 1 to 16, random requantization factors, inputs far outside
+any training range, and the widest fan-in the runtime supports.
+"""
+
+import shutil
+import subprocess
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from skqat.runtime import IntegerLayer, IntegerMLP, ModelFileError, load, load_bytes
+from skqat.runtime._graph import MAX_FAN_IN
+
+ALL_BITS = np.arange(1, 17)
+
+
+# ---------------------------------------------------------------- reference
+def reference_outputs(graph, X):
+    """A deliberately plain integer implementation: Python ints, explicit loops."""
+    qmax = 2 ** (graph.input_bits - 1) - 1
+    outputs = []
+    for x in np.asarray(X, dtype=np.float64):
+        codes = []
+        for xi, a, c in zip(x, graph.input_scale, graph.input_offset):
+            v = float(xi) * float(a)
+            v = v + float(c)
+            if v != v:
+                v = 0.0
+            v = min(max(v, -qmax), qmax)
+            codes.append(int(np.floor(v + 0.5)))
+        for layer in graph.layers:
+            rows = layer.weights.astype(np.int64)
+            nxt = []
+            for j in range(rows.shape[0]):
+                acc = int(layer.bias[j]) + int(np.dot(rows[j], np.asarray(codes, np.int64)))
+                m, k = int(layer.multiplier[j]), int(layer.shift[j])
+                r = acc * m if k == 0 else (acc * m + (1 << (k - 1))) // (1 << k)
+                if layer.activation_bits is not None:
+                    r = min(max(r, 0), (1 << int(layer.activation_bits[j])) - 1)
+                nxt.append(r)
+            codes = nxt
+        outputs.append(codes)
+    return np.array(outputs, dtype=np.int64)
+
+
+def random_graph(rng, sizes, input_bits=8, task="regression", classes=None, bits=ALL_BITS,
+                 float_path=False):
+    """A valid graph with random per-neuron bit-widths drawn from ``bits``.
+
+    ``float_path`` picks multipliers narrow enough for the runtime's float64
+    requantization; otherwise they take all the int64 room (31 bits).
+    """
+    layers, max_code = [], 2 ** (input_bits - 1) - 1
+    typical_code = max_code / 2
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        hidden = i < len(sizes) - 2
+        w_bits = rng.choice(bits, n_out)
+        qmax = np.where(w_bits == 1, 1, 2 ** (w_bits - 1) - 1)
+        w = rng.integers(-qmax[:, None], qmax[:, None] + 1, size=(n_out, n_in))
+        w[w_bits == 1] = np.where(w[w_bits == 1] >= 0, 1, -1)
+        act = rng.choice(bits, n_out) if hidden else np.full(n_out, 16)
+        typical = max(1, int(np.sqrt(n_in) * np.median(qmax) * typical_code))
+        half = min(typical // 4, 2**31 - 1)
+        bias = rng.integers(-half, half + 1, n_out)
+        bound = n_in * qmax.max() * max_code + typical
+        m_bits = min(31, (52 if float_path else 61) - int(bound).bit_length())
+        mult = rng.integers(2 ** (m_bits - 1), 2**m_bits, n_out)
+        # Shifts that bring a typical accumulator to the top of the next codes'
+        # range, give or take a few bits: codes at zero, mid-range and saturated.
+        centre = typical.bit_length() + m_bits - act
+        shift = np.clip(centre + rng.integers(-3, 4, n_out), 0, 61)
+        layers.append(IntegerLayer(w.astype(np.int16), w_bits, bias, mult, shift,
+                                   act if hidden else None))
+        if hidden:
+            max_code = 2 ** int(act.max()) - 1
+            typical_code = 2.0 ** np.median(act) / 4
+    n_features = sizes[0]
+    return IntegerMLP(rng.normal(0, 20, n_features), rng.normal(0, 5, n_features), input_bits,
+                      layers, rng.uniform(0.01, 1, sizes[-1]), rng.normal(0, 1, sizes[-1]), task,
+                      classes)
+
+
+def extreme_rows(rng, n_features, n_rows):
+    X = rng.normal(0, 3, (n_rows, n_features))
+    X[0] = 1e300  # saturates high
+    X[1] = -1e300  # saturates low
+    X[2] = np.inf
+    X[3, ::2] = np.nan  # NaN is code 0
+    X[4:8] *= 1e6
+    return X
+
+
+@pytest.mark.parametrize("float_path", [False, True])
+@pytest.mark.parametrize("seed", range(6))
+def test_runtime_matches_plain_integer_reference(seed, float_path):
+    rng = np.random.default_rng(seed)
+    sizes = [int(rng.integers(1, 12))] + list(rng.integers(1, 24, int(rng.integers(1, 4)))) + [3]
+    graph = random_graph(rng, sizes, input_bits=int(rng.integers(2, 17)), float_path=float_path)
+    if float_path:  # the runtime's float64 requantization is exercised
+        assert any(plan.in_float for plan in graph._plans)
+    X = extreme_rows(rng, sizes[0], 40)
+    expected = reference_outputs(graph, X)
+    np.testing.assert_array_equal(graph.decision_function(X), expected)
+    # The graph is not degenerate: outputs vary from row to row.
+    assert len(np.unique(expected, axis=0)) > 1
+
+
+def test_runtime_matches_reference_at_the_widest_fan_in():
+    rng = np.random.default_rng(0)
+    # The widest weights, activations and inputs: the largest accumulator bound.
+    graph = random_graph(rng, [MAX_FAN_IN, 3, 2], input_bits=16, bits=[16])
+    assert not graph._plans[0].in_float  # the runtime's int64 requantization
+    X = extreme_rows(rng, MAX_FAN_IN, 8)
+    np.testing.assert_array_equal(graph.decision_function(X), reference_outputs(graph, X))
+
+
+def test_accumulator_bound_is_checked_at_build():
+    layer = IntegerLayer([[32767] * 4], [16], [0], [2**31 - 1], [0])
+    with pytest.raises(ValueError, match="overflow"):
+        IntegerMLP(np.ones(4), np.zeros(4), 16, [layer], [1.0], [0.0], "regression")
+    with pytest.raises(ValueError, match="fan-in"):
+        IntegerMLP(np.ones(MAX_FAN_IN + 1), np.zeros(MAX_FAN_IN + 1), 8,
+                   [IntegerLayer(np.ones((1, MAX_FAN_IN + 1), np.int8), [2], [0], [1], [0])],
+                   [1.0], [0.0], "regression")
+
+
+def test_layer_rejects_codes_beyond_their_bit_width():
+    with pytest.raises(ValueError, match="bit-width"):
+        IntegerLayer([[2, 0]], [2], [0], [1], [0])
+    with pytest.raises(ValueError, match="bit-width"):
+        IntegerLayer([[1, 0]], [1], [0], [1], [0])
+
+
+# --------------------------------------------------------------- model file
+@pytest.fixture(scope="module")
+def classifier_graph():
+    rng = np.random.default_rng(1)
+    return random_graph(rng, [7, 9, 5, 4], task="multiclass",
+                        classes=np.array(["low", "médium", "high", "very high"]))
+
+
+def test_model_file_round_trip(tmp_path, classifier_graph):
+    path = tmp_path / "model.skqat"
+    n = classifier_graph.save(path)
+    assert path.stat().st_size == n
+    loaded = load(path)
+    assert loaded == classifier_graph
+    X = extreme_rows(np.random.default_rng(0), 7, 30)
+    np.testing.assert_array_equal(loaded.predict(X), classifier_graph.predict(X))
+    np.testing.assert_array_equal(loaded.predict_proba(X), classifier_graph.predict_proba(X))
+
+
+@pytest.mark.parametrize("classes", [None, np.array([3, 7]), np.array([0.5, 2.5]),
+                                     np.array([False, True])])
+def test_model_file_class_label_kinds(classes):
+    rng = np.random.default_rng(2)
+    graph = random_graph(rng, [3, 4, 1], task="binary", classes=classes)
+    assert load_bytes(graph.to_bytes()) == graph
+
+
+def test_model_file_errors_are_clear(tmp_path, classifier_graph):
+    data = classifier_graph.to_bytes()
+    with pytest.raises(ModelFileError, match="magic"):
+        load_bytes(b"PK\x03\x04" + data[4:])
+    wrong_version = bytearray(data)
+    wrong_version[8] = 2
+    with pytest.raises(ModelFileError, match="format version 2"):
+        load_bytes(bytes(wrong_version))
+    with pytest.raises(ModelFileError, match="truncated"):
+        load_bytes(data[:-10])
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0x10
+    with pytest.raises(ModelFileError, match="checksum"):
+        load_bytes(bytes(flipped))
+    # A forged checksum does not get a broken graph through either.
+    forged = bytearray(data[:-4])
+    forged[36] = 0xFF  # the number of outputs
+    forged = bytes(forged) + zlib.crc32(bytes(forged)).to_bytes(4, "little")
+    with pytest.raises(ModelFileError):
+        load_bytes(forged)
+    assert issubclass(ModelFileError, ValueError)
+
+
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _load_or_clear_error(data, original):
+    try:
+        loaded = load_bytes(data)
+    except ModelFileError:
+        return
+    assert loaded == original
+
+
+@FUZZ
+@given(data=st.binary(max_size=2048))
+def test_fuzz_random_bytes(data, classifier_graph):
+    _load_or_clear_error(data, classifier_graph)
+
+
+@FUZZ
+@given(cut=st.integers(min_value=0))
+def test_fuzz_truncations(cut, classifier_graph):
+    data = classifier_graph.to_bytes()
+    _load_or_clear_error(data[:cut % len(data)], classifier_graph)
+
+
+@FUZZ
+@given(flips=st.lists(st.integers(min_value=0), min_size=1, max_size=4))
+def test_fuzz_bit_flips(flips, classifier_graph):
+    data = bytearray(classifier_graph.to_bytes())
+    for f in flips:
+        data[(f // 8) % len(data)] ^= 1 << (f % 8)
+    _load_or_clear_error(bytes(data), classifier_graph)
+
+
+@FUZZ
+@given(offset=st.integers(min_value=0), junk=st.binary(min_size=1, max_size=64))
+def test_fuzz_overwrites_with_a_valid_checksum(offset, junk, classifier_graph):
+    # Past the checksum, the parser itself must refuse what does not add up; a
+    # change that still describes a valid graph (a scale, say) loads as that graph.
+    body = bytearray(classifier_graph.to_bytes()[:-4])
+    start = offset % len(body)
+    body[start:start + len(junk)] = junk[:len(body) - start]
+    body = bytes(body)
+    try:
+        loaded = load_bytes(body + zlib.crc32(body).to_bytes(4, "little"))
+    except ModelFileError:
+        return
+    assert isinstance(loaded, IntegerMLP)
+    assert loaded.predict(np.zeros((1, loaded.n_features))).shape[0] == 1
+
+
+# ----------------------------------------------------------------- C export
+def compile_c(graph, directory, name="skqat_model", float_output=False):
+    """Compile the export with a small driver; return a function of X."""
+    if shutil.which("gcc") is None:
+        pytest.fail("gcc is needed for the C export tests")
+    header, source = graph.export_c(directory, name)
+    macro = name.upper()
+    driver = directory / "main.c"
+    driver.write_text(f"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "{header.name}"
+int main(void) {{
+    double x[{macro}_N_FEATURES];
+    int64_t out[{macro}_N_OUTPUTS];
+    int i;
+    char buf[64];
+    for (;;) {{
+        for (i = 0; i < {macro}_N_FEATURES; ++i) {{
+            if (scanf("%63s", buf) != 1) return 0;
+            x[i] = strtod(buf, NULL);
+        }}
+        {name}_predict(x, out);
+        for (i = 0; i < {macro}_N_OUTPUTS; ++i) printf("%lld ", (long long)out[i]);
+        printf("\\n");
+    }}
+}}
+""")
+    exe = directory / "model"
+    flags = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"]
+    if float_output:
+        flags.append(f"-D{macro}_FLOAT_OUTPUT")
+    subprocess.run(["gcc", *flags, str(source), str(driver), "-o", str(exe)], check=True)
+
+    def run(X):
+        text = "\n".join(" ".join(repr(float(v)) for v in row) for row in X) + "\n"
+        out = subprocess.run([str(exe)], input=text, capture_output=True, text=True, check=True)
+        return np.array([[int(v) for v in line.split()] for line in out.stdout.splitlines()])
+
+    return run, source
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_c_export_matches_runtime_on_random_graphs(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    graph = random_graph(rng, [6, 17, 11, 3], input_bits=int(rng.integers(2, 17)))
+    run, source = compile_c(graph, tmp_path, float_output=seed == 0)
+    X = extreme_rows(rng, 6, 200)
+    np.testing.assert_array_equal(run(X), graph.decision_function(X))
+
+
+def test_c_export_integer_path_has_no_floating_point(tmp_path, classifier_graph):
+    _, source = classifier_graph.export_c(tmp_path, "net")
+    text = source.read_text()
+    integer_part = text[text.index("void net_forward_codes"):text.index("void net_predict(")]
+    assert "double" not in integer_part and "float" not in integer_part
+    with pytest.raises(ValueError, match="C identifier"):
+        classifier_graph.export_c(tmp_path, "not-an-identifier")

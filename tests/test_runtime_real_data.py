@@ -1,0 +1,89 @@
+"""The integer graph of models trained on the real datasets: agreement, file, C (issue 3)."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.model_selection import GroupShuffleSplit, train_test_split
+
+from skqat import NMPQATClassifier, NMPQATRegressor
+from skqat._network import network_from_estimator
+from skqat.runtime import load
+
+from .conftest import subsample, tabular_preprocessor
+from .test_runtime import compile_c
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+COMMON = dict(hidden_layer_sizes=(48, 48), max_iter=12, bit_budget=2.0, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def qoe_model(yt_qoe):
+    X = tabular_preprocessor().fit_transform(yt_qoe.data)
+    X_tr, X_te, y_tr, y_te = train_test_split(X, np.asarray(yt_qoe.target), test_size=0.3,
+                                              random_state=0, stratify=yt_qoe.target)
+    return NMPQATClassifier(**COMMON).fit(X_tr, y_tr), X_te
+
+
+@pytest.fixture(scope="module")
+def g5_model(ucc_5g):
+    train, test = next(GroupShuffleSplit(1, test_size=0.25, random_state=0)
+                       .split(ucc_5g.data, ucc_5g.target, ucc_5g.groups))
+    train = train[subsample(len(train), 10000)]
+    prep = tabular_preprocessor().fit(ucc_5g.data.iloc[train])
+    X_tr, X_te = prep.transform(ucc_5g.data.iloc[train]), prep.transform(ucc_5g.data.iloc[test])
+    return NMPQATRegressor(**COMMON).fit(X_tr, ucc_5g.target.iloc[train]), X_te
+
+
+def torch_eval_output(est, X):
+    """The training-time forward pass in eval mode, rebuilt from the fitted state."""
+    net = network_from_estimator(est)
+    with torch.no_grad():
+        out = net(torch.as_tensor(est._input_codes(X), dtype=torch.float32),
+                  torch.as_tensor(est.input_steps_, dtype=torch.float32))
+    return out.double().numpy()
+
+
+def test_classifier_graph_equals_predict_and_the_training_forward(qoe_model):
+    est, X = qoe_model
+    graph = est.to_integer()
+    np.testing.assert_array_equal(graph.predict(X), est.predict(X))
+    np.testing.assert_array_equal(graph.predict_proba(X), est.predict_proba(X))
+    # The torch forward in eval mode computes the same integers: its logits,
+    # in output steps, are the graph's integer outputs up to float32 noise.
+    step = graph.output_scale[0]
+    ints = graph.decision_function(X)[:, 0]
+    logits = torch_eval_output(est, X)[:, 0]
+    assert np.mean(np.abs(logits / step - ints) < 0.01) >= 0.999
+    decided = ints != 0  # a zero integer logit is a tie that float noise decides
+    assert np.array_equal((logits[decided] > 0), (ints[decided] > 0))
+
+
+def test_regressor_graph_equals_predict_within_one_output_step(g5_model):
+    est, X = g5_model
+    graph = est.to_integer()
+    np.testing.assert_array_equal(graph.predict(X), est.predict(X))
+    step = graph.output_scale[0]  # one output code, in the target's units
+    torch_pred = torch_eval_output(est, X)[:, 0] * est.target_scale_[0] + est.target_mean_[0]
+    assert np.mean(np.abs(torch_pred - est.predict(X)) <= step) >= 0.999
+
+
+@pytest.mark.parametrize("name", ["qoe_model", "g5_model"])
+def test_model_file_is_close_to_the_sum_of_bits(name, request, tmp_path):
+    est, X = request.getfixturevalue(name)
+    graph = est.to_integer()
+    assert est.mean_weight_bits_ <= 2.0
+    size = graph.save(tmp_path / "model.skqat")
+    theory = graph.theoretical_size_bytes()
+    assert theory == est.model_size_bytes_
+    assert size <= 1.1 * theory + 256, (size, theory)
+    loaded = load(tmp_path / "model.skqat")
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+
+
+@pytest.mark.parametrize("name", ["qoe_model", "g5_model"])
+def test_c_export_matches_on_real_rows(name, request, tmp_path):
+    est, X = request.getfixturevalue(name)
+    graph = est.to_integer()
+    rows = X[subsample(len(X), 300)]
+    run, _ = compile_c(graph, tmp_path)
+    np.testing.assert_array_equal(run(rows), graph.decision_function(rows))
