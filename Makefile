@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SKQAT_DATA_HOME ?= $(abspath $(wildcard ../shared/data))
 export SKQAT_DATA_HOME
 
-.PHONY: install demo test clean
+.PHONY: install demo test bench bench-quick docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(VENV)/.installed: pyproject.toml
 	# The local CPU-only wheel first: any other torch spec downloads CUDA packages.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[test,plot]"
+	touch $@
+
+$(VENV)/.docs-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[docs]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -24,5 +28,18 @@ demo: install
 test: install
 	$(PY) -m pytest -n 2 -p no:cacheprovider skqat tests
 
+# The full benchmark (about 25 minutes on 2 cores); its results are committed.
+bench: install
+	$(PY) -m benchmarks.run --output benchmarks/results
+
+# The same rows and columns on small settings, under 10 minutes.
+bench-quick: install
+	$(PY) -m benchmarks.run --quick --output benchmarks/results-quick
+
+# The documentation site, warnings as errors, with every gallery example run.
+docs: $(VENV)/.docs-installed
+	rm -rf docs/_build docs/auto_examples docs/gen_modules docs/sg_execution_times.rst
+	cd docs && ../$(PY) -m sphinx -W --keep-going -b html . _build/html
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info docs/_build docs/auto_examples docs/gen_modules

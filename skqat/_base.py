@@ -7,7 +7,6 @@ integer graph of :mod:`skqat.runtime` (numpy only): what a user deploys is
 what ``predict`` computed.
 """
 
-import math
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
@@ -352,9 +351,11 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
             self.activation_steps_ = graph["activation_steps"]
             self.weight_bits_ = net.weight_bits()
             self.activation_bits_ = graph["activation_bits"]
-            self.model_size_bytes_ = self.to_integer().theoretical_size_bytes()
+            # Built once: predict runs it, and must not rebuild it on every call.
+            self._graph = self.to_integer()
+            self.model_size_bytes_ = self._graph.theoretical_size_bytes()
         else:
-            self.integer_weights_ = None
+            self.integer_weights_ = self._graph = None
             self.weight_steps_ = self.integer_biases_ = self.activation_steps_ = None
             self.weight_bits_ = [np.full(c.shape[1], _FLOAT_BITS) for c in self.coefs_]
             self.activation_bits_ = [np.full(c.shape[1], _FLOAT_BITS) for c in self.coefs_[:-1]]

@@ -81,7 +81,7 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         Class labels.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
     n_iter_ : int
         Epochs run.
@@ -114,9 +114,9 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         Biases in units of the neuron's weight step.
     activation_steps_ : list of ndarray or None
         Per hidden neuron, the value of one activation code (shared by a layer).
-    input_mean_, input_scale_ : ndarray of shape (n_features_in_,)
+    input_mean_, input_scale_ : ndarray of shape (`n_features_in_`,)
         Standardization statistics (weighted by ``sample_weight``).
-    input_steps_ : ndarray of shape (n_features_in_,)
+    input_steps_ : ndarray of shape (`n_features_in_`,)
         Step of one input code, in standard deviations.
     coefs_, intercepts_ : list of ndarray
         Latent float weights and biases that training updates.
@@ -261,7 +261,7 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         """
         X = self._validate_predict_input(X)
         if self.quantize:
-            return self.to_integer().predict_proba(X)
+            return self._graph.predict_proba(X)
         out = self._float_forward(X)
         if self.classes_.size == 2:
             p = expit(out[:, 0])
@@ -296,7 +296,7 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         """
         X = self._validate_predict_input(X)
         if self.quantize:
-            return self.to_integer().predict(X)
+            return self._graph.predict(X)
         out = self._float_forward(X)
         idx = (out[:, 0] > 0).astype(np.int64) if self.classes_.size == 2 else out.argmax(1)
         return self.classes_[idx]

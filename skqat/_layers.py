@@ -8,6 +8,8 @@ of the same network.
 
 import math
 
+import numpy as np
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -37,6 +39,14 @@ class _LearnedBits(nn.Module):
         """Hard bit-width of every neuron, a tensor of shape (n_neurons,)."""
         level = Q.strength_to_level(self.strength, len(self.candidates))
         return self._table[level].expand(self.n_neurons)
+
+    def bits_numpy(self):
+        """:meth:`bits` as an int64 numpy array (cheap for the per-batch bookkeeping)."""
+        s = self.strength.detach().cpu().numpy()
+        thresholds = Q.thresholds(len(self.candidates)).numpy()
+        level = np.searchsorted(thresholds, s, side="right")  # thresholds <= s
+        return np.broadcast_to(np.asarray(self.candidates, dtype=np.int64)[level],
+                               (self.n_neurons,)).copy()
 
 
 class QuantLinear(_LearnedBits):
@@ -73,12 +83,9 @@ class QuantLinear(_LearnedBits):
     def forward(self, codes, in_step):
         if not self.quantized:
             return F.linear(codes, self.weight, self.bias)
-        folded = self.weight * in_step
-        bits = self.bits()
-        w = WeightQuantizeSTE.apply(folded, self.strength, bits, self.candidates,
-                                    self.temperature)
+        w, step = WeightQuantizeSTE.apply(self.weight * in_step, self.strength, self.bits(),
+                                          self._table, self.temperature)
         # The integer graph stores the bias in units of the neuron's weight step.
-        step = Q.weight_step(folded.detach(), bits)
         bias = self.bias + (torch.round(self.bias / step) * step - self.bias).detach()
         return F.linear(codes, w, bias)
 
@@ -118,6 +125,6 @@ class QuantReLU(_LearnedBits):
         if not self.quantized:
             return F.relu(y), torch.ones((), device=y.device)
         a = ActivationQuantizeSTE.apply(
-            y, self.step, self.strength, self.bits(), self.candidates, self.temperature
+            y, self.step, self.strength, self.bits(), self._table, self.temperature
         )
         return a, self.step.detach()

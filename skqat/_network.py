@@ -48,6 +48,7 @@ class QuantMLP(nn.Module):
         self.quantized = quantized
         fan_in = [torch.full((n_out,), float(n_in)) for n_in, n_out in pairs]
         self.register_buffer("_fan_in", torch.cat(fan_in), persistent=False)
+        self._n_weights = sum(n_in * n_out for n_in, n_out in pairs)
 
     def forward(self, codes, in_step):
         """Output (logits or standardized targets) for input codes and their steps."""
@@ -78,21 +79,21 @@ class QuantMLP(nn.Module):
 
     def weight_bits(self):
         """Hard weight bits: one int array per layer, one entry per neuron."""
-        return [lin.bits().cpu().numpy().astype(np.int64) for lin in self.linears]
+        return [lin.bits_numpy() for lin in self.linears]
 
     def activation_bits(self):
         """Hard activation bits: one int array per hidden layer."""
-        return [act.bits().cpu().numpy().astype(np.int64) for act in self.activations]
+        return [act.bits_numpy() for act in self.activations]
 
-    @torch.no_grad()
     def hard_mean_bits(self):
         """Hard mean weight bits (fan-in weighted) and mean activation bits, as floats."""
-        w_bits = torch.cat([lin.bits() for lin in self.linears]).to(self._fan_in.dtype)
-        mean_w = float((w_bits * self._fan_in).sum() / self._fan_in.sum())
+        # numpy on the few strengths: the training loop asks after every batch.
+        w_total = sum(lin.weight.shape[1] * lin.bits_numpy().sum() for lin in self.linears)
+        mean_w = float(w_total / self._n_weights)
         if not self.activations:
             return mean_w, 0.0
-        a_bits = torch.cat([act.bits() for act in self.activations])
-        return mean_w, float(a_bits.float().mean())
+        a_bits = np.concatenate(self.activation_bits())
+        return mean_w, float(a_bits.mean())
 
     def expected_mean_weight_bits(self):
         """Differentiable mean weight bits, each neuron weighted by its fan-in."""

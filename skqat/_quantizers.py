@@ -20,6 +20,7 @@ Conventions
 """
 
 import functools
+import math
 
 import torch
 
@@ -39,6 +40,12 @@ def _clip_ratio_table(device):
     # (a large finite ratio, since inf * 0 would be NaN for an all-zero row).
     table = [0.0] + [_GAUSSIAN_CLIP_RATIO.get(b, 1e30) for b in range(1, 17)]
     return torch.tensor(table, device=device)
+
+
+@functools.lru_cache(maxsize=None)
+def _weight_qmax_table(device):
+    # Indexed by bit-width: one gather instead of a few elementwise ops per call.
+    return torch.tensor([0.0, 1.0] + [2.0 ** (b - 1) - 1 for b in range(2, 17)], device=device)
 
 
 @functools.lru_cache(maxsize=None)
@@ -123,11 +130,15 @@ def expected_bits(strength, candidates, temperature):
         return torch.full_like(strength, float(candidates[0]))
     t = thresholds(k, strength.device)
     u = torch.sigmoid((strength.unsqueeze(-1) - t) / temperature)
-    steps = torch.tensor(
-        [b - a for a, b in zip(candidates[:-1], candidates[1:])],
-        dtype=strength.dtype, device=strength.device,
-    )
+    steps = _candidate_gaps(tuple(candidates), strength.dtype, strength.device)
     return candidates[0] + (u * steps).sum(-1)
+
+
+@functools.lru_cache(maxsize=None)
+def _candidate_gaps(candidates, dtype, device):
+    # b_k - b_{k-1}: what crossing threshold k adds to the expected bits.
+    return torch.tensor([b - a for a, b in zip(candidates[:-1], candidates[1:])],
+                        dtype=dtype, device=device)
 
 
 def weight_qmax(bits):
@@ -136,7 +147,7 @@ def weight_qmax(bits):
     ``bits`` is an int or a tensor of per-row bit-widths.
     """
     if isinstance(bits, torch.Tensor):
-        return torch.where(bits == 1, 1.0, 2.0 ** (bits.to(torch.float32) - 1) - 1)
+        return _weight_qmax_table(bits.device)[bits]
     return 1 if bits == 1 else 2 ** (bits - 1) - 1
 
 
@@ -144,12 +155,56 @@ def _row_bits(w, bits):
     return torch.as_tensor(bits, device=w.device).expand(w.shape[0])
 
 
-def weight_step(w, bits):
-    """Per-neuron step of a symmetric quantizer for the rows of ``w``.
+def weight_row_stats(w):
+    """Per-row statistics that every weight step derives from.
+
+    Computed once per weight matrix, they give the step of any bit-width
+    (:func:`step_from_stats`): the training backward pass needs the steps of
+    every candidate, and this keeps it to one pass over the matrix.
+
+    Parameters
+    ----------
+    w : torch.Tensor of shape (n_out, n_in)
+
+    Returns
+    -------
+    tuple of three torch.Tensor of shape (n_out,)
+        Mean absolute value, root mean square and largest magnitude.
+    """
+    n = w.shape[1]
+    norm = torch.linalg.vector_norm
+    return (norm(w, 1, dim=1) / n, norm(w, 2, dim=1) / math.sqrt(n),
+            norm(w, math.inf, dim=1))
+
+
+def step_from_stats(stats, bits):
+    """Per-neuron weight steps from :func:`weight_row_stats`.
 
     1 bit uses the mean absolute value (the L2-optimal level of a sign
     quantizer); more bits use the Gaussian-optimal clipping level, never beyond
     the row's largest magnitude.
+
+    Parameters
+    ----------
+    stats : tuple of three torch.Tensor of shape (n_out,)
+    bits : torch.Tensor of int64
+        Bit-widths that broadcast against ``(n_out,)``: one per row, or a
+        column ``(K, 1)`` of candidates for a ``(K, n_out)`` result.
+
+    Returns
+    -------
+    torch.Tensor, the broadcast shape of ``bits`` and ``(n_out,)``.
+    """
+    mean_abs, rms, amax = stats
+    ratio = _clip_ratio_table(rms.device).to(rms.dtype)[bits]
+    multi = torch.minimum(ratio * rms, amax) / weight_qmax(bits).to(rms.dtype)
+    return torch.where(bits == 1, mean_abs, multi).clamp_min_(_SCALE_FLOOR)
+
+
+def weight_step(w, bits):
+    """Per-neuron step of a symmetric quantizer for the rows of ``w``.
+
+    See :func:`step_from_stats` for the rule.
 
     Parameters
     ----------
@@ -161,13 +216,7 @@ def weight_step(w, bits):
     -------
     torch.Tensor of shape (n_out,)
     """
-    bits = _row_bits(w, bits)
-    absw = w.abs()
-    rms = w.pow(2).mean(dim=1).sqrt()
-    ratio = _clip_ratio_table(w.device).to(w.dtype)[bits]
-    multi = torch.minimum(ratio * rms, absw.amax(dim=1)) / weight_qmax(bits).to(w.dtype)
-    step = torch.where(bits == 1, absw.mean(dim=1), multi)
-    return step.clamp_min(_SCALE_FLOOR)
+    return step_from_stats(weight_row_stats(w), _row_bits(w, bits))
 
 
 def quantize_weight_int(w, bits, step):
@@ -176,24 +225,61 @@ def quantize_weight_int(w, bits, step):
     Parameters
     ----------
     w : torch.Tensor of shape (n_out, n_in)
-    bits : int or torch.Tensor of shape (n_out,) or (1,)
-    step : torch.Tensor of shape (n_out,)
+    bits : int or torch.Tensor of shape (n_out,), (1,) or (K, 1)
+        Bit-widths per row; a column of ``K`` candidates gives ``K`` stacked
+        quantizations of ``w``.
+    step : torch.Tensor of shape (n_out,) or (K, n_out)
+        Step of each row (and candidate).
 
     Returns
     -------
-    torch.Tensor, float dtype holding integers.
+    torch.Tensor of shape ``step.shape + (n_in,)``, float dtype holding integers.
     """
-    bits = _row_bits(w, bits)
-    qmax = weight_qmax(bits).to(w.dtype).unsqueeze(1)
-    multi = torch.minimum(torch.maximum(torch.round(w / step.unsqueeze(1)), -qmax), qmax)
-    sign = torch.where(w >= 0, 1.0, -1.0).to(w.dtype)
-    return torch.where(bits.unsqueeze(1) == 1, sign, multi)
+    bits = torch.as_tensor(bits, device=w.device).expand(step.shape)
+    qmax = weight_qmax(bits).to(w.dtype).unsqueeze(-1)
+    codes = torch.div(w, step.unsqueeze(-1)).round_()
+    codes = torch.minimum(codes, qmax, out=codes)
+    codes = torch.maximum(codes, -qmax, out=codes)
+    one_bit = bits == 1
+    if bool(one_bit.any()):
+        # lerp with a 0/1 weight selects exactly (and, like the sign below,
+        # avoids boolean tensors, which are slow elementwise on CPU).
+        codes = torch.lerp(codes, sign_codes(w).expand_as(codes),
+                           one_bit.to(w.dtype).unsqueeze(-1))
+    return codes
+
+
+def sign_codes(w):
+    """Codes of a 1-bit (sign) quantizer: +1 for ``w >= 0`` (zero included), else -1."""
+    return torch.sign(w).add_(0.5).sign_()
 
 
 def quantize_weight(w, bits):
     """Fake-quantize the rows of ``w`` (one bit-width, or one per row); ``w``'s units."""
     step = weight_step(w, bits)
     return quantize_weight_int(w, bits, step) * step.unsqueeze(1)
+
+
+def weight_candidate_codes(w, candidates, stats=None):
+    """Codes and steps of ``w`` at several candidate bit-widths at once.
+
+    Parameters
+    ----------
+    w : torch.Tensor of shape (n_out, n_in)
+    candidates : torch.Tensor of int64, shape (K,)
+    stats : tuple, default=None
+        ``weight_row_stats(w)`` when the caller already has it.
+
+    Returns
+    -------
+    codes : torch.Tensor of shape (K, n_out, n_in)
+    step : torch.Tensor of shape (K, n_out)
+        ``codes[k] * step[k, :, None]`` equals
+        ``quantize_weight(w, int(candidates[k]))``.
+    """
+    bits = candidates.to(w.device).unsqueeze(1)
+    step = step_from_stats(weight_row_stats(w) if stats is None else stats, bits)
+    return quantize_weight_int(w, bits, step), step
 
 
 def activation_qmax(bits):
@@ -217,8 +303,8 @@ def quantize_activation_int(y, step, bits):
     torch.Tensor, float dtype holding integers in ``[0, 2^bits - 1]``;
     values above the clipping level ``step * (2^bits - 1)`` saturate.
     """
-    return torch.minimum(torch.round(y.clamp_min(0.0) / step), torch.as_tensor(
-        activation_qmax(bits), dtype=y.dtype, device=y.device))
+    qmax = torch.as_tensor(activation_qmax(bits), dtype=y.dtype, device=y.device)
+    return torch.minimum(torch.div(y, step).clamp_min_(0.0).round_(), qmax)
 
 
 def quantize_input_int(z, step, bits):

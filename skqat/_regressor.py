@@ -68,7 +68,7 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
     ----------
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names seen during fit, when ``X`` has string column names.
     n_iter_, loss_curve_, best_loss_, validation_scores_, best_validation_score_
         As in :class:`NMPQATClassifier` (validation scores are R2).
@@ -78,9 +78,9 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         Size of the model, as in :class:`NMPQATClassifier`.
     integer_weights_, weight_steps_, integer_biases_, activation_steps_
         The integer graph, as in :class:`NMPQATClassifier`.
-    input_mean_, input_scale_, input_steps_ : ndarray of shape (n_features_in_,)
+    input_mean_, input_scale_, input_steps_ : ndarray of shape (`n_features_in_`,)
         Input standardization and quantization.
-    target_mean_, target_scale_ : ndarray of shape (n_outputs_,)
+    target_mean_, target_scale_ : ndarray of shape (`n_outputs_`,)
         Target standardization (weighted by ``sample_weight``).
     coefs_, intercepts_, weight_strengths_, activation_strengths_, activation_unit_steps_
         Latent float parameters that training updates.
@@ -217,7 +217,7 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         """
         X = self._validate_predict_input(X)
         if self.quantize:
-            return self.to_integer().predict(X)
+            return self._graph.predict(X)
         y = self._float_forward(X) * self.target_scale_ + self.target_mean_
         return y.ravel() if y.shape[1] == 1 else y
 

@@ -25,10 +25,15 @@ _NEGLIGIBLE_SLOPE = 1e-6
 
 def _strength_grad(strength, slopes, contributions):
     """Sum ``u_k'(s) * <grad, Q_k - Q_{k-1}>`` into the strength's shape."""
-    grad = (slopes * contributions).sum(-1)
+    grad = (slopes.expand_as(contributions) * contributions).sum(-1)
     if strength.numel() == 1:  # one strength for the whole layer
         grad = grad.sum().reshape(strength.shape)
     return grad
+
+
+def _evaluated_transitions(slopes):
+    """Indices ``k`` of the transitions ``Q_{k-1} -> Q_k`` that some gate weighs."""
+    return torch.nonzero(slopes.amax(0) > _NEGLIGIBLE_SLOPE).flatten().tolist()
 
 
 class WeightQuantizeSTE(torch.autograd.Function):
@@ -36,34 +41,36 @@ class WeightQuantizeSTE(torch.autograd.Function):
 
     ``apply(w, strength, bits, candidates, temperature)`` returns the
     fake-quantized ``w`` (same units), each row at its bit-width ``bits`` (the
-    one its strength selects, computed once by the caller).
+    one its strength selects, computed once by the caller), and the step of
+    each row (not differentiated), which the layer needs for its bias.
+    ``candidates`` is an int64 tensor of the candidate bit-widths.
     """
 
     @staticmethod
     def forward(ctx, w, strength, bits, candidates, temperature):
-        ctx.save_for_backward(w, strength)
-        ctx.candidates, ctx.temperature = candidates, temperature
-        return Q.quantize_weight(w, bits)
+        stats = Q.weight_row_stats(w)
+        step = Q.step_from_stats(stats, bits)
+        ctx.save_for_backward(w, strength, candidates, *stats)
+        ctx.temperature = temperature
+        ctx.mark_non_differentiable(step)
+        return Q.quantize_weight_int(w, bits, step).mul_(step.unsqueeze(1)), step
 
     @staticmethod
-    def backward(ctx, grad_out):
-        w, strength = ctx.saved_tensors
+    def backward(ctx, grad_out, _grad_step):
+        w, strength, candidates, *stats = ctx.saved_tensors
         grad_strength = None
-        if ctx.needs_input_grad[1] and len(ctx.candidates) > 1:
-            cands = ctx.candidates
-            slopes = Q.gate_slopes(strength, len(cands), ctx.temperature).expand(w.shape[0], -1)
-            contrib = torch.zeros_like(slopes)
-            cache = {}
-
-            def fake(b):
-                if b not in cache:
-                    cache[b] = Q.quantize_weight(w, b)
-                return cache[b]
-
-            for k in range(1, len(cands)):
-                if float(slopes[:, k - 1].max()) > _NEGLIGIBLE_SLOPE:
-                    diff = fake(cands[k]) - fake(cands[k - 1])
-                    contrib[:, k - 1] = (grad_out * diff).sum(1)
+        if ctx.needs_input_grad[1] and len(candidates) > 1:
+            slopes = Q.gate_slopes(strength, len(candidates), ctx.temperature)
+            contrib = torch.zeros(w.shape[0], len(candidates) - 1, dtype=w.dtype,
+                                  device=w.device)
+            used = _evaluated_transitions(slopes)
+            if used:
+                # The needed candidates in one batched quantization, then
+                # <grad, Q_k> per candidate and row.
+                lo, hi = used[0], used[-1] + 2
+                codes, steps = Q.weight_candidate_codes(w, candidates[lo:hi], stats)
+                per_candidate = (codes * grad_out).sum(-1) * steps
+                contrib[:, lo:hi - 1] = per_candidate.diff(dim=0).T
             grad_strength = _strength_grad(strength, slopes, contrib)
         return grad_out, grad_strength, None, None, None
 
@@ -73,41 +80,47 @@ class ActivationQuantizeSTE(torch.autograd.Function):
 
     ``apply(y, step, strength, bits, candidates, temperature)`` returns the
     fake-quantized activations of pre-activations ``y`` (n_samples, n_out),
-    each neuron at its bit-width ``bits``, all with the layer's ``step``.
-    ``y`` gets the straight-through gradient below the clipping level; the
-    step gets the LSQ gradient (``round(a/step) - a/step`` inside the range,
-    the top code where clipped).
+    each neuron at its bit-width ``bits``, all with the layer's ``step``;
+    ``candidates`` is an int64 tensor. ``y`` gets the straight-through
+    gradient below the clipping level; the step gets the LSQ gradient
+    (``round(a/step) - a/step`` inside the range, the top code where clipped).
     """
 
     @staticmethod
     def forward(ctx, y, step, strength, bits, candidates, temperature):
         bits = bits.to(y.dtype)
+        qmax = Q.activation_qmax(bits)
         codes = Q.quantize_activation_int(y, step, bits)
-        ctx.save_for_backward(y, step, strength, bits, codes)
-        ctx.candidates, ctx.temperature = candidates, temperature
+        ratio = y / step
+        ctx.save_for_backward(ratio, step, strength, qmax, codes, candidates)
+        ctx.temperature = temperature
         return codes * step
 
     @staticmethod
     def backward(ctx, grad_out):
-        y, step, strength, bits, codes = ctx.saved_tensors
-        clipped = y >= step * Q.activation_qmax(bits)
-        inside = (y > 0) & ~clipped
+        ratio, step, strength, qmax, codes, candidates = ctx.saved_tensors
+        # 1 strictly inside (0, qmax), else 0, from float ops only: boolean
+        # tensors are slow elementwise on CPU.
+        inside = torch.sign(ratio).mul_(torch.sign(qmax - ratio)).clamp_min_(0.0)
         grad_y = grad_out * inside
         grad_step = None
         if ctx.needs_input_grad[1]:
-            local = torch.where(inside, codes - y / step, torch.where(clipped, codes, 0.0))
-            grad_step = (grad_out * local).sum().reshape(step.shape)
+            # LSQ: codes - y/step inside, codes where clipped, 0 below (codes are 0 there).
+            grad_step = (torch.vdot(grad_out.flatten(), codes.flatten())
+                         - torch.vdot(grad_y.flatten(), ratio.flatten())).reshape(step.shape)
         grad_strength = None
-        if ctx.needs_input_grad[2] and len(ctx.candidates) > 1:
-            cands = ctx.candidates
-            slopes = Q.gate_slopes(strength, len(cands), ctx.temperature).expand(y.shape[1], -1)
-            contrib = torch.zeros_like(slopes)
-            unclipped = torch.round(y.clamp_min(0.0) / step)
-            for k in range(1, len(cands)):
-                if float(slopes[:, k - 1].max()) > _NEGLIGIBLE_SLOPE:
-                    # Two candidates differ only where the lower one saturates.
-                    low, high = Q.activation_qmax(cands[k - 1]), Q.activation_qmax(cands[k])
-                    diff = (unclipped.clamp(low, high) - low) * step
-                    contrib[:, k - 1] = (grad_out * diff).sum(0)
+        if ctx.needs_input_grad[2] and len(candidates) > 1:
+            slopes = Q.gate_slopes(strength, len(candidates), ctx.temperature)
+            contrib = torch.zeros(ratio.shape[1], len(candidates) - 1, dtype=ratio.dtype,
+                                  device=ratio.device)
+            used = _evaluated_transitions(slopes)
+            if used:
+                lo, hi = used[0], used[-1] + 1
+                levels = Q.activation_qmax(candidates.to(ratio.dtype))
+                low, high = levels[lo:hi].view(-1, 1, 1), levels[lo + 1:hi + 1].view(-1, 1, 1)
+                # Two candidates differ only where the lower one saturates.
+                unclipped = ratio.clamp_min(0.0).round_()
+                diff = torch.minimum(torch.maximum(unclipped, low), high).sub_(low)
+                contrib[:, lo:hi] = (diff * grad_out).sum(1).T * step
             grad_strength = _strength_grad(strength, slopes, contrib)
         return grad_y, grad_step, grad_strength, None, None, None

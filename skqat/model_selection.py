@@ -44,6 +44,16 @@ def mean_weight_bits_scorer(estimator, X=None, y=None):
     Returns
     -------
     float
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skqat import NMPQATClassifier
+    >>> X, y = make_classification(n_samples=200, random_state=0)
+    >>> clf = NMPQATClassifier(hidden_layer_sizes=(8,), bit_budget=2, max_iter=5,
+    ...                        random_state=0).fit(X, y)
+    >>> mean_weight_bits_scorer(clf) <= 2
+    True
     """
     return float(_final(estimator).mean_weight_bits_)
 
@@ -59,6 +69,16 @@ def mean_activation_bits_scorer(estimator, X=None, y=None):
     Returns
     -------
     float
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skqat import NMPQATClassifier
+    >>> X, y = make_classification(n_samples=200, random_state=0)
+    >>> clf = NMPQATClassifier(hidden_layer_sizes=(8,), activation_bit_budget=8, max_iter=5,
+    ...                        random_state=0).fit(X, y)
+    >>> mean_activation_bits_scorer(clf) <= 8
+    True
     """
     return float(_final(estimator).mean_activation_bits_)
 
@@ -74,6 +94,16 @@ def model_size_scorer(estimator, X=None, y=None):
     Returns
     -------
     float
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skqat import NMPQATClassifier
+    >>> X, y = make_classification(n_samples=200, random_state=0)
+    >>> clf = NMPQATClassifier(hidden_layer_sizes=(8,), bit_budget=2, max_iter=5,
+    ...                        random_state=0).fit(X, y)
+    >>> model_size_scorer(clf) == clf.model_size_bytes_
+    True
     """
     return float(_final(estimator).model_size_bytes_)
 

@@ -3,6 +3,9 @@
 import numpy as np
 
 
+__all__ = ["plot_bit_allocation", "plot_tradeoff"]
+
+
 def _pyplot():
     try:
         import matplotlib.pyplot as plt

@@ -5,6 +5,9 @@ from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import OneHotEncoder
 
 
+__all__ = ["make_tabular_preprocessor"]
+
+
 def make_tabular_preprocessor():
     """Impute numeric columns (with missing-value indicators) and one-hot the others.
 

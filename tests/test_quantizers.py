@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from skqat import _quantizers as Q
+from skqat._ste import ActivationQuantizeSTE, WeightQuantizeSTE
 
 
 def _round_half_even(x):
@@ -95,3 +96,62 @@ def test_gate_slopes_match_autograd_of_expected_bits():
     slopes = Q.gate_slopes(s.detach(), len(cands), 0.1)
     by_hand = (slopes * torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64)).sum(-1)
     torch.testing.assert_close(s.grad, by_hand)
+
+
+def test_candidate_codes_equal_one_quantization_per_candidate():
+    w = torch.randn(6, 11, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    w[2, 3] = 0.0
+    cands = torch.tensor([1, 2, 4, 8, 16])
+    codes, steps = Q.weight_candidate_codes(w, cands)
+    for k, b in enumerate(cands.tolist()):
+        torch.testing.assert_close(codes[k] * steps[k, :, None], Q.quantize_weight(w, b),
+                                   rtol=0, atol=0)
+
+
+def _gates(strength, k, temperature):
+    """The soft gates written out, (rows, K): g_0 = 1 - u_1, g_k = u_k - u_{k+1}, g_{K-1} = u_{K-1}."""
+    t = torch.arange(1, k, dtype=strength.dtype) / k
+    u = torch.sigmoid((strength[:, None] - t) / temperature)
+    ones, zeros = torch.ones_like(u[:, :1]), torch.zeros_like(u[:, :1])
+    return torch.cat([ones, u], 1) - torch.cat([u, zeros], 1)
+
+
+def test_weight_strength_gradient_is_that_of_the_soft_mixture():
+    gen = torch.Generator().manual_seed(1)
+    w = torch.randn(5, 9, generator=gen, dtype=torch.float64)
+    grad = torch.randn(5, 9, generator=gen, dtype=torch.float64)
+    cands = torch.tensor([1, 2, 4, 8])
+    s = torch.rand(5, generator=gen, dtype=torch.float64).requires_grad_()
+    bits = cands[Q.strength_to_level(s, 4)]
+    out, _ = WeightQuantizeSTE.apply(w, s, bits, cands, 0.1)
+    (out * grad).sum().backward()
+    ref = s.detach().clone().requires_grad_()
+    stacked = torch.stack([Q.quantize_weight(w, b) for b in cands.tolist()])
+    mixture = (_gates(ref, 4, 0.1).T[:, :, None] * stacked).sum(0)  # row i mixes with g(s_i)
+    (mixture * grad).sum().backward()
+    torch.testing.assert_close(s.grad, ref.grad)
+
+
+def test_activation_strength_and_step_gradients():
+    gen = torch.Generator().manual_seed(2)
+    y = torch.randn(30, 4, generator=gen, dtype=torch.float64) * 3
+    grad = torch.randn(30, 4, generator=gen, dtype=torch.float64)
+    cands = torch.tensor([2, 4, 8])
+    step = torch.tensor([0.3], dtype=torch.float64, requires_grad=True)
+    s = torch.tensor([0.1, 0.4, 0.5, 0.9], dtype=torch.float64, requires_grad=True)
+    bits = cands[Q.strength_to_level(s, 3)]
+    out = ActivationQuantizeSTE.apply(y, step, s, bits, cands, 0.1)
+    (out * grad).sum().backward()
+    # Strengths: the soft mixture of the candidates' outputs, per neuron (column).
+    ref = s.detach().clone().requires_grad_()
+    per_cand = torch.stack([Q.quantize_activation_int(y, step.detach(), b) * step.detach()
+                            for b in cands.tolist()])  # (K, n, neurons)
+    mixture = (_gates(ref, 3, 0.1).T[:, None, :] * per_cand).sum(0)  # column j mixes with g(s_j)
+    (mixture * grad).sum().backward()
+    torch.testing.assert_close(s.grad, ref.grad)
+    # Step: LSQ, written out element by element.
+    qmax = 2.0 ** bits.to(torch.float64) - 1
+    r = y / step.detach()
+    codes = torch.minimum(torch.round(r.clamp_min(0)), qmax)
+    local = torch.where((r > 0) & (r < qmax), codes - r, torch.where(r >= qmax, codes, 0.0))
+    torch.testing.assert_close(step.grad, (grad * local).sum().reshape(1))

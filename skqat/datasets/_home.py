@@ -40,7 +40,21 @@ _TIMEOUT_S = 60
 
 
 class DatasetError(OSError):
-    """A dataset file is missing (and cannot be downloaded) or fails its checksum."""
+    """A dataset file is missing (and cannot be downloaded) or fails its checksum.
+
+    Subclasses :class:`OSError`; the message names the file, its source URL
+    and the data home.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skqat.datasets import DatasetError, fetch_yt_qoe
+    >>> try:
+    ...     fetch_yt_qoe(data_home=tempfile.mkdtemp(), download_if_missing=False)
+    ... except DatasetError:
+    ...     print("missing")
+    missing
+    """
 
 
 def get_data_home(data_home=None):

@@ -106,8 +106,8 @@ def fetch_yt_qoe(data_home=None, download_if_missing=True, drop_leaking=True):
     Examples
     --------
     >>> from skqat.datasets import fetch_yt_qoe
-    >>> qoe = fetch_yt_qoe()  # doctest: +SKIP
-    >>> qoe.data.shape  # doctest: +SKIP
+    >>> qoe = fetch_yt_qoe()
+    >>> qoe.data.shape
     (12472, 27)
     """
     frame = pd.read_csv(io.BytesIO(verified_bytes("yt_qoe/ifip_networking.csv.gz", data_home,
@@ -179,8 +179,12 @@ def fetch_ucc_5g(data_home=None, download_if_missing=True, n_lags=3, downloading
     --------
     >>> from sklearn.model_selection import GroupKFold
     >>> from skqat.datasets import fetch_ucc_5g
-    >>> kpis = fetch_ucc_5g()  # doctest: +SKIP
-    >>> folds = GroupKFold(3).split(kpis.data, kpis.target, kpis.groups)  # doctest: +SKIP
+    >>> kpis = fetch_ucc_5g()
+    >>> kpis.data.shape, len(set(kpis.groups))
+    ((127478, 14), 83)
+    >>> train, test = next(GroupKFold(3).split(kpis.data, kpis.target, kpis.groups))
+    >>> set(kpis.groups[train]) & set(kpis.groups[test])
+    set()
     """
     if n_lags < 0:
         raise ValueError(f"n_lags must be >= 0, got {n_lags}.")
@@ -221,6 +225,13 @@ def fetch_covertype_sample(data_home=None, download_if_missing=True,
         string ``Wilderness_Area`` and the integer code ``Soil_Type``; one-hot
         encode both for the usual 54 features), ``target`` (``Cover_Type``,
         1 to 7), ``feature_names``, ``DESCR``.
+
+    Examples
+    --------
+    >>> from skqat.datasets import fetch_covertype_sample
+    >>> cover = fetch_covertype_sample(subsets=("validate",))
+    >>> cover.data.shape, sorted(cover.target.unique().tolist())
+    ((50000, 12), [1, 2, 3, 4, 5, 6, 7])
     """
     unknown = set(subsets) - set(_COVERTYPE_SUBSETS)
     if unknown or not subsets:
@@ -251,6 +262,13 @@ def fetch_california_housing_raw(data_home=None, download_if_missing=True):
         ``data`` (DataFrame, 20,640 rows, 9 columns; ``total_bedrooms`` has
         207 NaN, ``ocean_proximity`` is a string column), ``target``
         (``median_house_value`` in dollars), ``feature_names``, ``DESCR``.
+
+    Examples
+    --------
+    >>> from skqat.datasets import fetch_california_housing_raw
+    >>> housing = fetch_california_housing_raw()
+    >>> housing.data.shape, int(housing.data["total_bedrooms"].isna().sum())
+    ((20640, 9), 207)
     """
     frame = pd.read_csv(io.BytesIO(verified_bytes("california_housing/housing.csv", data_home,
                                                   download_if_missing)))

@@ -159,6 +159,17 @@ class IntegerLayer:
     activation_bits : ndarray of int, shape (n_out,), or None
         Bit-width of each hidden neuron's unsigned output code; None for the
         output layer.
+
+    Examples
+    --------
+    A 2-input output layer: 3-bit weights, requantized by ``3 * 2**-1``.
+
+    >>> import numpy as np
+    >>> from skqat.runtime import IntegerLayer
+    >>> layer = IntegerLayer(weights=[[3, -2]], weight_bits=[3], bias=[1],
+    ...                      multiplier=[3], shift=[1])
+    >>> layer.weight_bits
+    array([3])
     """
 
     def __init__(self, weights, weight_bits, bias, multiplier, shift, activation_bits=None):
@@ -477,10 +488,13 @@ class IntegerMLP:
         -------
         ndarray of int64, shape (n_samples, n_outputs)
         """
-        h = np.asarray(codes, dtype=np.int64)
+        return self._layers_forward(np.asarray(codes, dtype=np.int64)).astype(np.int64)
+
+    def _layers_forward(self, h):
+        # Every dense layer in turn; the plans take float64 or int64 integer codes.
         for plan in self._plans:
             h = plan.forward(h)
-        return h.astype(np.int64)
+        return h
 
     def decision_function(self, X):
         """Integer outputs for the rows of ``X``: the whole graph, input step included.
@@ -496,16 +510,11 @@ class IntegerMLP:
         X = self._check_X(X)
         out = np.empty((X.shape[0], self.n_outputs), dtype=np.int64)
 
-        def run_block(start):
-            h = _input_codes(X[start:start + _BLOCK_ROWS], self.input_scale, self.input_offset,
-                             self.input_bits)
-            for plan in self._plans:
-                h = plan.forward(h)
-            out[start:start + _BLOCK_ROWS] = h
-
         # Row blocks keep the intermediate arrays in cache: fewer slow memory passes.
         for start in range(0, X.shape[0], _BLOCK_ROWS):
-            run_block(start)
+            rows = slice(start, start + _BLOCK_ROWS)
+            out[rows] = self._layers_forward(
+                _input_codes(X[rows], self.input_scale, self.input_offset, self.input_bits))
         return out
 
     def dequantize(self, outputs):

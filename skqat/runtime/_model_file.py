@@ -52,7 +52,17 @@ _LABEL_KINDS = {0: None, 1: "<i8", 2: "<f8", 3: "utf-8"}
 
 
 class ModelFileError(ValueError):
-    """A model file that cannot be read: not a model file, damaged, or from another version."""
+    """A model file that cannot be read: not a model file, damaged, or from another version.
+
+    Examples
+    --------
+    >>> from skqat.runtime import ModelFileError, load_bytes
+    >>> try:
+    ...     load_bytes(b"not a model")
+    ... except ModelFileError as exc:
+    ...     print("refused")
+    refused
+    """
 
 
 def _label_block(classes):
@@ -160,7 +170,34 @@ def _read_labels(r, kind, count):
 
 
 def load_bytes(data):
-    """An :class:`IntegerMLP` from model-file bytes; raises :class:`ModelFileError`."""
+    """An :class:`IntegerMLP` from model-file bytes.
+
+    Parameters
+    ----------
+    data : bytes-like
+        What :meth:`IntegerMLP.to_bytes` wrote.
+
+    Returns
+    -------
+    IntegerMLP
+
+    Raises
+    ------
+    ModelFileError
+        As :func:`load`.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skqat import NMPQATClassifier
+    >>> X, y = make_classification(n_samples=200, random_state=0)
+    >>> clf = NMPQATClassifier(hidden_layer_sizes=(8,), bit_budget=2, max_iter=5,
+    ...                        random_state=0).fit(X, y)
+    >>> from skqat.runtime import load_bytes
+    >>> graph = load_bytes(clf.to_integer().to_bytes())
+    >>> bool((graph.predict(X) == clf.predict(X)).all())
+    True
+    """
     data = bytes(data)
     _check_envelope(data)
     _, _, task, input_bits, n_layers, kind, reserved, n_classes, _ = _FIXED.unpack_from(data)
@@ -219,6 +256,20 @@ def load(path):
     ModelFileError
         If the file is not a skqat model file, is truncated or corrupted, or
         has another format version. Loading never runs code from the file.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skqat import NMPQATClassifier
+    >>> X, y = make_classification(n_samples=200, random_state=0)
+    >>> clf = NMPQATClassifier(hidden_layer_sizes=(8,), bit_budget=2, max_iter=5,
+    ...                        random_state=0).fit(X, y)
+    >>> import os, tempfile
+    >>> from skqat.runtime import load
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.skqat")
+    >>> n_bytes = clf.to_integer().save(path)
+    >>> bool((load(path).predict(X) == clf.predict(X)).all())
+    True
     """
     with open(path, "rb") as f:
         return load_bytes(f.read())

@@ -1,0 +1,71 @@
+"""Smoke test of the benchmark suite: every row and column, tiny settings (no speed asserted)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench_output(tmp_path_factory, yt_qoe, ucc_5g, covertype):
+    # The fixtures skip (or, in CI, fail) when the data home lacks the files.
+    from skqat.datasets import get_data_home
+
+    data_home = get_data_home()
+    out = tmp_path_factory.mktemp("bench")
+    cmd = [sys.executable, "-m", "benchmarks.run", "--output", str(out), "--data-home",
+           str(data_home), "--tasks", "yt_qoe", "ucc_5g", "--seeds", "1", "--max-train", "500",
+           "--max-test", "200", "--epochs", "3", "--hidden", "8", "--throughput-rows", "1000",
+           "--cost-rows", "600", "--cost-hidden", "8", "--cost-epochs", "1", "--cost-rounds", "1",
+           "--memory-rows", "1000"]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True, timeout=600)
+    return out
+
+
+def test_every_row_and_column_is_produced_and_finite(bench_output):
+    from benchmarks.methods import method_table
+    from benchmarks.run import NOT_APPLICABLE
+
+    runs = pd.read_csv(bench_output / "runs.csv")
+    methods = list(method_table())
+    assert len(methods) == 19
+    assert sorted(runs.groupby(["task", "seed"]).size().tolist()) == [19] * 2
+    common = ["fit_s", "epoch_s", "peak_rss_mb", "weight_bits", "activation_bits", "size_bytes",
+              "compression", "mlp_rows_s", "torch_rows_s", "integer_rows_s", "integer_vs_mlp",
+              "epoch_ratio", "file_bytes", "file_ratio"]
+    quality = {"classification": ["accuracy", "macro_f1"], "regression": ["mse", "r2"]}
+    for _, row in runs.iterrows():
+        skip = NOT_APPLICABLE.get(row["method"], set())
+        for col in common + quality[row["kind"]]:
+            if col in skip:
+                assert np.isnan(row[col]), (row["method"], col)
+            else:
+                assert np.isfinite(row[col]), (row["method"], col)
+    quant = runs[~runs.method.isin(["sklearn_mlp", "skqat_float"])]
+    assert (quant.weight_bits <= 8).all() and (quant.compression > 1).all()
+    budget2 = runs[runs.method == "nmp_b2_a8"]
+    assert (budget2.weight_bits <= 2 + 1e-9).all() and (budget2.activation_bits <= 8).all()
+
+
+def test_summary_cost_memory_and_plots(bench_output):
+    summary = pd.read_csv(bench_output / "summary.csv")
+    assert len(summary) == 2 * 19
+    assert np.isfinite(summary[["accuracy", "accuracy_std"]].dropna().to_numpy()).all()
+    cost = pd.read_csv(bench_output / "training_cost.csv")
+    assert np.isfinite(cost[["epoch_s", "epoch_ratio"]].to_numpy()).all()
+    assert cost.set_index("method").loc["skqat_float", "epoch_ratio"] == 1.0
+    meta = json.loads((bench_output / "meta.json").read_text())
+    assert {"cpu_cores", "torch", "scikit-learn"} <= set(meta["machine"])
+    assert meta["memory"]["peak_rss_mb"] > 0
+    assert len(meta["targets"]) >= 10 and all("met" in t for t in meta["targets"])
+    text = (bench_output / "summary.md").read_text()
+    for heading in ("## Targets", "## yt_qoe", "## ucc_5g", "## Training cost", "## Memory"):
+        assert heading in text
+    for png in ("frontier.png", "bit_allocation.png"):
+        assert (bench_output / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
