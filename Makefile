@@ -28,11 +28,11 @@ demo: install
 test: install
 	$(PY) -m pytest -n 2 -p no:cacheprovider skqat tests
 
-# The full benchmark (about 25 minutes on 2 cores); its results are committed.
+# The full benchmark (about 21 minutes on 2 cores); its results are committed.
 bench: install
 	$(PY) -m benchmarks.run --output benchmarks/results
 
-# The same rows and columns on small settings, under 10 minutes.
+# The same rows and columns on small settings (about 2 minutes).
 bench-quick: install
 	$(PY) -m benchmarks.run --quick --output benchmarks/results-quick
 

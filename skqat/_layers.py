@@ -9,7 +9,6 @@ of the same network.
 import math
 
 import numpy as np
-
 import torch
 from torch import nn
 from torch.nn import functional as F
