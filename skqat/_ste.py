@@ -23,17 +23,24 @@ from . import _quantizers as Q
 _NEGLIGIBLE_SLOPE = 1e-6
 
 
-def _strength_grad(strength, slopes, contributions):
-    """Sum ``u_k'(s) * <grad, Q_k - Q_{k-1}>`` into the strength's shape."""
-    grad = (slopes.expand_as(contributions) * contributions).sum(-1)
+def _strength_grad(strength, temperature, n_candidates, like, contributions):
+    """``sum_k u_k'(s) <grad, Q_k - Q_{k-1}>``, in the strength's shape.
+
+    ``contributions(lo, hi)`` returns ``<grad, Q_k - Q_{k-1}>`` for the
+    transitions ``lo <= k - 1 < hi``, one row per neuron; it is called once,
+    for the span of transitions that some gate weighs. ``like`` gives the
+    number of neurons (rows), dtype and device.
+    """
+    slopes = Q.gate_slopes(strength, n_candidates, temperature)
+    contrib = like.new_zeros(like.shape[0], n_candidates - 1)
+    used = torch.nonzero(slopes.amax(0) > _NEGLIGIBLE_SLOPE).flatten().tolist()
+    if used:
+        lo, hi = used[0], used[-1] + 1
+        contrib[:, lo:hi] = contributions(lo, hi)
+    grad = (slopes.expand_as(contrib) * contrib).sum(-1)
     if strength.numel() == 1:  # one strength for the whole layer
         grad = grad.sum().reshape(strength.shape)
     return grad
-
-
-def _evaluated_transitions(slopes):
-    """Indices ``k`` of the transitions ``Q_{k-1} -> Q_k`` that some gate weighs."""
-    return torch.nonzero(slopes.amax(0) > _NEGLIGIBLE_SLOPE).flatten().tolist()
 
 
 class WeightQuantizeSTE(torch.autograd.Function):
@@ -60,18 +67,15 @@ class WeightQuantizeSTE(torch.autograd.Function):
         w, strength, candidates, *stats = ctx.saved_tensors
         grad_strength = None
         if ctx.needs_input_grad[1] and len(candidates) > 1:
-            slopes = Q.gate_slopes(strength, len(candidates), ctx.temperature)
-            contrib = torch.zeros(w.shape[0], len(candidates) - 1, dtype=w.dtype,
-                                  device=w.device)
-            used = _evaluated_transitions(slopes)
-            if used:
+
+            def contributions(lo, hi):
                 # The needed candidates in one batched quantization, then
                 # <grad, Q_k> per candidate and row.
-                lo, hi = used[0], used[-1] + 2
-                codes, steps = Q.weight_candidate_codes(w, candidates[lo:hi], stats)
-                per_candidate = (codes * grad_out).sum(-1) * steps
-                contrib[:, lo:hi - 1] = per_candidate.diff(dim=0).T
-            grad_strength = _strength_grad(strength, slopes, contrib)
+                codes, steps = Q.weight_candidate_codes(w, candidates[lo:hi + 1], stats)
+                return ((codes * grad_out).sum(-1) * steps).diff(dim=0).T
+
+            grad_strength = _strength_grad(strength, ctx.temperature, len(candidates), w,
+                                           contributions)
         return grad_out, grad_strength, None, None, None
 
 
@@ -110,17 +114,15 @@ class ActivationQuantizeSTE(torch.autograd.Function):
                          - torch.vdot(grad_y.flatten(), ratio.flatten())).reshape(step.shape)
         grad_strength = None
         if ctx.needs_input_grad[2] and len(candidates) > 1:
-            slopes = Q.gate_slopes(strength, len(candidates), ctx.temperature)
-            contrib = torch.zeros(ratio.shape[1], len(candidates) - 1, dtype=ratio.dtype,
-                                  device=ratio.device)
-            used = _evaluated_transitions(slopes)
-            if used:
-                lo, hi = used[0], used[-1] + 1
+
+            def contributions(lo, hi):
                 levels = Q.activation_qmax(candidates.to(ratio.dtype))
                 low, high = levels[lo:hi].view(-1, 1, 1), levels[lo + 1:hi + 1].view(-1, 1, 1)
                 # Two candidates differ only where the lower one saturates.
                 unclipped = ratio.clamp_min(0.0).round_()
                 diff = torch.minimum(torch.maximum(unclipped, low), high).sub_(low)
-                contrib[:, lo:hi] = (diff * grad_out).sum(1).T * step
-            grad_strength = _strength_grad(strength, slopes, contrib)
+                return (diff * grad_out).sum(1).T * step
+
+            grad_strength = _strength_grad(strength, ctx.temperature, len(candidates),
+                                           ratio.T, contributions)
         return grad_y, grad_step, grad_strength, None, None, None
