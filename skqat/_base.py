@@ -17,55 +17,20 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._checks import check_budget, check_candidates, one_torch_thread, resolve_device
+from ._inputs import encode, float_forward, input_statistics, train_data
 from ._network import QuantMLP
 from ._report import quantization_report
+from ._training import TrainSettings, train_increment, train_network
 from .runtime import IntegerMLP
-from .runtime._graph import quantize_input
-from ._training import TrainData, TrainSettings, train_network
 
 # Standardized inputs saturate at this many standard deviations. Every
 # feature gets the same step, for the reason ``_layers.QuantReLU`` gives.
 _INPUT_CLIP_STD = 6.0
 _FLOAT_BITS = 32
-
-
-def _check_candidates(name, values, low):
-    try:
-        arr = np.asarray(values)
-        ok = arr.ndim == 1 and arr.size > 0 and np.all(arr == np.round(arr))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok or arr.min() < low or arr.max() > 16 or len(set(arr.tolist())) != arr.size:
-        raise ValueError(
-            f"{name} must be a non-empty sequence of distinct integers between {low} and 16 "
-            f"(candidate bit-widths), got {values!r}."
-        )
-    return tuple(sorted(int(v) for v in arr))
-
-
-def _check_budget(name, budget, candidates, candidates_name):
-    if budget is not None and budget < candidates[0]:
-        raise ValueError(
-            f"{name}={budget} is below the smallest candidate bit-width "
-            f"{candidates_name}[0]={candidates[0]}: no network can meet it. Raise {name} "
-            f"to at least {candidates[0]}, add a smaller bit-width to {candidates_name}, "
-            f"or set {name}=None for no budget."
-        )
-
-
-def _resolve_device(device):
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but torch finds no CUDA device "
-            "(torch.cuda.is_available() is False). Use device='cpu', or 'auto' to "
-            "take a GPU only when there is one."
-        )
-    return device
 
 
 class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
@@ -87,7 +52,8 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         "warm_start": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"),
+                             Options(Real, {np.inf})],
         "bit_budget": [Interval(Real, 0, None, closed="neither"), None],
         "activation_bit_budget": [Interval(Real, 0, None, closed="neither"), None],
         "weight_bits": ["array-like"],
@@ -104,6 +70,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
     def __init__(
         self,
         hidden_layer_sizes,
+        *,
         alpha,
         batch_size,
         learning_rate_init,
@@ -116,7 +83,6 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         early_stopping,
         validation_fraction,
         n_iter_no_change,
-        *,
         bit_budget,
         activation_bit_budget,
         weight_bits,
@@ -154,7 +120,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
 
     # ----------------------------------------------------- task-specific hooks
     @abstractmethod
-    def _encode_targets(self, y, fitting):
+    def _encode_targets(self, y, first_pass, incremental):
         """Targets as a float32/int64 array the loss takes; sets target attributes."""
 
     @abstractmethod
@@ -170,41 +136,62 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         """Number of network outputs."""
 
     # ----------------------------------------------------------------- fit
-    def _fit(self, X, y, sample_weight):
-        weight_cands = _check_candidates("weight_bits", self.weight_bits, 1)
-        act_cands = _check_candidates("activation_bits", self.activation_bits, 1)
+    def _fit(self, X, y, sample_weight, incremental):
+        with one_torch_thread():
+            return self._fit_one_thread(X, y, sample_weight, incremental)
+
+    def _fit_one_thread(self, X, y, sample_weight, incremental):
+        weight_cands = check_candidates("weight_bits", self.weight_bits, 1)
+        act_cands = check_candidates("activation_bits", self.activation_bits, 1)
         hidden = self._check_hidden_layer_sizes()
         self._check_budgets(weight_cands, act_cands)
-        warm = self.warm_start and hasattr(self, "integer_weights_")
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True: it makes one "
+                             "pass over the rows it is given, with nothing held out. Set "
+                             "early_stopping=False, or use fit.")
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
 
-        X, y = self._validate_data_xy(X, y, reset=not warm)
+        X, y = validate_data(self, X, y, reset=first_pass, accept_sparse=["csr", "csc"],
+                             dtype=(np.float64, np.float32), multi_output=True,
+                             y_numeric=self._y_numeric())
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
-        target = self._encode_targets(y, fitting=not warm)
-        self.device_ = _resolve_device(self.device)
+        target = self._encode_targets(y, first_pass=first_pass, incremental=incremental)
+        self.device_ = resolve_device(self.device)
 
         rng = check_random_state(self.random_state)
         generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
-        X, target, sample_weight, val = self._split_validation(X, target, sample_weight, rng)
-
-        if not warm:
-            self._fit_input_quantizer(X, sample_weight)
+        val = None
+        if not incremental:
+            X, target, sample_weight, val = self._split_validation(X, target, sample_weight, rng)
+        if first_pass:
+            self.input_mean_, self.input_scale_ = input_statistics(X, sample_weight)
+            self.input_steps_ = np.full(X.shape[1],
+                                        _INPUT_CLIP_STD / (2 ** (self.input_bits - 1) - 1))
         layer_sizes = [X.shape[1], *hidden, self._n_outputs()]
-        net = QuantMLP(layer_sizes, weight_cands, act_cands, self.granularity == "neuron",
-                       self.gate_temperature, self.quantize, generator)
-        if warm:
+        net = QuantMLP(layer_sizes=layer_sizes, weight_bits=weight_cands,
+                       activation_bits=act_cands, per_neuron=self.granularity == "neuron",
+                       temperature=self.gate_temperature, quantized=self.quantize,
+                       generator=generator)
+        if not first_pass:
             self._check_warm_start_shapes(layer_sizes)
             net.load_parameters_numpy(self._trainable_state())
         net.to(self.device_)
 
-        settings = self._train_settings(len(X), weight_cands, act_cands)
-        history = train_network(
-            net, self._train_data(X, target, sample_weight),
-            None if val is None else self._train_data(*val),
-            settings, generator, self._loss_fn(), self._score_fn(),
-        )
-        self._store_history(history, warm)
-        self._store_network(net.cpu())
+        settings = self._train_settings(len(target), weight_cands, act_cands)
+        train = self._train_data(X, target, sample_weight)
+        if incremental:
+            state = None if first_pass else getattr(self, "_optimizer_state", None)
+            history, state = train_increment(net, train, settings, generator, self._loss_fn(),
+                                             state)
+        else:
+            history, state = train_network(
+                net, train, None if val is None else self._train_data(*val),
+                settings, generator, self._loss_fn(), self._score_fn(),
+            )
+        self._optimizer_state = state
+        self._store_history(history, first_pass, incremental, n_samples=len(target))
+        self._store_network(net.cpu(), dtype=X.dtype)
         return self
 
     def _check_hidden_layer_sizes(self):
@@ -223,59 +210,46 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
                 "quantize=False trains the float reference network, which has no bit "
                 "budget: set bit_budget=None and activation_bit_budget=None with it."
             )
-        _check_budget("bit_budget", self.bit_budget, weight_cands, "weight_bits")
-        _check_budget("activation_bit_budget", self.activation_bit_budget, act_cands,
+        check_budget("bit_budget", self.bit_budget, weight_cands, "weight_bits")
+        check_budget("activation_bit_budget", self.activation_bit_budget, act_cands,
                       "activation_bits")
-
-    def _validate_data_xy(self, X, y, reset):
-        return validate_data(self, X, y, reset=reset, dtype=np.float64,
-                             multi_output=self._multi_output_y(), y_numeric=self._y_numeric())
 
     def _split_validation(self, X, target, sample_weight, rng):
         if not self.early_stopping:
             return X, target, sample_weight, None
-        stratify = target if self._stratify() else None
+        stratify = self._stratify_labels(target)
+        n_samples = len(target)
         X, X_val, t, t_val, w, w_val = train_test_split(
             X, target, sample_weight, test_size=self.validation_fraction,
             random_state=rng, stratify=stratify,
         )
-        if len(X_val) < 2:
+        if len(t_val) < 2:
             raise ValueError(
-                f"early_stopping=True holds out validation_fraction={self.validation_fraction} "
-                f"of {len(target) + len(X_val)} samples, which leaves fewer than 2 validation "
-                "samples. Raise validation_fraction or turn early_stopping off."
+                f"The validation set is too small: early_stopping=True holds out "
+                f"validation_fraction={self.validation_fraction} of {n_samples} samples, which "
+                "leaves fewer than 2 validation samples. Increase validation_fraction or the "
+                "size of your dataset, or set early_stopping=False."
             )
         return X, t, w, (X_val, t_val, w_val)
 
-    def _fit_input_quantizer(self, X, sample_weight):
-        # Weighted statistics: a sample of weight k counts as k repeated samples.
-        w = sample_weight if sample_weight.sum() > 0 else np.ones_like(sample_weight)
-        mean = np.average(X, axis=0, weights=w)
-        scale = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=w))
-        scale[scale < 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)] = 1.0
-        self.input_mean_, self.input_scale_ = mean, scale
-        self.input_steps_ = np.full(X.shape[1], _INPUT_CLIP_STD / (2 ** (self.input_bits - 1) - 1))
-
     def _input_affine(self):
-        # Standardization and quantization folded: code = round(x * a + c).
-        scale = 1.0 / (self.input_scale_ * self.input_steps_)
+        # Standardization (and quantization) folded: code = x * a + c (then rounded).
+        step = self.input_steps_ if self.quantize else 1.0
+        scale = 1.0 / (self.input_scale_ * step)
         return scale, -self.input_mean_ * scale
 
     def _input_codes(self, X):
-        if self.quantize:
-            return quantize_input(X, *self._input_affine(), self.input_bits)
-        return (X - self.input_mean_) / self.input_scale_
+        """Input codes of dense rows ``X``: what the network's first layer takes."""
+        scale, offset = self._input_affine()
+        return encode(X, scale=scale, offset=offset,
+                      bits=self.input_bits if self.quantize else None)
 
     def _train_data(self, X, target, sample_weight):
-        device = self.device_
+        scale, offset = self._input_affine()
         step = self.input_steps_ if self.quantize else np.ones(X.shape[1])
-        target_dtype = torch.int64 if target.dtype.kind in "iu" else torch.float32
-        return TrainData(
-            codes=torch.as_tensor(self._input_codes(X), dtype=torch.float32, device=device),
-            in_step=torch.as_tensor(step, dtype=torch.float32, device=device),
-            target=torch.as_tensor(target, dtype=target_dtype, device=device),
-            weight=torch.as_tensor(sample_weight, dtype=torch.float32, device=device),
-        )
+        return train_data(X, target, sample_weight, scale=scale, offset=offset,
+                          bits=self.input_bits if self.quantize else None, in_step=step,
+                          device=self.device_)
 
     def _train_settings(self, n_samples, weight_cands, act_cands):
         if self.batch_size == "auto":
@@ -312,30 +286,35 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
             "activation_unit_steps": self.activation_unit_steps_,
         }
 
-    def _store_history(self, history, warm):
-        prev_iter = self.n_iter_ if warm else 0
-        self.n_iter_ = prev_iter + history.n_iter
-        self.loss_curve_ = (self.loss_curve_ if warm else []) + history.loss_curve
+    def _store_history(self, history, first_pass, incremental, n_samples):
+        # As MLP: n_iter_ counts the epochs of this call, the curves go on
+        # across warm-started fits and partial_fit calls.
+        self.n_iter_ = history.n_iter
+        self.t_ = (0 if first_pass else getattr(self, "t_", 0)) + n_samples * history.n_iter
+        self._no_improvement_count = history.no_improvement_count
+        self.loss_curve_ = ([] if first_pass else self.loss_curve_) + history.loss_curve
         if self.early_stopping:
-            self.validation_scores_ = (getattr(self, "validation_scores_", None) or []) \
-                if warm else []
-            self.validation_scores_ = self.validation_scores_ + history.validation_scores
+            previous = [] if first_pass else (getattr(self, "validation_scores_", None) or [])
+            self.validation_scores_ = previous + history.validation_scores
             self.best_validation_score_ = history.best_validation_score
             self.best_loss_ = None
         else:
+            previous = np.inf if first_pass or self.best_loss_ is None else self.best_loss_
             self.validation_scores_ = None
             self.best_validation_score_ = None
-            self.best_loss_ = history.best_loss
-        if not history.converged and history.n_iter >= self.max_iter - self.max_iter // 10:
+            self.best_loss_ = min(previous, history.best_loss)
+        if (not incremental and not history.converged
+                and history.n_iter >= self.max_iter - self.max_iter // 10):
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.", ConvergenceWarning,
             )
 
-    def _store_network(self, net):
+    def _store_network(self, net, dtype):
         state = net.parameters_numpy()
-        self.coefs_ = state["coefs"]
-        self.intercepts_ = state["intercepts"]
+        # As MLP: the parameters in the dtype of X (torch trains in float32).
+        self.coefs_ = [c.astype(dtype) for c in state["coefs"]]
+        self.intercepts_ = [b.astype(dtype) for b in state["intercepts"]]
         self.weight_strengths_ = state["weight_strengths"]
         self.activation_strengths_ = state["activation_strengths"]
         self.activation_unit_steps_ = state["activation_unit_steps"]
@@ -352,7 +331,15 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
             self.weight_bits_ = net.weight_bits()
             self.activation_bits_ = graph["activation_bits"]
             # Built once: predict runs it, and must not rebuild it on every call.
-            self._graph = self.to_integer()
+            try:
+                self._graph = self.to_integer()
+            except ValueError as err:
+                raise ValueError(
+                    f"The trained network cannot be represented as an integer graph ({err}). "
+                    "Its parameters have grown out of range: training diverged. Lower "
+                    f"learning_rate_init (now {self.learning_rate_init:g}), or rescale the "
+                    "inputs before this estimator."
+                ) from err
             self.model_size_bytes_ = self._graph.theoretical_size_bytes()
         else:
             self.integer_weights_ = self._graph = None
@@ -386,10 +373,13 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         if not self.quantize:
             raise ValueError("This estimator was fitted with quantize=False: a float network "
                              "has no integer graph. Refit with quantize=True.")
+        scale, offset = self._input_affine()
         return IntegerMLP.from_steps(
-            *self._input_affine(), self.input_bits, self.integer_weights_, self.weight_bits_,
-            self.weight_steps_, self.integer_biases_, self.activation_steps_,
-            self.activation_bits_, **self._graph_task(),
+            input_scale=scale, input_offset=offset, input_bits=self.input_bits,
+            weights=self.integer_weights_, weight_bits=self.weight_bits_,
+            weight_steps=self.weight_steps_, biases=self.integer_biases_,
+            activation_steps=self.activation_steps_, activation_bits=self.activation_bits_,
+            **self._graph_task(),
         )
 
     def quantization_report(self):
@@ -420,32 +410,28 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
 
     def _float_forward(self, X):
         """Output of the float network (``quantize=False``) for validated ``X``."""
-        a = self._input_codes(X)
-        for i, (w, b) in enumerate(zip(self.coefs_, self.intercepts_)):
-            a = a @ w + b
-            if i < len(self.coefs_) - 1:
-                np.maximum(a, 0.0, out=a)
-        return a
+        scale, offset = self._input_affine()
+        return float_forward(X, coefs=self.coefs_, intercepts=self.intercepts_, scale=scale,
+                             offset=offset)
 
     def _validate_predict_input(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=np.float64)
+        return validate_data(self, X, reset=False, accept_sparse=["csr", "csc"],
+                             dtype=(np.float64, np.float32))
 
     # ---------------------------------------------------------------- tags
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
     @abstractmethod
     def _graph_task(self):
         """Keyword arguments of ``IntegerMLP.from_steps`` that describe the task."""
 
-    def _multi_output_y(self):
-        return False
-
     def _y_numeric(self):
         return False
 
-    def _stratify(self):
-        return False
+    def _stratify_labels(self, target):
+        """Labels to stratify the early-stopping split by (None: not stratified)."""
+        return None

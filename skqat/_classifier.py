@@ -3,8 +3,9 @@
 import numpy as np
 from scipy.special import expit, softmax
 from sklearn.base import ClassifierMixin, _fit_context
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import (_check_partial_fit_first_call,
+                                      check_classification_targets, type_of_target,
+                                      unique_labels)
 from sklearn.utils.validation import column_or_1d
 from torch.nn import functional as F
 
@@ -32,8 +33,8 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
     learning_rate_init : float, default=0.001
         Adam learning rate of the weights, biases and clipping levels.
     max_iter : int, default=200
-        Maximum number of epochs. When bit-widths are learned, the last tenth
-        is spent fine-tuning with the bit-widths frozen.
+        Maximum number of epochs. With a budget, the last tenth fine-tunes the
+        weights with the bit-widths frozen, after the budget projection.
     shuffle : bool, default=True
         Whether to shuffle samples in each epoch.
     random_state : int, RandomState instance or None, default=None
@@ -44,14 +45,17 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         Print one line per epoch: loss, validation score, mean weight and
         activation bits, seconds.
     warm_start : bool, default=False
-        Continue from the previous fit's network and input statistics.
+        Continue from the previous fit's network and input (and target)
+        statistics, as ``MLPClassifier`` does: ``n_iter_`` counts the epochs of
+        the new fit; the classes (or outputs) must be those of the first fit.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data (stratified) and stop when
         its accuracy stops improving; the best within-budget epoch is kept.
     validation_fraction : float, default=0.1
         Held-out fraction for early stopping.
-    n_iter_no_change : int, default=10
-        Epochs without ``tol`` improvement before stopping.
+    n_iter_no_change : int or np.inf, default=10
+        Epochs without ``tol`` improvement before stopping; ``np.inf`` never
+        stops early.
     bit_budget : float or None, default=None
         Largest mean weight bit-width (each neuron weighted by its fan-in) the
         fitted model may have. ``None`` lets precision grow only through the
@@ -84,7 +88,9 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
     n_iter_ : int
-        Epochs run.
+        Epochs run by the last call of ``fit`` (1 after ``partial_fit``).
+    t_ : int
+        Training samples seen, over every call since the model was first fitted.
     loss_curve_ : list of float
         Training loss (with the L2 term) after each epoch.
     best_loss_ : float or None
@@ -92,7 +98,8 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
     validation_scores_ : list of float or None
         Validation accuracy after each epoch (early stopping only).
     best_validation_score_ : float or None
-        Best within-budget validation accuracy (early stopping only).
+        Best validation accuracy of the last fit (early stopping only); the model
+        kept is the best epoch within budget.
     weight_bits_ : list of ndarray of int
         Weight bit-width of every neuron, one array per dense layer.
     activation_bits_ : list of ndarray of int
@@ -150,6 +157,7 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
     def __init__(
         self,
         hidden_layer_sizes=(100,),
+        *,
         alpha=0.0001,
         batch_size="auto",
         learning_rate_init=0.001,
@@ -162,7 +170,6 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
-        *,
         bit_budget=None,
         activation_bit_budget=None,
         weight_bits=(1, 2, 4, 8),
@@ -175,9 +182,11 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         device="cpu",
     ):
         super().__init__(
-            hidden_layer_sizes, alpha, batch_size, learning_rate_init, max_iter, shuffle,
-            random_state, tol, verbose, warm_start, early_stopping, validation_fraction,
-            n_iter_no_change, bit_budget=bit_budget, activation_bit_budget=activation_bit_budget,
+            hidden_layer_sizes, alpha=alpha, batch_size=batch_size,
+            learning_rate_init=learning_rate_init, max_iter=max_iter, shuffle=shuffle,
+            random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change, bit_budget=bit_budget, activation_bit_budget=activation_bit_budget,
             weight_bits=weight_bits, activation_bits=activation_bits, input_bits=input_bits,
             granularity=granularity, quantize=quantize,
             strength_learning_rate=strength_learning_rate, gate_temperature=gate_temperature,
@@ -190,11 +199,13 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Input data; numeric, without missing values (put a
-            ``SimpleImputer`` before the estimator in a pipeline).
-        y : array-like of shape (n_samples,)
-            Class labels.
+            ``SimpleImputer`` before the estimator in a pipeline). Sparse
+            matrices stay sparse: each mini-batch is densified on its own.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a 0/1 indicator matrix for multilabel
+            classification.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights: each sample's loss and its share of the input
             statistics are scaled by its weight.
@@ -204,46 +215,128 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         self : NMPQATClassifier
             The fitted estimator.
         """
-        return self._fit(X, y, sample_weight)
+        return self._fit(X, y, sample_weight, incremental=False)
 
-    def _encode_targets(self, y, fitting):
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Update the model with one pass over the given data.
+
+        The first call fixes the input standardization (from its rows) and the
+        classes; later calls continue the training where the previous one
+        stopped (weights, strengths, optimizer state and budget multipliers).
+        The precision strengths keep learning, and each call ends with the
+        budget projection, so the model is within budget after every call.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a 0/1 indicator matrix.
+        classes : array-like of shape (n_classes,), default=None
+            Every class of the whole stream, for example ``np.unique(y_all)``.
+            Required on the first call, ignored (and checked) afterwards.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        Returns
+        -------
+        self : NMPQATClassifier
+            The updated estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import make_classification
+        >>> from skqat import NMPQATClassifier
+        >>> X, y = make_classification(n_samples=600, random_state=0)
+        >>> clf = NMPQATClassifier(hidden_layer_sizes=(16,), bit_budget=2, random_state=0)
+        >>> for chunk in np.array_split(np.arange(600), 6):
+        ...     clf = clf.partial_fit(X[chunk], y[chunk], classes=[0, 1])
+        >>> clf.mean_weight_bits_ <= 2
+        True
+        """
+        if _check_partial_fit_first_call(self, classes) and \
+                type_of_target(y) == "multilabel-indicator":
+            self.classes_ = np.arange(np.shape(y)[1])
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _is_multilabel(self):
+        return getattr(self, "_multilabel", False)
+
+    def _encode_targets(self, y, first_pass, incremental):
+        if type_of_target(y) == "multilabel-indicator":
+            return self._encode_multilabel(y, first_pass, incremental)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        classes = np.unique(y)
-        if fitting:
-            if classes.size < 2:
-                raise ValueError(
-                    f"NMPQATClassifier needs samples of at least 2 classes, but y holds only "
-                    f"one class: {classes[0]!r}."
-                )
+        classes = unique_labels(y)
+        if first_pass and not incremental:
+            # One class is allowed, as in MLP: the model then always predicts it.
             self.classes_ = classes
-            self._label_encoder = LabelEncoder().fit(classes)
-        elif not np.isin(classes, self.classes_).all():
+            self._multilabel = False
+        elif self._is_multilabel():
+            raise ValueError("This model was fitted on a multilabel indicator matrix; y must "
+                             "be one too. Refit with warm_start=False for another target.")
+        elif self.warm_start and not incremental:
+            if set(classes) != set(self.classes_):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as in the "
+                    f"previous call to fit. Previously got {self.classes_}, `y` has {classes}"
+                )
+        elif np.setdiff1d(classes, self.classes_).size:
             raise ValueError(
-                f"warm_start=True cannot learn new classes {np.setdiff1d(classes, self.classes_)}"
-                f"; the first fit saw {self.classes_}. Refit with warm_start=False."
+                f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
+                f"'y' has {classes}."
             )
-        codes = self._label_encoder.transform(y)
-        return codes.astype(np.float32) if self.classes_.size == 2 else codes.astype(np.int64)
+        if incremental and first_pass:
+            self._multilabel = False
+        codes = np.searchsorted(self.classes_, y)
+        return codes.astype(np.float32) if self.classes_.size <= 2 else codes.astype(np.int64)
+
+    def _encode_multilabel(self, y, first_pass, incremental):
+        y = y.toarray() if hasattr(y, "toarray") else np.asarray(y)
+        if first_pass:
+            self.classes_ = np.arange(y.shape[1])
+            self._multilabel = True
+        elif not self._is_multilabel() or y.shape[1] != self.classes_.size:
+            raise ValueError(
+                f"y is a multilabel indicator matrix of {y.shape[1]} labels, but the model was "
+                f"fitted on {self.classes_.size} " + ("labels." if self._is_multilabel() else
+                                                      "classes.") +
+                " Refit with warm_start=False for another target."
+            )
+        return y.astype(np.float32)
 
     def _n_outputs(self):
-        return 1 if self.classes_.size == 2 else self.classes_.size
+        if self._is_multilabel():
+            return self.classes_.size
+        return 1 if self.classes_.size <= 2 else self.classes_.size
 
-    def _stratify(self):
-        return True
+    def _stratify_labels(self, target):
+        if self._is_multilabel():
+            return None  # as MLP: no stratified split of multilabel targets
+        return target.astype(bool) if self.classes_.size <= 2 else target
 
     def _loss_fn(self):
-        if self.classes_.size == 2:
+        if self._is_multilabel():
+            return lambda out, t: F.binary_cross_entropy_with_logits(
+                out, t, reduction="none").sum(1)
+        if self.classes_.size <= 2:
             return lambda out, t: F.binary_cross_entropy_with_logits(
                 out[:, 0], t, reduction="none")
         return lambda out, t: F.cross_entropy(out, t, reduction="none")
 
     def _score_fn(self):
-        binary = self.classes_.size == 2
+        binary, multilabel = self.classes_.size <= 2, self._is_multilabel()
 
         def weighted_accuracy(out, target, weight):
-            pred = (out[:, 0] > 0).to(target.dtype) if binary else out.argmax(1)
-            return float(((pred == target) * weight).sum() / weight.sum().clamp_min(1e-12))
+            # Multilabel: subset accuracy (every label right), as accuracy_score.
+            if multilabel:
+                right = ((out > 0).to(target.dtype) == target).all(1)
+            else:
+                pred = (out[:, 0] > 0).to(target.dtype) if binary else out.argmax(1)
+                right = pred == target
+            return float((right * weight).sum() / weight.sum().clamp_min(1e-12))
 
         return weighted_accuracy
 
@@ -252,17 +345,22 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
-            Class probabilities, columns in the order of ``classes_``.
+            Class probabilities, columns in the order of ``classes_``; for
+            multilabel targets each label's own probability.
         """
         X = self._validate_predict_input(X)
+        if self.classes_.size == 1:
+            return np.ones((X.shape[0], 1))
         if self.quantize:
             return self._graph.predict_proba(X)
         out = self._float_forward(X)
+        if self._is_multilabel():
+            return expit(out)
         if self.classes_.size == 2:
             p = expit(out[:, 0])
             return np.column_stack([1.0 - p, p])
@@ -273,7 +371,7 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
@@ -287,27 +385,37 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
-        ndarray of shape (n_samples,)
-            Predicted labels.
+        ndarray of shape (n_samples,) or (n_samples, n_labels)
+            Predicted labels, or a 0/1 indicator matrix for multilabel targets.
         """
         X = self._validate_predict_input(X)
         if self.quantize:
             return self._graph.predict(X)
         out = self._float_forward(X)
-        idx = (out[:, 0] > 0).astype(np.int64) if self.classes_.size == 2 else out.argmax(1)
-        return self.classes_[idx]
+        if self._is_multilabel():
+            return (out > 0).astype(np.int64)
+        if self.classes_.size <= 2:
+            return self._binary_classes()[(out[:, 0] > 0).astype(np.int64)]
+        return self.classes_[out.argmax(1)]
+
+    def _binary_classes(self):
+        # The labels of a negative and a positive logit (one class: both are it).
+        return np.resize(self.classes_, 2)
 
     def _graph_task(self):
-        binary = self.classes_.size == 2
-        return {"task": "binary" if binary else "multiclass", "classes": self.classes_}
+        if self._is_multilabel():
+            return {"task": "multilabel"}
+        if self.classes_.size <= 2:
+            return {"task": "binary", "classes": self._binary_classes()}
+        return {"task": "multiclass", "classes": self.classes_}
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = False
+        tags.classifier_tags.multi_label = True
         return tags
 
 

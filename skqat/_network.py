@@ -211,8 +211,9 @@ def network_from_estimator(estimator):
     """
     est = estimator
     sizes = [c.shape[0] for c in est.coefs_] + [est.n_outputs_]
-    net = QuantMLP(sizes, tuple(sorted(est.weight_bits)), tuple(sorted(est.activation_bits)),
-                   est.granularity == "neuron", est.gate_temperature, est.quantize,
-                   torch.Generator())
+    net = QuantMLP(layer_sizes=sizes, weight_bits=tuple(sorted(est.weight_bits)),
+                   activation_bits=tuple(sorted(est.activation_bits)),
+                   per_neuron=est.granularity == "neuron", temperature=est.gate_temperature,
+                   quantized=est.quantize, generator=torch.Generator())
     net.load_parameters_numpy(est._trainable_state())
     return net.eval()

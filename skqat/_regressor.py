@@ -1,6 +1,7 @@
 """NMPQATRegressor: the scikit-learn regressor."""
 
 import numpy as np
+import torch
 from sklearn.base import RegressorMixin, _fit_context
 
 from ._base import BaseNMPQAT
@@ -25,8 +26,8 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
     learning_rate_init : float, default=0.001
         Adam learning rate of the weights, biases and clipping levels.
     max_iter : int, default=200
-        Maximum number of epochs; when bit-widths are learned, the last tenth
-        fine-tunes with them frozen.
+        Maximum number of epochs. With a budget, the last tenth fine-tunes the
+        weights with the bit-widths frozen, after the budget projection.
     shuffle : bool, default=True
         Whether to shuffle samples in each epoch.
     random_state : int, RandomState instance or None, default=None
@@ -36,13 +37,16 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
     verbose : bool, default=False
         Print one line per epoch.
     warm_start : bool, default=False
-        Continue from the previous fit's network and statistics.
+        Continue from the previous fit's network and input (and target)
+        statistics, as ``MLPClassifier`` does: ``n_iter_`` counts the epochs of
+        the new fit; the classes (or outputs) must be those of the first fit.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` and stop when its R2 stops improving.
     validation_fraction : float, default=0.1
         Held-out fraction for early stopping.
-    n_iter_no_change : int, default=10
-        Epochs without ``tol`` improvement before stopping.
+    n_iter_no_change : int or np.inf, default=10
+        Epochs without ``tol`` improvement before stopping; ``np.inf`` never
+        stops early.
     bit_budget : float or None, default=None
         Largest mean weight bit-width (fan-in weighted) of the fitted model.
     activation_bit_budget : float or None, default=None
@@ -70,7 +74,7 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names seen during fit, when ``X`` has string column names.
-    n_iter_, loss_curve_, best_loss_, validation_scores_, best_validation_score_
+    n_iter_, t_, loss_curve_, best_loss_, validation_scores_, best_validation_score_
         As in :class:`NMPQATClassifier` (validation scores are R2).
     weight_bits_, activation_bits_, mean_weight_bits_, mean_activation_bits_
         Learned bit-widths, as in :class:`NMPQATClassifier`.
@@ -110,6 +114,7 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
     def __init__(
         self,
         hidden_layer_sizes=(100,),
+        *,
         alpha=0.0001,
         batch_size="auto",
         learning_rate_init=0.001,
@@ -122,7 +127,6 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
-        *,
         bit_budget=None,
         activation_bit_budget=None,
         weight_bits=(1, 2, 4, 8),
@@ -135,9 +139,11 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         device="cpu",
     ):
         super().__init__(
-            hidden_layer_sizes, alpha, batch_size, learning_rate_init, max_iter, shuffle,
-            random_state, tol, verbose, warm_start, early_stopping, validation_fraction,
-            n_iter_no_change, bit_budget=bit_budget, activation_bit_budget=activation_bit_budget,
+            hidden_layer_sizes, alpha=alpha, batch_size=batch_size,
+            learning_rate_init=learning_rate_init, max_iter=max_iter, shuffle=shuffle,
+            random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change, bit_budget=bit_budget, activation_bit_budget=activation_bit_budget,
             weight_bits=weight_bits, activation_bits=activation_bits, input_bits=input_bits,
             granularity=granularity, quantize=quantize,
             strength_learning_rate=strength_learning_rate, gate_temperature=gate_temperature,
@@ -150,9 +156,10 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Input data; numeric, without missing values (put a
-            ``SimpleImputer`` before the estimator in a pipeline).
+            ``SimpleImputer`` before the estimator in a pipeline). Sparse
+            matrices stay sparse: each mini-batch is densified on its own.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -163,28 +170,67 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         self : NMPQATRegressor
             The fitted estimator.
         """
-        return self._fit(X, y, sample_weight)
+        return self._fit(X, y, sample_weight, incremental=False)
 
-    def _encode_targets(self, y, fitting):
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with one pass over the given data.
+
+        The first call fixes the input and target standardization (from its
+        rows); later calls continue the training where the previous one
+        stopped (weights, strengths, optimizer state and budget multipliers).
+        The precision strengths keep learning, and each call ends with the
+        budget projection, so the model is within budget after every call.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        Returns
+        -------
+        self : NMPQATRegressor
+            The updated estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import make_regression
+        >>> from skqat import NMPQATRegressor
+        >>> X, y = make_regression(n_samples=600, n_features=5, random_state=0)
+        >>> reg = NMPQATRegressor(hidden_layer_sizes=(16,), bit_budget=2, random_state=0)
+        >>> for chunk in np.array_split(np.arange(600), 6):
+        ...     reg = reg.partial_fit(X[chunk], y[chunk])
+        >>> reg.mean_weight_bits_ <= 2
+        True
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _encode_targets(self, y, first_pass, incremental):
         y = np.asarray(y, dtype=np.float64)
         y2 = y.reshape(-1, 1) if y.ndim == 1 else y
-        if fitting:
+        if first_pass:
             self.target_mean_ = y2.mean(axis=0)
-            scale = y2.std(axis=0)
+            with np.errstate(over="ignore", invalid="ignore"):
+                scale = y2.std(axis=0)
+            if not np.all(np.isfinite(scale)):
+                raise ValueError("The standard deviation of y overflows float64: rescale the "
+                                 "target (for example with a TransformedTargetRegressor).")
             scale[scale == 0] = 1.0
             self.target_scale_ = scale
         elif y2.shape[1] != self.target_mean_.size:
             raise ValueError(
-                f"warm_start=True continues a model of {self.target_mean_.size} outputs, but y "
-                f"has {y2.shape[1]}. Refit with warm_start=False."
+                f"The fitted model has {self.target_mean_.size} outputs, but y has "
+                f"{y2.shape[1]}. Refit with warm_start=False for another target."
             )
         return ((y2 - self.target_mean_) / self.target_scale_).astype(np.float32)
 
     def _n_outputs(self):
         return self.target_mean_.size
-
-    def _multi_output_y(self):
-        return True
 
     def _y_numeric(self):
         return True
@@ -194,12 +240,16 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
 
     def _score_fn(self):
         def weighted_r2(out, target, weight):
+            # As r2_score: a constant target scores 1 when predicted exactly, else 0.
             w = weight.unsqueeze(1)
             total = w.sum().clamp_min(1e-12)
             mean = (target * w).sum(0) / total
             ss_res = ((target - out).pow(2) * w).sum(0)
-            ss_tot = ((target - mean).pow(2) * w).sum(0).clamp_min(1e-12)
-            return float((1 - ss_res / ss_tot).mean())
+            ss_tot = ((target - mean).pow(2) * w).sum(0)
+            constant = ss_tot == 0
+            r2 = torch.where(constant, (ss_res == 0).to(out.dtype),
+                             1 - ss_res / torch.where(constant, 1.0, ss_tot))
+            return float(r2.mean())
 
         return weighted_r2
 
@@ -208,18 +258,21 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
         ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Predictions; 1-D when the model has one output.
+            Predictions, in the dtype of ``X`` (float32 or float64); 1-D when
+            the model has one output.
         """
         X = self._validate_predict_input(X)
         if self.quantize:
-            return self._graph.predict(X)
-        y = self._float_forward(X) * self.target_scale_ + self.target_mean_
-        return y.ravel() if y.shape[1] == 1 else y
+            y = self._graph.predict(X)
+        else:
+            y = self._float_forward(X) * self.target_scale_ + self.target_mean_
+            y = y.ravel() if y.shape[1] == 1 else y
+        return y.astype(X.dtype, copy=False)
 
     def _graph_task(self):
         return {"task": "regression", "target_scale": self.target_scale_,

@@ -5,9 +5,13 @@
 1. *Learn*: weights, clipping levels and precision strengths together, with
    the budget penalties driven by :class:`~skqat._budget.BudgetMultiplier`.
    Checkpoints are kept only when the hard bits are within budget.
-2. *Freeze*: the best within-budget checkpoint is restored, projected onto the
-   budget (a guarantee), the strengths are frozen, and the weights and
-   clipping levels are fine-tuned for the last tenth of ``max_iter``.
+2. *Freeze* (with a budget): the best within-budget checkpoint is restored,
+   projected onto the budget (a guarantee), the strengths are frozen, and the
+   weights and clipping levels are fine-tuned for the last tenth of
+   ``max_iter``.
+
+:func:`train_increment` is one pass of the first phase followed by the
+projection: what ``partial_fit`` runs.
 
 Convergence follows scikit-learn's MLP: stop when the training loss (or,
 with early stopping, the validation score) has not improved by ``tol`` for
@@ -15,16 +19,17 @@ with early stopping, the validation score) has not improved by ``tol`` for
 """
 
 import copy
+import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from . import _quantizers as Q
-from ._budget import BudgetMultiplier, project_to_budget
+from ._budget import BudgetMultiplier
+from ._projection import project_network
+from ._train_data import TrainData
 
-_PROJECTION_ROWS = 4096
 
 
 @dataclass
@@ -39,24 +44,11 @@ class TrainSettings:
     tol: float
     shuffle: bool
     early_stopping: bool
-    n_iter_no_change: int
+    n_iter_no_change: float
     verbose: bool
     bit_budget: float | None
     activation_bit_budget: float | None
     learn_bits: bool
-
-
-@dataclass
-class TrainData:
-    """Input codes, their steps, targets and sample weights, on the training device."""
-
-    codes: torch.Tensor
-    in_step: torch.Tensor
-    target: torch.Tensor
-    weight: torch.Tensor
-
-    def __len__(self):
-        return self.codes.shape[0]
 
 
 @dataclass
@@ -69,12 +61,47 @@ class History:
     best_validation_score: float = -np.inf
     n_iter: int = 0
     converged: bool = False
+    no_improvement_count: int = 0
+
+
+@dataclass
+class OptimizerState:
+    """What ``partial_fit`` needs to continue a training where it stopped, as numpy.
+
+    Attributes
+    ----------
+    exp_avg, exp_avg_sq : list of (ndarray or None)
+        Adam's first and second moments, one entry per network parameter (in
+        ``net.parameters()`` order); None for a parameter Adam has not updated.
+    steps : list of int
+        Adam's step count per parameter (0 where the moments are None).
+    weight_multiplier, activation_multiplier : float
+        Values of the two budget multipliers (dimensionless).
+    generator_state : ndarray of uint8
+        State of the torch generator that shuffles the batches.
+    """
+
+    exp_avg: list
+    exp_avg_sq: list
+    steps: list
+    weight_multiplier: float
+    activation_multiplier: float
+    generator_state: np.ndarray
 
 
 def _within_budget(settings, mean_w, mean_a):
     ok_w = settings.bit_budget is None or mean_w <= settings.bit_budget + 1e-9
     ok_a = settings.activation_bit_budget is None or mean_a <= settings.activation_bit_budget + 1e-9
     return ok_w and ok_a
+
+
+def _non_finite_error(what, settings):
+    return ValueError(
+        f"Solver produced non-finite parameter weights ({what}). The input data may contain "
+        "large values and need to be preprocessed (a StandardScaler or a log transform in the "
+        f"pipeline); otherwise training diverged: lower learning_rate_init (now "
+        f"{settings.learning_rate_init:g})."
+    )
 
 
 class _Trainer:
@@ -89,20 +116,24 @@ class _Trainer:
         self.a_ctrl = BudgetMultiplier(settings.activation_bit_budget)
         self.has_budget = (settings.bit_budget is not None
                            or settings.activation_bit_budget is not None)
+        self.opt = self._adam(learn_bits=settings.learn_bits)
+        self.max_w_bits = max(max(lin.candidates) for lin in net.linears)
+        self.max_a_bits = max([max(a.candidates) for a in net.activations], default=1)
+
+    def _adam(self, learn_bits):
+        s, net = self.s, self.net
         strengths = net.weight_strengths() + net.activation_strengths()
         ids = {id(p) for p in strengths}
         others = [p for p in net.parameters() if id(p) not in ids]
-        groups = [{"params": others, "lr": settings.learning_rate_init}]
-        if settings.learn_bits:
-            groups.append({"params": strengths, "lr": settings.strength_learning_rate})
-        self.opt = torch.optim.Adam(groups)
-        self.max_w_bits = max(max(lin.candidates) for lin in net.linears)
-        self.max_a_bits = max([max(a.candidates) for a in net.activations], default=1)
+        groups = [{"params": others, "lr": s.learning_rate_init}]
+        if learn_bits:
+            groups.append({"params": strengths, "lr": s.strength_learning_rate})
+        return torch.optim.Adam(groups)
 
     # ------------------------------------------------------------ one epoch
     def _objective(self, idx, learn_bits):
         d, s = self.train, self.s
-        out = self.net(d.codes[idx], d.in_step)
+        out = self.net(d.rows(idx), d.in_step)
         w = d.weight[idx]
         data_loss = (self.loss_fn(out, d.target[idx]) * w).sum() / w.sum().clamp_min(1e-12)
         l2 = sum(lin.weight.pow(2).sum() for lin in self.net.linears)
@@ -116,10 +147,11 @@ class _Trainer:
                 self.net.expected_mean_activation_bits() / self.max_a_bits)
         return loss, objective
 
-    def _epoch(self, learn_bits):
+    def epoch(self, learn_bits):
+        """One pass over the training data; returns the mean training loss."""
         n, bs = len(self.train), self.s.batch_size
         order = (torch.randperm(n, generator=self.gen) if self.s.shuffle
-                 else torch.arange(n)).to(self.train.codes.device)
+                 else torch.arange(n)).to(self.train.device)
         total = 0.0
         for start in range(0, n, bs):
             idx = order[start:start + bs]
@@ -132,12 +164,18 @@ class _Trainer:
                 mean_w, mean_a = self.net.hard_mean_bits()
                 self.w_ctrl.update(mean_w)
                 self.a_ctrl.update(mean_a)
-            total += loss.item() * len(idx)
+            value = loss.item()
+            if not math.isfinite(value):
+                raise _non_finite_error(f"the training loss is {value} in epoch "
+                                        f"{self.history.n_iter + 1}", self.s)
+            total += value * len(idx)
+        if not all(bool(torch.isfinite(p).all()) for p in self.net.parameters()):
+            raise _non_finite_error(f"after epoch {self.history.n_iter + 1}", self.s)
         return total / n
 
     def _validation_score(self):
         with torch.no_grad():
-            out = self.net(self.val.codes, self.val.in_step)
+            out = torch.cat([self.net(codes, self.val.in_step) for _, codes in self.val.blocks()])
         return self.score_fn(out, self.val.target, self.val.weight)
 
     # ----------------------------------------------------------- the phases
@@ -149,7 +187,7 @@ class _Trainer:
         converged = False
         for _ in range(n_epochs):
             t0 = time.perf_counter()
-            loss = self._epoch(learn_bits)
+            loss = self.epoch(learn_bits)
             h.n_iter += 1
             h.loss_curve.append(loss)
             mean_w, mean_a = self.net.hard_mean_bits()
@@ -166,6 +204,7 @@ class _Trainer:
                 best_loss = min(best_loss, loss)
                 if fits:
                     checkpoint = self._snapshot()
+            h.no_improvement_count = no_improvement
             if s.verbose:
                 val = f", validation score = {h.validation_scores[-1]:.5f}" if s.early_stopping else ""
                 print(f"Iteration {h.n_iter}, loss = {loss:.8f}{val}, "
@@ -178,10 +217,9 @@ class _Trainer:
                     print(f"{what} did not improve more than tol={s.tol} for "
                           f"{s.n_iter_no_change} consecutive epochs. Stopping.")
                 break
-        if not s.early_stopping:
-            h.best_loss = min(h.best_loss, best_loss)
-        else:
-            h.best_validation_score = max(h.best_validation_score, checkpoint_score)
+        # As MLP: the best loss, or the best validation score, of any epoch.
+        h.best_loss = min(h.best_loss, best_loss)
+        h.best_validation_score = max(h.best_validation_score, best_val)
         return checkpoint, converged
 
     def _snapshot(self):
@@ -191,80 +229,43 @@ class _Trainer:
         if checkpoint is not None:
             self.net.load_state_dict(checkpoint)
 
+    # ------------------------------------------------- state across calls
+    def export_state(self):
+        """The optimizer, multipliers and generator as an :class:`OptimizerState`."""
+        exp_avg, exp_avg_sq, steps = [], [], []
+        for p in self.net.parameters():
+            st = self.opt.state.get(p, {})
+            if "exp_avg" in st:
+                exp_avg.append(st["exp_avg"].detach().cpu().numpy().copy())
+                exp_avg_sq.append(st["exp_avg_sq"].detach().cpu().numpy().copy())
+                steps.append(int(st["step"]))
+            else:
+                exp_avg.append(None)
+                exp_avg_sq.append(None)
+                steps.append(0)
+        return OptimizerState(exp_avg=exp_avg, exp_avg_sq=exp_avg_sq, steps=steps,
+                              weight_multiplier=float(self.w_ctrl.value),
+                              activation_multiplier=float(self.a_ctrl.value),
+                              generator_state=self.gen.get_state().numpy().copy())
 
-def _relative_errors_weights(lin, codes, in_step):
-    """Output error of each neuron at each candidate, relative to its signal."""
-    w = lin.weight.detach() * in_step
-    m2 = codes.pow(2).mean(0)
-    signal = (w.pow(2) * m2).sum(1).clamp_min(1e-30)
-    return np.stack([
-        (((Q.quantize_weight(w, b) - w).pow(2) * m2).sum(1) / signal).cpu().numpy()
-        for b in lin.candidates
-    ], axis=1)
-
-
-def _relative_errors_activations(act, pre):
-    """Error of each neuron's activation at each candidate (clipping included)."""
-    a = pre.clamp_min(0.0)
-    signal = a.pow(2).mean(0).clamp_min(1e-30)
-    step = act.step.detach()
-    return np.stack([
-        ((Q.quantize_activation_int(pre, step, b) * step - a).pow(2).mean(0) / signal)
-        .cpu().numpy()
-        for b in act.candidates
-    ], axis=1)
-
-
-def _levels(strengths, candidates, sizes):
-    return [np.broadcast_to(Q.strength_to_level(s, len(candidates)).cpu().numpy(),
-                            (n,)).astype(np.int64)
-            for s, n in zip(strengths, sizes)]
-
-
-def project_network(net, data, settings, generator):
-    """Lower the least harmful neurons' bits until both budgets hold (in place).
-
-    Activations are projected first because their steps change the next
-    layer's folded weights, on which the weight errors are measured.
-    Returns True if any bit-width changed.
-    """
-    n = len(data)
-    rows = torch.randperm(n, generator=generator)[:_PROJECTION_ROWS].to(data.codes.device)
-    codes = data.codes[rows]
-    changed = False
-    if net.activations and settings.activation_bit_budget is not None:
-        cands = net.activations[0].candidates
-        sizes = [a.n_neurons for a in net.activations]
-        levels = _levels(net.activation_strengths(), cands, sizes)
-        _, pre = net.layer_inputs(codes, data.in_step)
-        errors = [_relative_errors_activations(a, p) for a, p in zip(net.activations, pre)]
-        new = project_to_budget(levels, cands, [np.ones(k) for k in sizes], errors,
-                                settings.activation_bit_budget)
-        if any((a != b).any() for a, b in zip(levels, new)):
-            changed = True
-            w_levels = _levels(net.weight_strengths(), net.linears[0].candidates,
-                               [lin.weight.shape[0] for lin in net.linears])
-            net.set_levels_(w_levels, new)
-    if settings.bit_budget is not None:
-        cands = net.linears[0].candidates
-        sizes = [lin.weight.shape[0] for lin in net.linears]
-        levels = _levels(net.weight_strengths(), cands, sizes)
-        inputs, _ = net.layer_inputs(codes, data.in_step)
-        steps = [data.in_step] + [a.step.detach() for a in net.activations]
-        errors = [_relative_errors_weights(lin, x, st)
-                  for lin, x, st in zip(net.linears, inputs, steps)]
-        fan_in = [np.full(lin.weight.shape[0], float(lin.weight.shape[1])) for lin in net.linears]
-        new = project_to_budget(levels, cands, fan_in, errors, settings.bit_budget)
-        if any((a != b).any() for a, b in zip(levels, new)):
-            changed = True
-            a_levels = _levels(net.activation_strengths(), net.activations[0].candidates,
-                               [a.n_neurons for a in net.activations]) if net.activations else []
-            net.set_levels_(new, a_levels)
-    return changed
+    def load_state(self, state):
+        """Continue from an :meth:`export_state` (the inverse)."""
+        params = list(self.net.parameters())
+        for p, m, v, step in zip(params, state.exp_avg, state.exp_avg_sq, state.steps):
+            if m is None or not p.requires_grad:
+                continue
+            self.opt.state[p] = {
+                "step": torch.tensor(float(step)),
+                "exp_avg": torch.as_tensor(m, device=p.device).clone(),
+                "exp_avg_sq": torch.as_tensor(v, device=p.device).clone(),
+            }
+        self.w_ctrl.value = state.weight_multiplier
+        self.a_ctrl.value = state.activation_multiplier
+        self.gen.set_state(torch.as_tensor(state.generator_state, dtype=torch.uint8))
 
 
 def train_network(net, train, val, settings, generator, loss_fn, score_fn):
-    """Train ``net`` in place with NMP-QAT; return its :class:`History`.
+    """Train ``net`` in place with NMP-QAT; return its :class:`History` and final state.
 
     Parameters
     ----------
@@ -279,23 +280,66 @@ def train_network(net, train, val, settings, generator, loss_fn, score_fn):
         ``loss_fn(output, target)`` -> per-sample loss.
     score_fn : callable
         ``score_fn(output, target, weight)`` -> float, higher is better.
+
+    Returns
+    -------
+    history : History
+    state : OptimizerState
+        Where a later ``partial_fit`` continues from.
     """
     trainer = _Trainer(net, train, val, settings, generator, loss_fn, score_fn)
-    n_freeze = settings.max_iter // 10 if settings.learn_bits else 0
+    # The frozen-bits fine-tuning repairs what the projection changed; without a
+    # budget nothing is projected and the bits learn to the end, as they do
+    # along a stream of partial_fit calls.
+    n_freeze = settings.max_iter // 10 if settings.learn_bits and trainer.has_budget else 0
     checkpoint, converged = trainer.run_phase(settings.max_iter - n_freeze,
                                               learn_bits=settings.learn_bits)
     trainer.history.converged = converged
     if settings.early_stopping or not _within_budget(settings, *net.hard_mean_bits()):
         trainer.restore(checkpoint)
     if not settings.learn_bits:
-        return trainer.history
+        return trainer.history, trainer.export_state()
     project_network(net, train, settings, generator)
     for p in net.weight_strengths() + net.activation_strengths():
         p.requires_grad_(False)
     if n_freeze:
-        trainer.opt = torch.optim.Adam(
-            [p for p in net.parameters() if p.requires_grad], lr=settings.learning_rate_init)
+        trainer.opt = trainer._adam(learn_bits=False)
         checkpoint, _ = trainer.run_phase(n_freeze, learn_bits=False)
         if settings.early_stopping:
             trainer.restore(checkpoint)
-    return trainer.history
+    return trainer.history, trainer.export_state()
+
+
+def train_increment(net, train, settings, generator, loss_fn, state=None):
+    """One pass over ``train`` (``partial_fit``), continuing from ``state``.
+
+    The bits are learned during the pass (when ``settings.learn_bits``), and
+    the network is projected onto the budgets at its end, so that every call
+    returns a model within budget.
+
+    Parameters
+    ----------
+    net : QuantMLP
+    train : TrainData
+    settings : TrainSettings
+    generator : torch.Generator
+        Replaced by ``state``'s generator when a state is given.
+    loss_fn : callable
+    state : OptimizerState or None
+        What the previous call left; None starts a fresh optimizer.
+
+    Returns
+    -------
+    history : History
+        Of this one pass.
+    state : OptimizerState
+    """
+    trainer = _Trainer(net, train, None, settings, generator, loss_fn, None)
+    if state is not None:
+        trainer.load_state(state)
+    loss = trainer.epoch(settings.learn_bits)
+    h = trainer.history
+    h.n_iter, h.loss_curve, h.best_loss = 1, [loss], loss
+    if settings.learn_bits:
+        project_network(net, train, settings, generator)
+    return h, trainer.export_state()

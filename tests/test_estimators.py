@@ -120,9 +120,12 @@ def test_nan_input_error_says_what_to_do():
 def test_warm_start_continues_training():
     X, y = make_regression(300, 5, noise=1.0, random_state=0)
     reg = NMPQATRegressor(warm_start=True, **SMALL).fit(X, y)
-    first = reg.n_iter_
+    first, first_loss = reg.n_iter_, reg.loss_curve_[-1]
     reg.fit(X, y)
-    assert reg.n_iter_ > first and len(reg.loss_curve_) == reg.n_iter_
+    # As MLP: n_iter_ counts this fit, the loss curve goes on from the last one.
+    assert reg.n_iter_ == first == SMALL["max_iter"]
+    assert len(reg.loss_curve_) == 2 * first
+    assert reg.loss_curve_[first] < 2 * first_loss
 
 
 def test_early_stopping_keeps_validation_scores():

@@ -183,6 +183,18 @@ void {name}_predict_float(const double *x, double *out)
 #endif
 """
 
+_LABELS_DEF = """
+void {name}_predict_labels(const double *x, uint8_t *labels)
+{{
+    int64_t q[{macro}_N_OUTPUTS];
+    int j;
+    {name}_predict(x, q);
+    for (j = 0; j < {macro}_N_OUTPUTS; ++j) {{
+        labels[j] = (uint8_t)(q[j] > 0);
+    }}
+}}
+"""
+
 _CLASS_DEF = """
 int {name}_predict_class(const double *x)
 {{
@@ -226,19 +238,26 @@ def export_c(graph, directory, name="skqat_model"):
                          f"model has {total_bits} weight bits.")
     macro = name.upper()
     layers = graph.layers
-    classifier = graph.task != "regression"
+    classifier = graph.task in ("binary", "multiclass")
     n_classes = 2 if graph.task == "binary" else graph.n_outputs
+    multilabel = graph.task == "multilabel"
     fields = {
         "name": name, "macro": macro,
         "n_features": graph.n_features, "n_outputs": graph.n_outputs,
         "n_layers": len(layers), "max_width": max(graph.layer_sizes),
         "input_qmax": 2 ** (graph.input_bits - 1) - 1,
         "sizes": ", ".join(str(s) for s in graph.layer_sizes),
-        "class_macro": f"#define {macro}_N_CLASSES {n_classes}\n" if classifier else "",
+        "class_macro": (f"#define {macro}_N_CLASSES {n_classes}\n" if classifier
+                        else f"#define {macro}_N_LABELS {graph.n_outputs}\n" if multilabel
+                        else ""),
         "class_decl": (f"\n/* Predicted class index (the order of the estimator's classes_). */\n"
-                       f"int {name}_predict_class(const double *x);\n") if classifier else "",
+                       f"int {name}_predict_class(const double *x);\n" if classifier
+                       else f"\n/* Predicted labels: labels[j] is 1 where label j is on, else 0. */\n"
+                       f"void {name}_predict_labels(const double *x, uint8_t *labels);\n"
+                       if multilabel else ""),
     }
-    fields["class_def"] = _CLASS_DEF.format(**fields) if classifier else ""
+    fields["class_def"] = (_CLASS_DEF.format(**fields) if classifier
+                           else _LABELS_DEF.format(**fields) if multilabel else "")
     act = np.concatenate([np.zeros(lay.n_out, np.int64) if lay.activation_bits is None
                           else lay.activation_bits for lay in layers])
     arrays = "".join([

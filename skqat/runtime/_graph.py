@@ -41,13 +41,13 @@ integer implementation); the C export computes in int64 throughout.
 import numpy as np
 
 from . import _fixed_point as fp
+from ._rows import check_rows, row_blocks
 
-TASKS = ("regression", "binary", "multiclass")
+TASKS = ("regression", "binary", "multiclass", "multilabel")
 #: The widest fan-in: at 16-bit weights and codes the accumulator bound is then
 #: below 2**48, which leaves a multiplier at least 13 bits.
 MAX_FAN_IN = 2**16
 _INT32_MAX = 2**31 - 1
-_BLOCK_ROWS = 4096
 
 
 def weight_qmax(bits):
@@ -276,9 +276,10 @@ class IntegerMLP:
         Dense layers; all but the last have ``activation_bits``.
     output_scale, output_offset : ndarray of float64, shape (n_outputs,)
         Dequantization of the integer outputs.
-    task : {"regression", "binary", "multiclass"}
+    task : {"regression", "binary", "multiclass", "multilabel"}
         How outputs become predictions: values, the sign of the single
-        logit, or the arg-max.
+        logit, the arg-max, or the sign of every output (one independent
+        logit per label).
     classes : ndarray or None
         Class labels (classification); None predicts class indices.
 
@@ -332,7 +333,7 @@ class IntegerMLP:
         activation_steps, activation_bits : list of ndarray
             Per hidden layer, the real value of one activation code and the
             bit-widths.
-        task : {"regression", "binary", "multiclass"}
+        task : {"regression", "binary", "multiclass", "multilabel"}
         target_scale, target_mean : ndarray or None
             Regression: the output's standardization, undone at the end.
         classes : ndarray or None
@@ -394,7 +395,7 @@ class IntegerMLP:
             raise ValueError("a binary graph has a single output (the logit).")
         if self.classes is not None:
             n_classes = 2 if self.task == "binary" else n_in
-            if self.task == "regression" or self.classes.shape != (n_classes,):
+            if self.task in ("regression", "multilabel") or self.classes.shape != (n_classes,):
                 raise ValueError(f"classes must have shape ({n_classes},) for a {self.task} graph.")
         for i, bounds in enumerate(self.accumulator_bounds()):
             layer = self.layers[i]
@@ -468,14 +469,18 @@ class IntegerMLP:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or sparse matrix of shape (n_samples, n_features)
 
         Returns
         -------
         ndarray of int64, shape (n_samples, n_features)
         """
-        return quantize_input(self._check_X(X), self.input_scale, self.input_offset,
-                              self.input_bits)
+        X = self._check_X(X)
+        out = np.empty(X.shape, dtype=np.int64)
+        for rows, block in row_blocks(X):
+            out[rows] = quantize_input(block, self.input_scale, self.input_offset,
+                                       self.input_bits)
+        return out
 
     def forward_codes(self, codes):
         """Integer outputs for integer input codes.
@@ -501,7 +506,8 @@ class IntegerMLP:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Sparse rows are densified a block at a time.
 
         Returns
         -------
@@ -509,12 +515,9 @@ class IntegerMLP:
         """
         X = self._check_X(X)
         out = np.empty((X.shape[0], self.n_outputs), dtype=np.int64)
-
-        # Row blocks keep the intermediate arrays in cache: fewer slow memory passes.
-        for start in range(0, X.shape[0], _BLOCK_ROWS):
-            rows = slice(start, start + _BLOCK_ROWS)
+        for rows, block in row_blocks(X):
             out[rows] = self._layers_forward(
-                _input_codes(X[rows], self.input_scale, self.input_offset, self.input_bits))
+                _input_codes(block, self.input_scale, self.input_offset, self.input_bits))
         return out
 
     def dequantize(self, outputs):
@@ -522,20 +525,23 @@ class IntegerMLP:
         return outputs * self.output_scale + self.output_offset
 
     def predict(self, X):
-        """Predictions: class labels (or indices), or regression values.
+        """Predictions: class labels (or indices), label indicators, or regression values.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or sparse matrix of shape (n_samples, n_features)
 
         Returns
         -------
         ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Multilabel graphs return a 0/1 indicator matrix (int64).
         """
         out = self.decision_function(X)
         if self.task == "regression":
             y = self.dequantize(out)
             return y.ravel() if y.shape[1] == 1 else y
+        if self.task == "multilabel":
+            return (out > 0).astype(np.int64)
         idx = (out[:, 0] > 0).astype(np.int64) if self.task == "binary" else out.argmax(1)
         return idx if self.classes is None else self.classes[idx]
 
@@ -544,28 +550,27 @@ class IntegerMLP:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or sparse matrix of shape (n_samples, n_features)
 
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
+            Multilabel graphs give each label's probability on its own (rows
+            do not sum to 1).
         """
         if self.task == "regression":
             raise ValueError("predict_proba needs a classification graph; this one regresses.")
         z = self.dequantize(self.decision_function(X))
+        if self.task == "multilabel":
+            return 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic, without overflow
         if self.task == "binary":
-            p = 0.5 * (1.0 + np.tanh(0.5 * z[:, 0]))  # the logistic, without overflow
+            p = 0.5 * (1.0 + np.tanh(0.5 * z[:, 0]))
             return np.column_stack([1.0 - p, p])
         z = np.exp(z - z.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
 
     def _check_X(self, X):
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.n_features:
-            raise ValueError(
-                f"X must have shape (n_samples, {self.n_features}), got {X.shape}."
-            )
-        return X
+        return check_rows(X, self.n_features)
 
     # --------------------------------------------------------------- export
     def to_bytes(self):

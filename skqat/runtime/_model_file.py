@@ -7,7 +7,8 @@ offset        type                field
 ============  ==================  =============================================
 0             8 bytes             magic ``b"SKQATMLP"``
 8             uint16              format version (1)
-10            uint8               task: 0 regression, 1 binary, 2 multiclass
+10            uint8               task: 0 regression, 1 binary, 2 multiclass,
+                                  3 multilabel (no class labels)
 11            uint8               input bits (2..16)
 12            uint16              ``L``, number of dense layers
 14            uint8               class labels: 0 none, 1 int64, 2 float64, 3 UTF-8

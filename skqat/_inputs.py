@@ -1,0 +1,129 @@
+"""The estimators' input step: standardization statistics and codes, dense or sparse.
+
+The statistics are weighted by ``sample_weight`` (a sample of weight k counts
+as k copies). Sparse columns give them without densifying the matrix: the
+non-zeros of each column contribute their own terms, the implicit zeros one
+term each for their total weight.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from ._train_data import SparseRows, TrainData
+from .runtime._graph import quantize_input
+from .runtime._rows import row_blocks
+
+_OVERFLOW_HELP = (
+    "Solver produced non-finite parameter weights. The input data may contain large values "
+    "and need to be preprocessed: {what} of feature(s) {cols} overflow float64. Rescale "
+    "them before this estimator (a log transform, or a MaxAbsScaler in the pipeline)."
+)
+
+
+def _sparse_moments(X, w):
+    X = sp.csc_matrix(X)
+    counts = np.diff(X.indptr)
+    cols = np.repeat(np.arange(X.shape[1]), counts)
+    wn = w[X.indices]
+    total = w.sum()
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = np.bincount(cols, wn * X.data, minlength=X.shape[1]) / total
+        zero_weight = total - np.bincount(cols, wn, minlength=X.shape[1])
+        sq = np.bincount(cols, wn * (X.data - mean[cols]) ** 2, minlength=X.shape[1])
+        var = (sq + zero_weight.clip(min=0) * mean**2) / total
+    return mean, var
+
+
+def _dense_moments(X, w):
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = np.average(X, axis=0, weights=w)
+        var = np.average((X - mean) ** 2, axis=0, weights=w)
+    return mean, var
+
+
+def input_statistics(X, sample_weight):
+    """Weighted mean and standard deviation of every column of ``X``.
+
+    Parameters
+    ----------
+    X : ndarray or scipy sparse matrix of shape (n_samples, n_features)
+    sample_weight : ndarray of shape (n_samples,)
+        Non-negative; all zeros counts every sample once.
+
+    Returns
+    -------
+    mean, scale : ndarray of float64, shape (n_features,)
+        A constant column gets scale 1.
+
+    Raises
+    ------
+    ValueError
+        If a statistic overflows float64 (values near the float64 maximum).
+    """
+    w = sample_weight if sample_weight.sum() > 0 else np.ones_like(sample_weight)
+    mean, var = _sparse_moments(X, w) if sp.issparse(X) else _dense_moments(X, w)
+    for what, stat in (("the mean", mean), ("the variance", var)):
+        bad = np.flatnonzero(~np.isfinite(stat))
+        if bad.size:
+            raise ValueError(_OVERFLOW_HELP.format(what=what, cols=bad[:10].tolist()))
+    scale = np.sqrt(var)
+    scale[scale < 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)] = 1.0
+    return mean, scale
+
+
+def train_data(X, target, sample_weight, *, scale, offset, bits, in_step, device):
+    """Training data of the torch loop from validated inputs.
+
+    Parameters
+    ----------
+    X : ndarray or CSR matrix of shape (n_samples, n_features)
+    target : ndarray
+        Encoded targets: integer class indices, or float labels and values.
+    sample_weight : ndarray of shape (n_samples,)
+    scale, offset : ndarray of float64, shape (n_features,)
+        ``x * scale + offset`` is the input in units of one code.
+    bits : int or None
+        Input code bit-width; None for the float network (no rounding).
+    in_step : ndarray of shape (n_features,)
+        Value of one code in standard deviations.
+    device : str
+
+    Returns
+    -------
+    TrainData
+    """
+    if sp.issparse(X):
+        codes = SparseRows(matrix=sp.csr_matrix(X), scale=scale, offset=offset, bits=bits)
+    else:
+        codes = torch.as_tensor(encode(X, scale=scale, offset=offset, bits=bits),
+                                dtype=torch.float32, device=device)
+    target_dtype = torch.int64 if target.dtype.kind in "iu" else torch.float32
+    return TrainData(
+        codes=codes,
+        in_step=torch.as_tensor(in_step, dtype=torch.float32, device=device),
+        target=torch.as_tensor(target, dtype=target_dtype, device=device),
+        weight=torch.as_tensor(sample_weight, dtype=torch.float32, device=device),
+    )
+
+
+def encode(X, *, scale, offset, bits):
+    """Input codes of dense rows: quantized (``bits``) or only standardized (None)."""
+    X = np.asarray(X, dtype=np.float64)
+    if bits is not None:
+        return quantize_input(X, scale, offset, bits)
+    return X * scale + offset
+
+
+def float_forward(X, *, coefs, intercepts, scale, offset):
+    """Outputs of the float network for dense or sparse rows, a block at a time."""
+    n_out = intercepts[-1].shape[0]
+    out = np.empty((X.shape[0], n_out))
+    for rows, block in row_blocks(X):
+        a = encode(block, scale=scale, offset=offset, bits=None)
+        for i, (w, b) in enumerate(zip(coefs, intercepts)):
+            a = a @ w + b
+            if i < len(coefs) - 1:
+                np.maximum(a, 0.0, out=a)
+        out[rows] = a
+    return out

@@ -1,0 +1,97 @@
+"""Training data as the torch loop sees it: input codes by rows, targets, weights.
+
+Dense inputs are encoded once into a tensor. Sparse inputs (scipy CSR) stay
+sparse: :class:`SparseRows` densifies and encodes only the rows a mini-batch
+(or a block of rows) asks for, so a matrix that would take gigabytes dense
+trains in the memory of its non-zeros plus one batch.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .runtime._graph import _input_codes
+
+# Rows encoded at once when a whole dataset is needed block by block.
+_BLOCK_ELEMENTS = 2**22
+
+
+@dataclass
+class SparseRows:
+    """A sparse input matrix and the affine step that turns its rows into codes.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse CSR matrix or array of shape (n_samples, n_features)
+        Raw input rows.
+    scale, offset : ndarray of float64, shape (n_features,)
+        ``x * scale + offset`` is the input in units of its code.
+    bits : int or None
+        Signed code bit-width (rounded and clipped codes), or None for the
+        float network, whose codes are the standardized inputs themselves.
+    """
+
+    matrix: object
+    scale: np.ndarray
+    offset: np.ndarray
+    bits: int | None
+
+    @property
+    def shape(self):
+        return self.matrix.shape
+
+    def encode(self, idx, device):
+        """Codes of the rows ``idx`` (a numpy index array) as a float32 tensor."""
+        dense = self.matrix[idx].toarray()
+        if self.bits is None:
+            dense *= self.scale
+            dense += self.offset
+            codes = dense
+        else:
+            codes = _input_codes(dense, self.scale, self.offset, self.bits)
+        return torch.as_tensor(codes, dtype=torch.float32, device=device)
+
+
+@dataclass
+class TrainData:
+    """Input codes, their steps, targets and sample weights, on the training device.
+
+    Parameters
+    ----------
+    codes : torch.Tensor of shape (n_samples, n_features), or SparseRows
+        Input codes (integers in the quantized network, standardized inputs
+        in the float one); sparse inputs are encoded batch by batch.
+    in_step : torch.Tensor of shape (n_features,)
+        Value of one input code, in standard deviations.
+    target : torch.Tensor of shape (n_samples,) or (n_samples, n_outputs)
+        Encoded targets (class indices, 0/1 labels or standardized values).
+    weight : torch.Tensor of shape (n_samples,)
+        Sample weights.
+    """
+
+    codes: object
+    in_step: torch.Tensor
+    target: torch.Tensor
+    weight: torch.Tensor
+
+    def __len__(self):
+        return self.codes.shape[0]
+
+    @property
+    def device(self):
+        return self.target.device
+
+    def rows(self, idx):
+        """Input codes of the rows ``idx`` (an int64 tensor), as a float32 tensor."""
+        if isinstance(self.codes, SparseRows):
+            return self.codes.encode(idx.cpu().numpy(), self.device)
+        return self.codes[idx]
+
+    def blocks(self):
+        """``(rows, codes)`` over the whole data set, in blocks that bound the memory."""
+        n, n_features = self.codes.shape
+        size = max(1, min(n, _BLOCK_ELEMENTS // max(n_features, 1)))
+        for start in range(0, n, size):
+            idx = torch.arange(start, min(start + size, n), device=self.device)
+            yield idx, self.rows(idx)

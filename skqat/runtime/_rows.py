@@ -1,0 +1,51 @@
+"""Input rows for inference, dense or sparse, a block at a time (numpy only).
+
+Sparse inputs are recognised by their methods (``tocsr``, ``toarray``), so
+that this path needs no scipy: a device without it never sees one.
+"""
+
+import numpy as np
+
+# Elements densified at once: 4 Mi float64 values, 32 MiB.
+_BLOCK_ELEMENTS = 2**22
+_MAX_BLOCK_ROWS = 4096
+
+
+def is_sparse(X):
+    """Whether ``X`` is a scipy sparse matrix or array (duck-typed)."""
+    return hasattr(X, "tocsr") and hasattr(X, "toarray") and not isinstance(X, np.ndarray)
+
+
+def check_rows(X, n_features):
+    """``X`` as a float64 array, or a CSR matrix, of shape (n_samples, n_features).
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not two-dimensional with ``n_features`` columns.
+    """
+    X = X.tocsr() if is_sparse(X) else np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != n_features:
+        raise ValueError(f"X must have shape (n_samples, {n_features}), got {X.shape}.")
+    return X
+
+
+def row_blocks(X):
+    """``(rows, block)`` pairs: slices of ``X`` and their rows as dense float64.
+
+    Dense blocks of at most 4096 rows keep the intermediate arrays in cache;
+    sparse blocks are densified only up to a fixed number of elements.
+
+    Parameters
+    ----------
+    X : ndarray or CSR matrix of shape (n_samples, n_features)
+        As :func:`check_rows` returns it.
+    """
+    n, n_features = X.shape
+    size = _MAX_BLOCK_ROWS
+    if is_sparse(X):
+        size = max(1, min(size, _BLOCK_ELEMENTS // max(n_features, 1)))
+    for start in range(0, n, size):
+        rows = slice(start, min(start + size, n))
+        block = X[rows]
+        yield rows, (block.toarray().astype(np.float64, copy=False) if is_sparse(X) else block)

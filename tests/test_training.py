@@ -1,0 +1,104 @@
+"""The torch training layer on its own: phases, budgets, increments, sparse rows, errors."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from torch.nn import functional as F
+
+from skqat._inputs import train_data
+from skqat._network import QuantMLP
+from skqat._training import TrainSettings, train_increment, train_network
+
+
+def _settings(**overrides):
+    base = dict(alpha=1e-4, batch_size=50, learning_rate_init=0.01,
+                strength_learning_rate=0.01, max_iter=20, tol=0.0, shuffle=True,
+                early_stopping=False, n_iter_no_change=np.inf, verbose=False,
+                bit_budget=None, activation_bit_budget=None, learn_bits=True)
+    return TrainSettings(**{**base, **overrides})
+
+
+def _problem(seed=0, n=300, sparse=False):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 6))
+    y = (X[:, 0] - 2 * X[:, 1] + X[:, 2] * X[:, 3] > 0).astype(np.float32)
+    scale, offset = np.full(6, 127 / 6), np.zeros(6)
+    data = train_data(sp.csr_matrix(X) if sparse else X, y, np.ones(n), scale=scale,
+                      offset=offset, bits=8, in_step=np.full(6, 6 / 127), device="cpu")
+    return data
+
+
+def _net(seed=0):
+    return QuantMLP(layer_sizes=[6, 16, 1], weight_bits=(1, 2, 4, 8), activation_bits=(4, 8),
+                    per_neuron=True, temperature=0.1, quantized=True,
+                    generator=torch.Generator().manual_seed(seed))
+
+
+def _loss(out, t):
+    return F.binary_cross_entropy_with_logits(out[:, 0], t, reduction="none")
+
+
+def _accuracy(out, t, w):
+    return float((((out[:, 0] > 0).float() == t) * w).sum() / w.sum())
+
+
+def test_sparse_rows_encode_as_the_dense_ones():
+    dense, sparse = _problem(), _problem(sparse=True)
+    idx = torch.tensor([5, 0, 299, 17])
+    torch.testing.assert_close(sparse.rows(idx), dense.rows(idx), rtol=0, atol=0)
+    blocks = torch.cat([codes for _, codes in sparse.blocks()])
+    torch.testing.assert_close(blocks, dense.codes, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("bit_budget, n_epochs", [(None, 20), (1.5, 20)])
+def test_phases_run_max_iter_epochs_and_the_budget_holds(bit_budget, n_epochs):
+    net = _net()
+    settings = _settings(bit_budget=bit_budget, activation_bit_budget=None)
+    history, state = train_network(net, _problem(), None, settings, torch.Generator()
+                                   .manual_seed(0), _loss, _accuracy)
+    # With a budget the last tenth is the frozen phase; without, every epoch learns bits.
+    assert history.n_iter == n_epochs and len(history.loss_curve) == n_epochs
+    if bit_budget is not None:
+        assert net.hard_mean_bits()[0] <= bit_budget
+        # Frozen in the last phase: Adam never updated the strengths there.
+        ids = [id(p) for p in net.parameters()]
+        assert state.exp_avg[ids.index(id(net.linears[0].strength))] is None
+    assert history.loss_curve[-1] < history.loss_curve[0]
+
+
+def test_stopping_rule_stops_after_n_iter_no_change():
+    settings = _settings(tol=1e9, n_iter_no_change=3, max_iter=50, learn_bits=False)
+    history, _ = train_network(_net(), _problem(), None, settings,
+                               torch.Generator().manual_seed(0), _loss, _accuracy)
+    # The first epoch improves on infinity, the next four do not by tol: stop.
+    assert history.n_iter == 5 and history.converged and history.no_improvement_count == 4
+
+
+def test_early_stopping_restores_the_best_within_budget_epoch():
+    settings = _settings(early_stopping=True, bit_budget=2.0, max_iter=10)
+    history, _ = train_network(_net(), _problem(0), _problem(1, n=100), settings,
+                               torch.Generator().manual_seed(0), _loss, _accuracy)
+    assert len(history.validation_scores) == 10
+    assert history.best_validation_score == max(history.validation_scores)
+
+
+def test_increments_continue_the_optimizer_and_project_every_call():
+    data, settings = _problem(), _settings(bit_budget=1.5, activation_bit_budget=5)
+    net, gen = _net(), torch.Generator().manual_seed(0)
+    history, state = train_increment(net, data, settings, gen, _loss)
+    assert history.n_iter == 1 and max(state.steps) == 6  # 300 rows in batches of 50
+    for _ in range(3):
+        _, state = train_increment(net, data, settings, torch.Generator(), _loss, state)
+        mean_w, mean_a = net.hard_mean_bits()
+        assert mean_w <= 1.5 and mean_a <= 5
+    assert max(state.steps) == 24
+
+
+def test_a_non_finite_loss_stops_training_with_an_actionable_error():
+    def exploding(out, t):
+        return _loss(out, t) * float("inf")
+
+    with pytest.raises(ValueError, match="non-finite.*lower learning_rate_init"):
+        train_network(_net(), _problem(), None, _settings(), torch.Generator().manual_seed(0),
+                      exploding, _accuracy)
