@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SKQAT_DATA_HOME ?= $(abspath $(wildcard ../shared/data))
 export SKQAT_DATA_HOME
 
-.PHONY: install demo test bench bench-quick docs clean
+.PHONY: install demo test bench bench-quick bench-sparse docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench: install
 # The same rows and columns on small settings (about 2 minutes).
 bench-quick: install
 	$(PY) -m benchmarks.run --quick --output benchmarks/results-quick
+
+# Peak memory of two epochs on a 50,000 x 20,000 sparse matrix (a few minutes).
+bench-sparse: install
+	$(PY) -m benchmarks.sparse_memory --output benchmarks/results
 
 # The documentation site, warnings as errors, with every gallery example run.
 docs: $(VENV)/.docs-installed

@@ -35,8 +35,9 @@ def _child(n_rows, n_features, density, quantize):
     y = (X @ rng.standard_normal(n_features) > 0).astype(int)
     baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
-    clf = NMPQATClassifier(hidden_layer_sizes=(100,), max_iter=2, bit_budget=2,
-                           quantize=quantize, random_state=0).fit(X, y)
+    clf = NMPQATClassifier(hidden_layer_sizes=(100,), max_iter=2,
+                           bit_budget=2 if quantize else None, quantize=quantize,
+                           random_state=0).fit(X, y)
     fit_s = time.perf_counter() - t0
     accuracy = float((clf.predict(X[:5000]) == y[:5000]).mean())
     return {
