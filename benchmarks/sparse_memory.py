@@ -69,7 +69,7 @@ def main(argv=None):
             [sys.executable, "-m", "benchmarks.sparse_memory", "--child", "--rows",
              str(args.rows), "--features", str(args.features), "--density",
              str(args.density), "--quantize", str(quantize)],
-            capture_output=True, text=True, check=True)
+            capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1])
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(rows[-1], flush=True)
     Path(args.output).mkdir(parents=True, exist_ok=True)

@@ -69,3 +69,16 @@ def test_summary_cost_memory_and_plots(bench_output):
         assert heading in text
     for png in ("frontier.png", "bit_allocation.png"):
         assert (bench_output / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sparse_memory_benchmark_runs_on_tiny_settings(tmp_path):
+    import pandas as pd
+
+    from benchmarks import sparse_memory
+
+    sparse_memory.main(["--rows", "300", "--features", "500", "--density", "0.02",
+                        "--output", str(tmp_path)])
+    table = pd.read_csv(tmp_path / "sparse_memory.csv")
+    assert list(table["quantize"]) == [True, False]
+    assert (table["nonzeros"] == 3000).all() and (table["peak_rss_mib"] > 0).all()
+    assert table["train_accuracy_first_5000"].between(0, 1).all()
