@@ -28,7 +28,6 @@ import torch
 
 from ._budget import BudgetMultiplier
 from ._projection import project_network
-from ._train_data import TrainData
 
 
 
