@@ -21,7 +21,8 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._checks import check_budget, check_candidates, one_torch_thread, resolve_device
-from ._inputs import encode, float_forward, input_statistics, train_data
+from ._inputs import float_forward, input_statistics, train_data
+from ._train_data import encode_rows
 from ._network import QuantMLP
 from ._report import quantization_report
 from ._training import TrainSettings, train_increment, train_network
@@ -232,24 +233,28 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
             )
         return X, t, w, (X_val, t_val, w_val)
 
+    def _input_step(self):
+        # The value of one input code in standard deviations, and its bit-width
+        # (None: the float network takes the standardized inputs unrounded).
+        if self.quantize:
+            return self.input_steps_, self.input_bits
+        return np.ones_like(self.input_scale_), None
+
     def _input_affine(self):
         # Standardization (and quantization) folded: code = x * a + c (then rounded).
-        step = self.input_steps_ if self.quantize else 1.0
-        scale = 1.0 / (self.input_scale_ * step)
+        scale = 1.0 / (self.input_scale_ * self._input_step()[0])
         return scale, -self.input_mean_ * scale
 
     def _input_codes(self, X):
         """Input codes of dense rows ``X``: what the network's first layer takes."""
         scale, offset = self._input_affine()
-        return encode(X, scale=scale, offset=offset,
-                      bits=self.input_bits if self.quantize else None)
+        return encode_rows(X, scale=scale, offset=offset, bits=self._input_step()[1])
 
     def _train_data(self, X, target, sample_weight):
         scale, offset = self._input_affine()
-        step = self.input_steps_ if self.quantize else np.ones(X.shape[1])
-        return train_data(X, target, sample_weight, scale=scale, offset=offset,
-                          bits=self.input_bits if self.quantize else None, in_step=step,
-                          device=self.device_)
+        step, bits = self._input_step()
+        return train_data(X, target, sample_weight, scale=scale, offset=offset, bits=bits,
+                          in_step=step, device=self.device_)
 
     def _train_settings(self, n_samples, weight_cands, act_cands):
         if self.batch_size == "auto":

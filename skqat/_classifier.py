@@ -270,10 +270,11 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         classes = unique_labels(y)
+        if first_pass:
+            self._multilabel = False
         if first_pass and not incremental:
             # One class is allowed, as in MLP: the model then always predicts it.
             self.classes_ = classes
-            self._multilabel = False
         elif self._is_multilabel():
             raise ValueError("This model was fitted on a multilabel indicator matrix; y must "
                              "be one too. Refit with warm_start=False for another target.")
@@ -288,8 +289,6 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
                 f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
                 f"'y' has {classes}."
             )
-        if incremental and first_pass:
-            self._multilabel = False
         codes = np.searchsorted(self.classes_, y)
         return codes.astype(np.float32) if self.classes_.size <= 2 else codes.astype(np.int64)
 

@@ -10,8 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ._train_data import SparseRows, TrainData
-from .runtime._graph import quantize_input
+from ._train_data import SparseRows, TrainData, encode_rows
 from .runtime._rows import row_blocks
 
 _OVERFLOW_HELP = (
@@ -96,7 +95,7 @@ def train_data(X, target, sample_weight, *, scale, offset, bits, in_step, device
     if sp.issparse(X):
         codes = SparseRows(matrix=sp.csr_matrix(X), scale=scale, offset=offset, bits=bits)
     else:
-        codes = torch.as_tensor(encode(X, scale=scale, offset=offset, bits=bits),
+        codes = torch.as_tensor(encode_rows(X, scale=scale, offset=offset, bits=bits),
                                 dtype=torch.float32, device=device)
     target_dtype = torch.int64 if target.dtype.kind in "iu" else torch.float32
     return TrainData(
@@ -107,20 +106,13 @@ def train_data(X, target, sample_weight, *, scale, offset, bits, in_step, device
     )
 
 
-def encode(X, *, scale, offset, bits):
-    """Input codes of dense rows: quantized (``bits``) or only standardized (None)."""
-    X = np.asarray(X, dtype=np.float64)
-    if bits is not None:
-        return quantize_input(X, scale, offset, bits)
-    return X * scale + offset
-
 
 def float_forward(X, *, coefs, intercepts, scale, offset):
     """Outputs of the float network for dense or sparse rows, a block at a time."""
     n_out = intercepts[-1].shape[0]
     out = np.empty((X.shape[0], n_out))
     for rows, block in row_blocks(X):
-        a = encode(block, scale=scale, offset=offset, bits=None)
+        a = encode_rows(block, scale=scale, offset=offset, bits=None)
         for i, (w, b) in enumerate(zip(coefs, intercepts)):
             a = a @ w + b
             if i < len(coefs) - 1:

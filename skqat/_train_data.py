@@ -12,9 +12,25 @@ import numpy as np
 import torch
 
 from .runtime._graph import _input_codes
+from .runtime._rows import block_rows
 
-# Rows encoded at once when a whole dataset is needed block by block.
-_BLOCK_ELEMENTS = 2**22
+
+def encode_rows(X, *, scale, offset, bits):
+    """Input codes (float64) of dense rows ``X``, as the first layer takes them.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    scale, offset : ndarray of float64, shape (n_features,)
+        ``x * scale + offset`` is the input in units of one code.
+    bits : int or None
+        Signed code bit-width (the graph's rounded and clipped input step),
+        or None for the float network (standardized inputs, no rounding).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if bits is None:
+        return X * scale + offset
+    return _input_codes(X, scale, offset, bits)
 
 
 @dataclass
@@ -43,13 +59,8 @@ class SparseRows:
 
     def encode(self, idx, device):
         """Codes of the rows ``idx`` (a numpy index array) as a float32 tensor."""
-        dense = self.matrix[idx].toarray()
-        if self.bits is None:
-            dense *= self.scale
-            dense += self.offset
-            codes = dense
-        else:
-            codes = _input_codes(dense, self.scale, self.offset, self.bits)
+        codes = encode_rows(self.matrix[idx].toarray(), scale=self.scale, offset=self.offset,
+                            bits=self.bits)
         return torch.as_tensor(codes, dtype=torch.float32, device=device)
 
 
@@ -91,7 +102,7 @@ class TrainData:
     def blocks(self):
         """``(rows, codes)`` over the whole data set, in blocks that bound the memory."""
         n, n_features = self.codes.shape
-        size = max(1, min(n, _BLOCK_ELEMENTS // max(n_features, 1)))
+        size = block_rows(n_features)
         for start in range(0, n, size):
             idx = torch.arange(start, min(start + size, n), device=self.device)
             yield idx, self.rows(idx)

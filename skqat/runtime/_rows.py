@@ -30,21 +30,22 @@ def check_rows(X, n_features):
     return X
 
 
+def block_rows(n_features):
+    """Rows per block: at most 4096 (intermediate arrays stay in cache) and 4 Mi values."""
+    return max(1, min(_MAX_BLOCK_ROWS, _BLOCK_ELEMENTS // max(n_features, 1)))
+
+
 def row_blocks(X):
     """``(rows, block)`` pairs: slices of ``X`` and their rows as dense float64.
 
-    Dense blocks of at most 4096 rows keep the intermediate arrays in cache;
-    sparse blocks are densified only up to a fixed number of elements.
+    Sparse blocks are densified one at a time (see :func:`block_rows`).
 
     Parameters
     ----------
     X : ndarray or CSR matrix of shape (n_samples, n_features)
         As :func:`check_rows` returns it.
     """
-    n, n_features = X.shape
-    size = _MAX_BLOCK_ROWS
-    if is_sparse(X):
-        size = max(1, min(size, _BLOCK_ELEMENTS // max(n_features, 1)))
+    n, size = X.shape[0], block_rows(X.shape[1])
     for start in range(0, n, size):
         rows = slice(start, min(start + size, n))
         block = X[rows]
