@@ -28,7 +28,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 
 from skqat import NMPQATClassifier
-from skqat._network import network_from_estimator
+from skqat._qat.network import network_from_estimator
 from skqat.datasets import fetch_yt_qoe
 from skqat.preprocessing import make_tabular_preprocessor
 from skqat.runtime import load

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, f1_score, mean_squared_error, r2_score
 
-from skqat._network import network_from_estimator
+from skqat._qat.network import network_from_estimator
 
 
 def quality(kind, y_true, y_pred):

@@ -12,7 +12,6 @@ from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -20,13 +19,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._checks import check_budget, check_candidates, one_torch_thread, resolve_device
-from ._inputs import float_forward, input_statistics, train_data
-from ._train_data import encode_rows
-from ._network import QuantMLP
+from ._checks import check_budget, check_candidates
+from ._inputs import float_forward, input_statistics
+from ._qat import (QuantMLP, TrainSettings, loss_function, make_generator, one_torch_thread,
+                   resolve_device, score_function, train_data, train_increment, train_network)
 from ._report import quantization_report
-from ._training import TrainSettings, train_increment, train_network
 from .runtime import IntegerMLP
+from .runtime._rows import encode_rows
 
 # Standardized inputs saturate at this many standard deviations. Every
 # feature gets the same step, for the reason ``_layers.QuantReLU`` gives.
@@ -125,12 +124,8 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         """Targets as a float32/int64 array the loss takes; sets target attributes."""
 
     @abstractmethod
-    def _loss_fn(self):
-        """Per-sample loss ``f(output, target)`` on torch tensors."""
-
-    @abstractmethod
-    def _score_fn(self):
-        """Validation score ``f(output, target, weight)`` on torch tensors."""
+    def _task(self):
+        """The training task: "binary", "multiclass", "multilabel" or "regression"."""
 
     @abstractmethod
     def _n_outputs(self):
@@ -161,7 +156,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         self.device_ = resolve_device(self.device)
 
         rng = check_random_state(self.random_state)
-        generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+        generator = make_generator(rng)
         val = None
         if not incremental:
             X, target, sample_weight, val = self._split_validation(X, target, sample_weight, rng)
@@ -183,12 +178,12 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         train = self._train_data(X, target, sample_weight)
         if incremental:
             state = None if first_pass else getattr(self, "_optimizer_state", None)
-            history, state = train_increment(net, train, settings, generator, self._loss_fn(),
-                                             state)
+            history, state = train_increment(net, train, settings, generator,
+                                             loss_function(self._task()), state)
         else:
             history, state = train_network(
                 net, train, None if val is None else self._train_data(*val),
-                settings, generator, self._loss_fn(), self._score_fn(),
+                settings, generator, loss_function(self._task()), score_function(self._task()),
             )
         self._optimizer_state = state
         self._store_history(history, first_pass, incremental, n_samples=len(target))
@@ -328,7 +323,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         fan_in = np.concatenate([np.full(c.shape[1], c.shape[0]) for c in self.coefs_])
         n_neurons = fan_in.size
         if self.quantize:
-            graph = net.export_integer(torch.as_tensor(self.input_steps_))
+            graph = net.export_integer(self.input_steps_)
             self.integer_weights_ = graph["weights"]
             self.weight_steps_ = graph["weight_steps"]
             self.integer_biases_ = graph["biases"]

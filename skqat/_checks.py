@@ -1,9 +1,6 @@
-"""Checks of the estimators' parameters, and the one-thread training context."""
-
-from contextlib import contextmanager
+"""Checks of the estimators' parameters that the parameter constraints cannot express."""
 
 import numpy as np
-import torch
 
 
 def check_candidates(name, values, low):
@@ -28,29 +25,3 @@ def check_budget(name, budget, candidates, candidates_name):
             f"to at least {candidates[0]}, add a smaller bit-width to {candidates_name}, "
             f"or set {name}=None for no budget."
         )
-
-
-def resolve_device(device):
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but torch finds no CUDA device "
-            "(torch.cuda.is_available() is False). Use device='cpu', or 'auto' to "
-            "take a GPU only when there is one."
-        )
-    return device
-
-
-@contextmanager
-def one_torch_thread():
-    # Results must not depend on the thread count (a loky worker has one
-    # thread, the main process several): the reduction order of a float sum
-    # changes with the number of threads. One thread costs little on the
-    # small matrices of tabular data.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)

@@ -7,7 +7,6 @@ from sklearn.utils.multiclass import (_check_partial_fit_first_call,
                                       check_classification_targets, type_of_target,
                                       unique_labels)
 from sklearn.utils.validation import column_or_1d
-from torch.nn import functional as F
 
 from ._base import BaseNMPQAT
 
@@ -316,28 +315,10 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
             return None  # as MLP: no stratified split of multilabel targets
         return target.astype(bool) if self.classes_.size <= 2 else target
 
-    def _loss_fn(self):
+    def _task(self):
         if self._is_multilabel():
-            return lambda out, t: F.binary_cross_entropy_with_logits(
-                out, t, reduction="none").sum(1)
-        if self.classes_.size <= 2:
-            return lambda out, t: F.binary_cross_entropy_with_logits(
-                out[:, 0], t, reduction="none")
-        return lambda out, t: F.cross_entropy(out, t, reduction="none")
-
-    def _score_fn(self):
-        binary, multilabel = self.classes_.size <= 2, self._is_multilabel()
-
-        def weighted_accuracy(out, target, weight):
-            # Multilabel: subset accuracy (every label right), as accuracy_score.
-            if multilabel:
-                right = ((out > 0).to(target.dtype) == target).all(1)
-            else:
-                pred = (out[:, 0] > 0).to(target.dtype) if binary else out.argmax(1)
-                right = pred == target
-            return float((right * weight).sum() / weight.sum().clamp_min(1e-12))
-
-        return weighted_accuracy
+            return "multilabel"
+        return "binary" if self.classes_.size <= 2 else "multiclass"
 
     def predict_proba(self, X):
         """Probability estimates of the quantized network.

@@ -8,10 +8,8 @@ term each for their total weight.
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 
-from ._train_data import SparseRows, TrainData, encode_rows
-from .runtime._rows import row_blocks
+from .runtime._rows import encode_rows, row_blocks
 
 _OVERFLOW_HELP = (
     "Solver produced non-finite parameter weights. The input data may contain large values "
@@ -69,42 +67,6 @@ def input_statistics(X, sample_weight):
     scale = np.sqrt(var)
     scale[scale < 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)] = 1.0
     return mean, scale
-
-
-def train_data(X, target, sample_weight, *, scale, offset, bits, in_step, device):
-    """Training data of the torch loop from validated inputs.
-
-    Parameters
-    ----------
-    X : ndarray or CSR matrix of shape (n_samples, n_features)
-    target : ndarray
-        Encoded targets: integer class indices, or float labels and values.
-    sample_weight : ndarray of shape (n_samples,)
-    scale, offset : ndarray of float64, shape (n_features,)
-        ``x * scale + offset`` is the input in units of one code.
-    bits : int or None
-        Input code bit-width; None for the float network (no rounding).
-    in_step : ndarray of shape (n_features,)
-        Value of one code in standard deviations.
-    device : str
-
-    Returns
-    -------
-    TrainData
-    """
-    if sp.issparse(X):
-        codes = SparseRows(matrix=sp.csr_matrix(X), scale=scale, offset=offset, bits=bits)
-    else:
-        codes = torch.as_tensor(encode_rows(X, scale=scale, offset=offset, bits=bits),
-                                dtype=torch.float32, device=device)
-    target_dtype = torch.int64 if target.dtype.kind in "iu" else torch.float32
-    return TrainData(
-        codes=codes,
-        in_step=torch.as_tensor(in_step, dtype=torch.float32, device=device),
-        target=torch.as_tensor(target, dtype=target_dtype, device=device),
-        weight=torch.as_tensor(sample_weight, dtype=torch.float32, device=device),
-    )
-
 
 
 def float_forward(X, *, coefs, intercepts, scale, offset):

@@ -1,7 +1,6 @@
 """NMPQATRegressor: the scikit-learn regressor."""
 
 import numpy as np
-import torch
 from sklearn.base import RegressorMixin, _fit_context
 
 from ._base import BaseNMPQAT
@@ -235,23 +234,8 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
     def _y_numeric(self):
         return True
 
-    def _loss_fn(self):
-        return lambda out, t: 0.5 * (out - t).pow(2).mean(1)
-
-    def _score_fn(self):
-        def weighted_r2(out, target, weight):
-            # As r2_score: a constant target scores 1 when predicted exactly, else 0.
-            w = weight.unsqueeze(1)
-            total = w.sum().clamp_min(1e-12)
-            mean = (target * w).sum(0) / total
-            ss_res = ((target - out).pow(2) * w).sum(0)
-            ss_tot = ((target - mean).pow(2) * w).sum(0)
-            constant = ss_tot == 0
-            r2 = torch.where(constant, (ss_res == 0).to(out.dtype),
-                             1 - ss_res / torch.where(constant, 1.0, ss_tot))
-            return float(r2.mean())
-
-        return weighted_r2
+    def _task(self):
+        return "regression"
 
     def predict(self, X):
         """Predict targets with the quantized network.

@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skqat._budget import BudgetMultiplier, project_to_budget
+from skqat._qat.budget import BudgetMultiplier, project_to_budget
 
 CANDS = (1, 2, 4, 8)
 

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from skqat import _quantizers as Q
-from skqat._ste import ActivationQuantizeSTE, WeightQuantizeSTE
+from skqat._qat import quantizers as Q
+from skqat._qat.ste import ActivationQuantizeSTE, WeightQuantizeSTE
 
 
 def _round_half_even(x):

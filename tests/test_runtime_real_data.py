@@ -6,7 +6,7 @@ import torch
 from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
 from skqat import NMPQATClassifier, NMPQATRegressor
-from skqat._network import network_from_estimator
+from skqat._qat.network import network_from_estimator
 from skqat.runtime import load
 
 from .conftest import subsample, tabular_preprocessor

@@ -6,9 +6,9 @@ import scipy.sparse as sp
 import torch
 from torch.nn import functional as F
 
-from skqat._inputs import train_data
-from skqat._network import QuantMLP
-from skqat._training import TrainSettings, train_increment, train_network
+from skqat._qat.data import train_data
+from skqat._qat.network import QuantMLP
+from skqat._qat.training import TrainSettings, train_increment, train_network
 
 
 def _settings(**overrides):

@@ -41,7 +41,7 @@ integer implementation); the C export computes in int64 throughout.
 import numpy as np
 
 from . import _fixed_point as fp
-from ._rows import check_rows, row_blocks
+from ._rows import check_rows, input_codes, row_blocks
 
 TASKS = ("regression", "binary", "multiclass", "multilabel")
 #: The widest fan-in: at 16-bit weights and codes the accumulator bound is then
@@ -87,18 +87,7 @@ def quantize_input(X, scale, offset, bits):
     >>> quantize_input(np.array([[0.5, -0.5, 1e9, np.nan]]), np.ones(4), np.zeros(4), 4)
     array([[1, 0, 7, 0]])
     """
-    return _input_codes(X, scale, offset, bits).astype(np.int64)
-
-
-def _input_codes(X, scale, offset, bits):
-    # The input codes as float64 integers (what the layers take).
-    qmax = 2 ** (bits - 1) - 1
-    v = X * scale
-    v += offset
-    np.clip(v, -qmax, qmax, out=v)
-    v[np.isnan(v)] = 0.0
-    v += 0.5
-    return np.floor(v, out=v)
+    return input_codes(X, scale, offset, bits).astype(np.int64)
 
 
 def layer_size_bytes(n_in, weight_bits):
@@ -517,7 +506,7 @@ class IntegerMLP:
         out = np.empty((X.shape[0], self.n_outputs), dtype=np.int64)
         for rows, block in row_blocks(X):
             out[rows] = self._layers_forward(
-                _input_codes(block, self.input_scale, self.input_offset, self.input_bits))
+                input_codes(block, self.input_scale, self.input_offset, self.input_bits))
         return out
 
     def dequantize(self, outputs):

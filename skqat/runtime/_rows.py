@@ -1,4 +1,4 @@
-"""Input rows for inference, dense or sparse, a block at a time (numpy only).
+"""Input rows, dense or sparse, a block at a time, and their codes (numpy only).
 
 Sparse inputs are recognised by their methods (``tocsr``, ``toarray``), so
 that this path needs no scipy: a device without it never sees one.
@@ -50,3 +50,36 @@ def row_blocks(X):
         rows = slice(start, min(start + size, n))
         block = X[rows]
         yield rows, (block.toarray().astype(np.float64, copy=False) if is_sparse(X) else block)
+
+
+def input_codes(X, scale, offset, bits):
+    """Input codes as float64 integers: ``floor(clip(X * scale + offset, -Q, Q) + 1/2)``.
+
+    ``Q = 2^(bits - 1) - 1``; NaN gives 0. Two separate roundings, no fused
+    multiply-add, as the C export computes.
+    """
+    qmax = 2 ** (bits - 1) - 1
+    v = X * scale
+    v += offset
+    np.clip(v, -qmax, qmax, out=v)
+    v[np.isnan(v)] = 0.0
+    v += 0.5
+    return np.floor(v, out=v)
+
+
+def encode_rows(X, *, scale, offset, bits):
+    """Input codes (float64) of dense rows ``X``, as the first layer takes them.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    scale, offset : ndarray of float64, shape (n_features,)
+        ``x * scale + offset`` is the input in units of one code.
+    bits : int or None
+        Signed code bit-width (the graph's rounded and clipped input step),
+        or None for the float network (standardized inputs, no rounding).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if bits is None:
+        return X * scale + offset
+    return input_codes(X, scale, offset, bits)

@@ -13,8 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import _quantizers as Q
-from ._ste import ActivationQuantizeSTE, WeightQuantizeSTE
+from . import quantizers as Q
+from .ste import ActivationQuantizeSTE, WeightQuantizeSTE
 
 
 def _initial_strength(n_strengths, n_candidates):

@@ -3,7 +3,7 @@
 ``train_network`` runs two phases over at most ``max_iter`` epochs:
 
 1. *Learn*: weights, clipping levels and precision strengths together, with
-   the budget penalties driven by :class:`~skqat._budget.BudgetMultiplier`.
+   the budget penalties driven by :class:`~skqat._qat.budget.BudgetMultiplier`.
    Checkpoints are kept only when the hard bits are within budget.
 2. *Freeze* (with a budget): the best within-budget checkpoint is restored,
    projected onto the budget (a guarantee), the strengths are frozen, and the
@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ._budget import BudgetMultiplier
-from ._projection import project_network
+from .budget import BudgetMultiplier
+from .projection import project_network
 
 
 

@@ -9,28 +9,10 @@ trains in the memory of its non-zeros plus one batch.
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
-from .runtime._graph import _input_codes
-from .runtime._rows import block_rows
-
-
-def encode_rows(X, *, scale, offset, bits):
-    """Input codes (float64) of dense rows ``X``, as the first layer takes them.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-    scale, offset : ndarray of float64, shape (n_features,)
-        ``x * scale + offset`` is the input in units of one code.
-    bits : int or None
-        Signed code bit-width (the graph's rounded and clipped input step),
-        or None for the float network (standardized inputs, no rounding).
-    """
-    X = np.asarray(X, dtype=np.float64)
-    if bits is None:
-        return X * scale + offset
-    return _input_codes(X, scale, offset, bits)
+from ..runtime._rows import block_rows, encode_rows
 
 
 @dataclass
@@ -106,3 +88,38 @@ class TrainData:
         for start in range(0, n, size):
             idx = torch.arange(start, min(start + size, n), device=self.device)
             yield idx, self.rows(idx)
+
+
+def train_data(X, target, sample_weight, *, scale, offset, bits, in_step, device):
+    """Training data of the torch loop from validated inputs.
+
+    Parameters
+    ----------
+    X : ndarray or CSR matrix of shape (n_samples, n_features)
+    target : ndarray
+        Encoded targets: integer class indices, or float labels and values.
+    sample_weight : ndarray of shape (n_samples,)
+    scale, offset : ndarray of float64, shape (n_features,)
+        ``x * scale + offset`` is the input in units of one code.
+    bits : int or None
+        Input code bit-width; None for the float network (no rounding).
+    in_step : ndarray of shape (n_features,)
+        Value of one code in standard deviations.
+    device : str
+
+    Returns
+    -------
+    TrainData
+    """
+    if sp.issparse(X):
+        codes = SparseRows(matrix=sp.csr_matrix(X), scale=scale, offset=offset, bits=bits)
+    else:
+        codes = torch.as_tensor(encode_rows(X, scale=scale, offset=offset, bits=bits),
+                                dtype=torch.float32, device=device)
+    target_dtype = torch.int64 if target.dtype.kind in "iu" else torch.float32
+    return TrainData(
+        codes=codes,
+        in_step=torch.as_tensor(in_step, dtype=torch.float32, device=device),
+        target=torch.as_tensor(target, dtype=target_dtype, device=device),
+        weight=torch.as_tensor(sample_weight, dtype=torch.float32, device=device),
+    )

@@ -1,17 +1,17 @@
-"""The budget projection of a trained network (torch side of :mod:`skqat._budget`).
+"""The budget projection of a trained network (torch side of :mod:`skqat._qat.budget`).
 
 After the bits are learned, :func:`project_network` measures, on a sample of
 the training rows, how much each neuron's output would degrade at each lower
 candidate bit-width, and lowers the least harmful neurons until both budgets
-hold (:func:`skqat._budget.project_to_budget`): the step that makes the budget
+hold (:func:`skqat._qat.budget.project_to_budget`): the step that makes the budget
 a guarantee.
 """
 
 import numpy as np
 import torch
 
-from . import _quantizers as Q
-from ._budget import project_to_budget
+from . import quantizers as Q
+from .budget import project_to_budget
 
 _PROJECTION_ROWS = 4096
 _PROJECTION_BLOCK = 512

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import _quantizers as Q
-from ._layers import QuantLinear, QuantReLU
+from . import quantizers as Q
+from .layers import QuantLinear, QuantReLU
 
 
 class QuantMLP(nn.Module):
@@ -165,7 +165,7 @@ class QuantMLP(nn.Module):
 
         Parameters
         ----------
-        input_step : torch.Tensor of shape (n_features,)
+        input_step : ndarray of shape (n_features,)
             Step of the input codes.
 
         Returns
@@ -178,7 +178,7 @@ class QuantMLP(nn.Module):
         """
         graph = {"weights": [], "weight_steps": [], "biases": [],
                  "activation_steps": [], "activation_bits": []}
-        in_step = input_step.to(torch.float64)
+        in_step = torch.as_tensor(input_step, dtype=torch.float64)
         for i, lin in enumerate(self.linears):
             w = lin.weight.detach().cpu().to(torch.float64) * in_step
             bits = lin.bits().cpu()

@@ -1,7 +1,7 @@
 """Quantizer math: small pure functions on torch tensors.
 
-Nothing here holds state or parameters. The layers (``_layers.py``) and the
-straight-through autograd functions (``_ste.py``) call these; the test suite
+Nothing here holds state or parameters. The layers (``layers.py``) and the
+straight-through autograd functions (``ste.py``) call these; the test suite
 checks them exactly against an independent integer implementation.
 
 Conventions
@@ -16,7 +16,7 @@ Conventions
 * Activations (after ReLU) are quantized unsigned: integers ``[0, 2^b - 1]``
   times a step that the whole layer shares, so a neuron's bit-width sets its
   clipping level ``step * (2^b - 1)``. One step per layer keeps the next
-  layer's input codes in one unit (see ``_layers.QuantReLU`` for why).
+  layer's input codes in one unit (see ``layers.QuantReLU`` for why).
 """
 
 import functools

@@ -17,7 +17,7 @@ candidate on every step).
 
 import torch
 
-from . import _quantizers as Q
+from . import quantizers as Q
 
 # Below this gate slope (per unit strength) a candidate difference is not evaluated.
 _NEGLIGIBLE_SLOPE = 1e-6

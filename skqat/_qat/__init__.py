@@ -1,0 +1,24 @@
+"""Torch training of the NMP-QAT network: the middle of the three layers.
+
+The scikit-learn surface (``skqat/``) validates, encodes and keeps numpy
+arrays; this subpackage builds and trains the torch network; the integer
+runtime (``skqat/runtime/``) runs the exported graph with numpy alone.
+
+* ``quantizers``: the quantizer math, small pure functions;
+* ``ste``: the hard-forward, surrogate-backward autograd functions;
+* ``layers`` and ``network``: the quantized MLP and its numpy export;
+* ``budget`` and ``projection``: the budget controller and the final projection;
+* ``data``: the training rows as the loop sees them;
+* ``objectives``: the losses and validation scores of the tasks;
+* ``training``: the two-phase training loop and ``partial_fit``'s increment;
+* ``device``: device, thread count and random generator.
+"""
+
+from .data import train_data
+from .device import make_generator, one_torch_thread, resolve_device
+from .network import QuantMLP
+from .objectives import loss_function, score_function
+from .training import TrainSettings, train_increment, train_network
+
+__all__ = ["QuantMLP", "TrainSettings", "loss_function", "make_generator", "one_torch_thread",
+           "resolve_device", "score_function", "train_data", "train_increment", "train_network"]

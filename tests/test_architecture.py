@@ -1,0 +1,85 @@
+"""The three layers stay three places: what each part of the package may import."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "skqat"
+
+
+def _module_name(path):
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path, top_level=False):
+    """Absolute names of the modules a file imports (relative imports resolved).
+
+    ``top_level`` keeps the imports at module level only (not those inside a
+    function, which run when it is called).
+    """
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out = set()
+    tree = ast.parse(path.read_text())
+    for node in (tree.body if top_level else ast.walk(tree)):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module
+            # "from . import quantizers" imports a module, not only the package.
+            names = {f"{target}.{alias.name}" for alias in node.names}
+            out.update(names & _ALL_MODULES or {target})
+    return out
+
+
+_ALL_MODULES = {_module_name(p) for p in PACKAGE.rglob("*.py")}
+MODULES = {_module_name(p): _imports(p) for p in PACKAGE.rglob("*.py")}
+LOADED = {_module_name(p): _imports(p, top_level=True) for p in PACKAGE.rglob("*.py")}
+
+
+def _top(name):
+    return name.split(".")[0]
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_torch_is_imported_only_by_the_training_subpackage(module):
+    if module.startswith("skqat._qat"):
+        return
+    torch_users = sorted(m for m in MODULES[module] if _top(m) == "torch")
+    assert not torch_users, f"{module} imports {torch_users}: torch code belongs in skqat._qat"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("skqat.runtime")))
+def test_the_runtime_imports_numpy_and_itself_only(module):
+    allowed = {"numpy", "skqat"}
+    foreign = sorted(m for m in MODULES[module]
+                     if _top(m) not in allowed | {"__future__"} and _top(m) not in _STDLIB)
+    inside = sorted(m for m in MODULES[module]
+                    if m.startswith("skqat") and not m.startswith("skqat.runtime"))
+    assert not foreign and not inside, f"{module} imports {foreign + inside}"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("skqat._qat")))
+def test_training_does_not_import_the_scikit_learn_surface(module):
+    surface = sorted(m for m in MODULES[module] if m.startswith("skqat.")
+                     and not m.startswith(("skqat._qat", "skqat.runtime")))
+    assert not surface, f"{module} imports {surface}"
+    assert not any(_top(m) in ("sklearn", "pandas") for m in MODULES[module])
+
+
+def test_no_two_modules_import_each_other_when_loaded():
+    # Module-level imports: what loading a module pulls in.
+    pairs = sorted((a, b) for a in LOADED for b in LOADED
+                   if a < b and b in LOADED[a] and a in LOADED[b])
+    assert not pairs
+
+
+_STDLIB = {"abc", "contextlib", "dataclasses", "functools", "importlib", "io", "json", "math",
+           "numbers", "os", "pathlib", "shutil", "struct", "subprocess", "sys", "tempfile",
+           "textwrap", "typing", "warnings", "zlib", "hashlib", "heapq", "copy", "time", "re"}
