@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from skqat._qat import quantizers as Q
+from skqat._qat.levels import build_levels, side_slopes
 from skqat._qat.ste import ActivationQuantizeSTE, WeightQuantizeSTE
 
 
@@ -89,69 +90,112 @@ def test_strength_levels_and_expected_bits():
     assert torch.all(e[1:] >= e[:-1])
 
 
-def test_gate_slopes_match_autograd_of_expected_bits():
-    s = torch.linspace(0.0, 1.0, 17, dtype=torch.float64, requires_grad=True)
-    cands = (1, 2, 4, 8)
-    Q.expected_bits(s, cands, 0.1).sum().backward()
-    slopes = Q.gate_slopes(s.detach(), len(cands), 0.1)
-    by_hand = (slopes * torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64)).sum(-1)
-    torch.testing.assert_close(s.grad, by_hand)
+def test_side_slopes_are_the_gate_derivatives_beside_each_level():
+    s = torch.linspace(0.0, 1.0, 17, dtype=torch.float64)
+    table = torch.tensor([1, 2, 4, 8])
+    levels = build_levels(Q.strength_to_level(s, 4), table, 17, "weight", torch.float64)
+    slopes = side_slopes(s, levels, 0.1)
+    for i, level in enumerate(levels.level.tolist()):
+        for side, k in enumerate((level, level + 1)):  # transition k: threshold k / 4
+            if not 1 <= k <= 3:
+                assert slopes[side, i] == 0
+                continue
+            x = s[i:i + 1].clone().requires_grad_()
+            torch.sigmoid((x - k / 4) / 0.1).backward()
+            torch.testing.assert_close(slopes[side, i], x.grad[0])
 
 
-def test_candidate_codes_equal_one_quantization_per_candidate():
+def test_stacked_bits_equal_one_quantization_per_bit_width():
     w = torch.randn(6, 11, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     w[2, 3] = 0.0
-    cands = torch.tensor([1, 2, 4, 8, 16])
-    codes, steps = Q.weight_candidate_codes(w, cands)
-    for k, b in enumerate(cands.tolist()):
-        torch.testing.assert_close(codes[k] * steps[k, :, None], Q.quantize_weight(w, b),
-                                   rtol=0, atol=0)
+    bits = torch.tensor([[1, 2, 4, 8, 16, 1], [2, 2, 1, 1, 8, 16]])
+    rows = Q.weight_rows(bits, torch.float64)
+    step = Q.step_from_stats(Q.weight_row_stats(w), rows)
+    codes = Q.quantize_weight_int(w, rows, step)
+    for k in range(2):
+        for i in range(6):
+            torch.testing.assert_close(codes[k, i] * step[k, i],
+                                       Q.quantize_weight(w[i:i + 1], int(bits[k, i]))[0],
+                                       rtol=0, atol=0)
 
 
-def _gates(strength, k, temperature):
-    """The soft gates written out, (rows, K): g_0 = 1 - u_1, g_k = u_k - u_{k+1}, g_{K-1} = u_{K-1}."""
+def _side_gates(strength, k, temperature):
+    """The soft gates (rows, K) with only the two transitions beside each level differentiable.
+
+    g_0 = 1 - u_1, g_k = u_k - u_{k+1}, g_{K-1} = u_{K-1}.
+    """
     t = torch.arange(1, k, dtype=strength.dtype) / k
     u = torch.sigmoid((strength[:, None] - t) / temperature)
+    level = Q.strength_to_level(strength, k)[:, None]
+    kept = (torch.arange(1, k) == level) | (torch.arange(1, k) == level + 1)
+    u = torch.where(kept, u, u.detach())
     ones, zeros = torch.ones_like(u[:, :1]), torch.zeros_like(u[:, :1])
     return torch.cat([ones, u], 1) - torch.cat([u, zeros], 1)
 
 
-def test_weight_strength_gradient_is_that_of_the_soft_mixture():
+def _levels(s, cands, kind):
+    return build_levels(Q.strength_to_level(s, len(cands)), cands, len(s), kind, s.dtype)
+
+
+# Mixed levels; all at the lowest (only up sides); all at the top (only down sides).
+STRENGTHS = [[0.05, 0.3, 0.49, 0.6, 0.97], [0.01, 0.1, 0.2, 0.12, 0.24], [0.8, 0.9, 0.99, 1.0, 0.76]]
+
+
+@pytest.mark.parametrize("strengths", STRENGTHS)
+def test_weight_strength_gradient_is_that_of_the_soft_mixture_beside_each_level(strengths):
     gen = torch.Generator().manual_seed(1)
     w = torch.randn(5, 9, generator=gen, dtype=torch.float64)
+    bias = torch.randn(5, generator=gen, dtype=torch.float64, requires_grad=True)
     grad = torch.randn(5, 9, generator=gen, dtype=torch.float64)
     cands = torch.tensor([1, 2, 4, 8])
-    s = torch.rand(5, generator=gen, dtype=torch.float64).requires_grad_()
-    bits = cands[Q.strength_to_level(s, 4)]
-    out, _ = WeightQuantizeSTE.apply(w, s, bits, cands, 0.1)
-    (out * grad).sum().backward()
+    s = torch.tensor(strengths, dtype=torch.float64, requires_grad=True)
+    out, bias_q = WeightQuantizeSTE.apply(w, bias, s, _levels(s, cands, "weight"), 0.1)
+    (out * grad).sum().backward(retain_graph=True)
     ref = s.detach().clone().requires_grad_()
     stacked = torch.stack([Q.quantize_weight(w, b) for b in cands.tolist()])
-    mixture = (_gates(ref, 4, 0.1).T[:, :, None] * stacked).sum(0)  # row i mixes with g(s_i)
+    mixture = (_side_gates(ref, 4, 0.1).T[:, :, None] * stacked).sum(0)  # row i mixes with g(s_i)
     (mixture * grad).sum().backward()
     torch.testing.assert_close(s.grad, ref.grad)
+    # Every row at its own bits; the bias a whole number of weight steps, gradient straight through.
+    bits = cands[Q.strength_to_level(s, 4)]
+    torch.testing.assert_close(out, Q.quantize_weight(w, bits), rtol=0, atol=0)
+    step = Q.weight_step(w, bits)
+    np.testing.assert_array_equal(bias_q.detach().numpy(),
+                                  np.rint((bias / step).detach().numpy()) * step.numpy())
+    torch.testing.assert_close(bias.grad, torch.zeros_like(bias))
+    bias_q.sum().backward()
+    torch.testing.assert_close(bias.grad, torch.ones_like(bias))
 
 
-def test_activation_strength_and_step_gradients():
+@pytest.mark.parametrize("strengths", [[0.1, 0.4, 0.5, 0.9], [0.4, 0.5, 0.6, 0.4]])
+@pytest.mark.parametrize("learn", [True, False])
+def test_activation_strength_and_step_gradients(strengths, learn):
     gen = torch.Generator().manual_seed(2)
     y = torch.randn(30, 4, generator=gen, dtype=torch.float64) * 3
+    y[0, :2] = torch.tensor([0.0, 255 * 0.3])  # exactly at the two ends of the range
     grad = torch.randn(30, 4, generator=gen, dtype=torch.float64)
     cands = torch.tensor([2, 4, 8])
     step = torch.tensor([0.3], dtype=torch.float64, requires_grad=True)
-    s = torch.tensor([0.1, 0.4, 0.5, 0.9], dtype=torch.float64, requires_grad=True)
+    s = torch.tensor(strengths, dtype=torch.float64, requires_grad=learn)
+    y.requires_grad_()
     bits = cands[Q.strength_to_level(s, 3)]
-    out = ActivationQuantizeSTE.apply(y, step, s, bits, cands, 0.1)
+    out = ActivationQuantizeSTE.apply(y, step, s, _levels(s, cands, "activation"), 0.1)
     (out * grad).sum().backward()
-    # Strengths: the soft mixture of the candidates' outputs, per neuron (column).
-    ref = s.detach().clone().requires_grad_()
-    per_cand = torch.stack([Q.quantize_activation_int(y, step.detach(), b) * step.detach()
-                            for b in cands.tolist()])  # (K, n, neurons)
-    mixture = (_gates(ref, 3, 0.1).T[:, None, :] * per_cand).sum(0)  # column j mixes with g(s_j)
-    (mixture * grad).sum().backward()
-    torch.testing.assert_close(s.grad, ref.grad)
-    # Step: LSQ, written out element by element.
+    codes_ref = Q.quantize_activation_int(y.detach(), step.detach(), bits)
+    torch.testing.assert_close(out, codes_ref * step.detach(), rtol=0, atol=0)
+    if learn:
+        # Strengths: the soft mixture of the candidates' outputs, per neuron (column).
+        ref = s.detach().clone().requires_grad_()
+        per_cand = torch.stack([Q.quantize_activation_int(y.detach(), step.detach(), b)
+                                * step.detach() for b in cands.tolist()])  # (K, n, neurons)
+        mixture = (_side_gates(ref, 3, 0.1).T[:, None, :] * per_cand).sum(0)
+        (mixture * grad).sum().backward()
+        torch.testing.assert_close(s.grad, ref.grad)
+    # Inputs: straight through strictly inside the clipping range.
     qmax = 2.0 ** bits.to(torch.float64) - 1
-    r = y / step.detach()
+    r = y.detach() / step.detach()
+    torch.testing.assert_close(y.grad, grad * ((r > 0) & (r < qmax)), rtol=0, atol=0)
+    # Step: LSQ, written out element by element.
     codes = torch.minimum(torch.round(r.clamp_min(0)), qmax)
     local = torch.where((r > 0) & (r < qmax), codes - r, torch.where(r >= qmax, codes, 0.0))
     torch.testing.assert_close(step.grad, (grad * local).sum().reshape(1))

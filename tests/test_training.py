@@ -7,7 +7,9 @@ import torch
 from torch.nn import functional as F
 
 from skqat._qat.data import train_data
+from skqat._qat.levels import build_levels
 from skqat._qat.network import QuantMLP
+from skqat._qat.projection import project_network
 from skqat._qat.training import TrainSettings, train_increment, train_network
 
 
@@ -102,3 +104,95 @@ def test_a_non_finite_loss_stops_training_with_an_actionable_error():
     with pytest.raises(ValueError, match="non-finite.*lower learning_rate_init"):
         train_network(_net(), _problem(), None, _settings(), torch.Generator().manual_seed(0),
                       exploding, _accuracy)
+
+
+def _recording_trainer(monkeypatch, settings, val=None):
+    """A _Trainer whose epochs record (parameters, hard bits, validation score) after each."""
+    from skqat._qat import training
+
+    trainer = training._Trainer(_net(), _problem(0), val, settings,
+                                torch.Generator().manual_seed(0), _loss, _accuracy)
+    records, epoch = [], trainer.epoch
+
+    def recorded(learn_bits):
+        loss = epoch(learn_bits)
+        score = trainer._validation_score() if val is not None else None
+        records.append(([p.detach().clone() for p in trainer.params],
+                        trainer.net.hard_mean_bits(), score))
+        return loss
+
+    monkeypatch.setattr(trainer, "epoch", recorded)
+    return trainer, records
+
+
+def test_checkpoint_is_the_last_epoch_within_budget(monkeypatch):
+    from skqat._qat import training
+
+    # Which epochs end within budget, scripted: the checkpoint is epoch 3's.
+    fits = iter([True, True, False, True, False, False])
+    monkeypatch.setattr(training, "_within_budget", lambda *args: next(fits))
+    trainer, records = _recording_trainer(monkeypatch, _settings(bit_budget=1.5, max_iter=6))
+    checkpoint, _ = trainer.run_phase(6, learn_bits=True)
+    assert len(records) == 6
+    for saved, expected in zip(checkpoint, records[3][0]):
+        torch.testing.assert_close(saved, expected, rtol=0, atol=0)
+    assert any(not torch.equal(a, b) for a, b in zip(records[3][0], records[5][0]))
+    trainer.restore(checkpoint)
+    for param, expected in zip(trainer.params, records[3][0]):
+        torch.testing.assert_close(param.detach(), expected, rtol=0, atol=0)
+
+
+def test_early_stopping_checkpoint_is_the_best_scoring_epoch_within_budget(monkeypatch):
+    settings = _settings(early_stopping=True, bit_budget=2.0, max_iter=10)
+    trainer, records = _recording_trainer(monkeypatch, settings, val=_problem(1, n=100))
+    checkpoint, _ = trainer.run_phase(10, learn_bits=True)
+    scores = [(score, -i) for i, (_, (mean_w, _), score) in enumerate(records) if mean_w <= 2.0]
+    best = -max(scores)[1]  # the first epoch reaching the best score
+    for saved, expected in zip(checkpoint, records[best][0]):
+        torch.testing.assert_close(saved, expected, rtol=0, atol=0)
+
+
+def test_projection_meets_both_budgets_by_lowering_only():
+    net, data = _net(), _problem()
+    with torch.no_grad():  # every neuron at its highest candidate
+        for module in [*net.linears, *net.activations]:
+            module.strength.fill_(1.0)
+    before_w, before_a = net.weight_bits(), net.activation_bits()
+    changed = project_network(net, data, _settings(bit_budget=2.0, activation_bit_budget=6.0),
+                              torch.Generator().manual_seed(0))
+    mean_w, mean_a = net.hard_mean_bits()
+    assert changed and mean_w <= 2.0 and mean_a <= 6.0
+    for old, new in zip(before_w + before_a, net.weight_bits() + net.activation_bits()):
+        assert np.all(new <= old)
+    # Without budgets nothing moves.
+    assert not project_network(net, data, _settings(), torch.Generator().manual_seed(0))
+
+
+def test_bits_are_frozen_after_the_projection(monkeypatch):
+    from skqat._qat import training
+
+    projected = {}
+
+    def recording_projection(net, *args):
+        changed = project_network(net, *args)
+        projected["bits"] = net.weight_bits() + net.activation_bits()
+        return changed
+
+    monkeypatch.setattr(training, "project_network", recording_projection)
+    net = _net()
+    settings = _settings(bit_budget=1.5, activation_bit_budget=5.0, max_iter=20)
+    train_network(net, _problem(), None, settings, torch.Generator().manual_seed(0), _loss,
+                  _accuracy)
+    for frozen, final in zip(projected["bits"], net.weight_bits() + net.activation_bits()):
+        np.testing.assert_array_equal(frozen, final)
+
+
+def test_levels_follow_the_strengths():
+    net = _net()
+    lin = net.linears[0]
+    assert set(lin.bits_numpy()) == {1}
+    with torch.no_grad():
+        lin.strength[:4] = torch.tensor([0.3, 0.6, 0.9, 1.0])
+    np.testing.assert_array_equal(lin.bits_numpy()[:5], [2, 4, 8, 8, 1])
+    fresh = build_levels(lin.levels().level, lin._table, lin.n_neurons, "weight")
+    torch.testing.assert_close(lin.levels().side_bits, fresh.side_bits, rtol=0, atol=0)

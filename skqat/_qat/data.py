@@ -61,12 +61,15 @@ class TrainData:
         Encoded targets (class indices, 0/1 labels or standardized values).
     weight : torch.Tensor of shape (n_samples,)
         Sample weights.
+    uniform_weight : bool, default=False
+        All sample weights are equal: a batch's loss is its plain mean.
     """
 
     codes: object
     in_step: torch.Tensor
     target: torch.Tensor
     weight: torch.Tensor
+    uniform_weight: bool = False
 
     def __len__(self):
         return self.codes.shape[0]
@@ -122,4 +125,5 @@ def train_data(X, target, sample_weight, *, scale, offset, bits, in_step, device
         in_step=torch.as_tensor(in_step, dtype=torch.float32, device=device),
         target=torch.as_tensor(target, dtype=target_dtype, device=device),
         weight=torch.as_tensor(sample_weight, dtype=torch.float32, device=device),
+        uniform_weight=bool(np.all(sample_weight == sample_weight[0])),
     )

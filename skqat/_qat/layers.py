@@ -8,12 +8,12 @@ of the same network.
 
 import math
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from . import quantizers as Q
+from .levels import build_levels
 from .ste import ActivationQuantizeSTE, WeightQuantizeSTE
 
 
@@ -23,7 +23,9 @@ def _initial_strength(n_strengths, n_candidates):
 
 
 class _LearnedBits(nn.Module):
-    """What the dense layer and the activation share: strengths and their bits."""
+    """What the dense layer and the activation share: strengths and their levels."""
+
+    _kind = None  # "weight" or "activation": which quantizer's constants the levels carry
 
     def __init__(self, n_neurons, candidates, per_neuron, temperature, quantized):
         super().__init__()
@@ -33,19 +35,31 @@ class _LearnedBits(nn.Module):
         self.n_neurons = n_neurons
         self.temperature = temperature
         self.quantized = quantized
+        self._levels = None
+
+    def levels(self):
+        """The :class:`~skqat._qat.levels.Levels` of the current strengths.
+
+        A memo, rebuilt only when some neuron's level changed: the result is
+        the same as building it anew, so forward stays a pure function.
+        """
+        level = Q.strength_to_level(self.strength, len(self.candidates))
+        memo = self._levels
+        if (memo is None or memo.level.device != level.device
+                or memo.side_threshold.dtype != self.strength.dtype
+                or not torch.equal(memo.level, level)):
+            memo = build_levels(level, self._table, self.n_neurons, self._kind,
+                                self.strength.dtype)
+            self._levels = memo
+        return memo
 
     def bits(self):
         """Hard bit-width of every neuron, a tensor of shape (n_neurons,)."""
-        level = Q.strength_to_level(self.strength, len(self.candidates))
-        return self._table[level].expand(self.n_neurons)
+        return self.levels().bits
 
     def bits_numpy(self):
         """:meth:`bits` as an int64 numpy array (cheap for the per-batch bookkeeping)."""
-        s = self.strength.detach().cpu().numpy()
-        thresholds = Q.thresholds(len(self.candidates)).numpy()
-        level = np.searchsorted(thresholds, s, side="right")  # thresholds <= s
-        return np.broadcast_to(np.asarray(self.candidates, dtype=np.int64)[level],
-                               (self.n_neurons,)).copy()
+        return self.levels().bits_numpy
 
 
 class QuantLinear(_LearnedBits):
@@ -79,13 +93,13 @@ class QuantLinear(_LearnedBits):
         self.weight = nn.Parameter((torch.rand(n_out, n_in, generator=generator) * 2 - 1) * bound)
         self.bias = nn.Parameter((torch.rand(n_out, generator=generator) * 2 - 1) * bound)
 
+    _kind = "weight"
+
     def forward(self, codes, in_step):
         if not self.quantized:
             return F.linear(codes, self.weight, self.bias)
-        w, step = WeightQuantizeSTE.apply(self.weight * in_step, self.strength, self.bits(),
-                                          self._table, self.temperature)
-        # The integer graph stores the bias in units of the neuron's weight step.
-        bias = self.bias + (torch.round(self.bias / step) * step - self.bias).detach()
+        w, bias = WeightQuantizeSTE.apply(self.weight * in_step, self.bias, self.strength,
+                                          self.levels(), self.temperature)
         return F.linear(codes, w, bias)
 
 
@@ -116,6 +130,8 @@ class QuantReLU(_LearnedBits):
         standardized, so a few units).
     """
 
+    _kind = "activation"
+
     def __init__(self, n_neurons, candidates, per_neuron, temperature, quantized, clip_init=4.0):
         super().__init__(n_neurons, candidates, per_neuron, temperature, quantized)
         self.step = nn.Parameter(torch.full((1,), clip_init / Q.activation_qmax(candidates[0])))
@@ -123,7 +139,6 @@ class QuantReLU(_LearnedBits):
     def forward(self, y):
         if not self.quantized:
             return F.relu(y), torch.ones((), device=y.device)
-        a = ActivationQuantizeSTE.apply(
-            y, self.step, self.strength, self.bits(), self._table, self.temperature
-        )
+        a = ActivationQuantizeSTE.apply(y, self.step, self.strength, self.levels(),
+                                        self.temperature)
         return a, self.step.detach()

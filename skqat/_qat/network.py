@@ -114,13 +114,19 @@ class QuantMLP(nn.Module):
         return per_neuron.mean()
 
     @torch.no_grad()
-    def constrain_(self):
-        """Project parameters back into their domains after an optimizer step."""
-        for lin in self.linears:
-            lin.strength.clamp_(0.0, 1.0)
-        for act in self.activations:
-            act.strength.clamp_(0.0, 1.0)
-            act.step.clamp_(min=1e-6)
+    def constrain_(self, strengths=True):
+        """Project parameters back into their domains after an optimizer step.
+
+        ``strengths=False`` skips the strengths (not learning: nothing moved them).
+        """
+        if not self.quantized:
+            return
+        if strengths:
+            params = self.weight_strengths() + self.activation_strengths()
+            torch._foreach_clamp_min_(params, 0.0)
+            torch._foreach_clamp_max_(params, 1.0)
+        if self.activations:
+            torch._foreach_clamp_min_([act.step for act in self.activations], 1e-6)
 
     @torch.no_grad()
     def set_levels_(self, weight_levels, activation_levels):

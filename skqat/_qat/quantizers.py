@@ -21,6 +21,7 @@ Conventions
 
 import functools
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -49,11 +50,11 @@ def _weight_qmax_table(device):
 
 
 @functools.lru_cache(maxsize=None)
-def _thresholds(n_candidates, device):
-    return torch.arange(1, n_candidates, device=device, dtype=torch.float32) / n_candidates
+def _thresholds(n_candidates, device, dtype):
+    return torch.arange(1, n_candidates, device=device, dtype=dtype) / n_candidates
 
 
-def thresholds(n_candidates, device=None):
+def thresholds(n_candidates, device=None, dtype=torch.float32):
     """Strength thresholds ``k / K`` for ``k = 1 .. K - 1``.
 
     Parameters
@@ -62,13 +63,14 @@ def thresholds(n_candidates, device=None):
         Number ``K`` of candidate bit-widths.
     device : torch.device, default=None
         Device of the returned tensor.
+    dtype : torch.dtype, default=torch.float32
 
     Returns
     -------
     torch.Tensor of shape (K - 1,)
         Cached: do not modify it in place.
     """
-    return _thresholds(n_candidates, torch.device(device or "cpu"))
+    return _thresholds(n_candidates, torch.device(device or "cpu"), dtype)
 
 
 def strength_to_level(strength, n_candidates):
@@ -85,30 +87,14 @@ def strength_to_level(strength, n_candidates):
     -------
     torch.Tensor of int64, same shape as ``strength``, values in ``[0, K)``.
     """
-    t = thresholds(n_candidates, strength.device)
-    return (strength.detach().unsqueeze(-1) >= t).sum(-1)
+    # The number of thresholds at or below each strength.
+    return torch.bucketize(strength.detach(),
+                           thresholds(n_candidates, strength.device, strength.dtype), right=True)
 
 
 def level_center(level, n_candidates):
     """The strength in the middle of a level's region, ``(level + 0.5) / K``."""
     return (level + 0.5) / n_candidates
-
-
-def gate_slopes(strength, n_candidates, temperature):
-    """Derivatives ``du_k / ds`` of the sigmoid steps ``u_k = sigmoid((s - t_k) / T)``.
-
-    The smooth gates are ``g_0 = 1 - u_1``, ``g_k = u_k - u_{k+1}``,
-    ``g_{K-1} = u_{K-1}``: a partition of unity. For any mixture
-    ``sum_k g_k(s) Q_k``, the derivative with respect to ``s`` is
-    ``sum_k u_k'(s) (Q_k - Q_{k-1})``, which is all the backward pass needs.
-
-    Returns
-    -------
-    torch.Tensor of shape ``strength.shape + (K - 1,)``
-    """
-    t = thresholds(n_candidates, strength.device)
-    u = torch.sigmoid((strength.unsqueeze(-1) - t) / temperature)
-    return u * (1.0 - u) / temperature
 
 
 def expected_bits(strength, candidates, temperature):
@@ -128,7 +114,7 @@ def expected_bits(strength, candidates, temperature):
     k = len(candidates)
     if k == 1:
         return torch.full_like(strength, float(candidates[0]))
-    t = thresholds(k, strength.device)
+    t = thresholds(k, strength.device, strength.dtype)
     u = torch.sigmoid((strength.unsqueeze(-1) - t) / temperature)
     steps = _candidate_gaps(tuple(candidates), strength.dtype, strength.device)
     return candidates[0] + (u * steps).sum(-1)
@@ -151,30 +137,98 @@ def weight_qmax(bits):
     return 1 if bits == 1 else 2 ** (bits - 1) - 1
 
 
-def _row_bits(w, bits):
-    return torch.as_tensor(bits, device=w.device).expand(w.shape[0])
+@dataclass(frozen=True)
+class WeightRows:
+    """Constants of the symmetric weight quantizer of rows at given bit-widths.
+
+    They depend on the bits alone: a layer builds them once per change of
+    its neurons' bits (``levels.py``), and every step reuses them.
+
+    Attributes
+    ----------
+    bits : torch.Tensor of int64, shape S
+        One bit-width per row (S = ``(n_out,)``), or per candidate and row
+        (S = ``(K, n_out)``).
+    qmax : torch.Tensor of shape S + (1,)
+        Largest code magnitude (1 for 1 bit), as a float column.
+    clip : torch.Tensor of shape S
+        Clipping level in units of the row's root mean square (multi-bit rows).
+    one_bit : torch.Tensor of shape S + (1,)
+        1.0 for a 1-bit row, else 0.0.
+    any_one_bit, all_one_bit : bool
+        Whether some, or all, rows are at 1 bit (the sign quantizer).
+    same_qmax : float or None
+        The largest code when every row has the same bits above 1 (one
+        clamp with scalar bounds, the fast kernel), else None.
+    """
+
+    bits: torch.Tensor
+    qmax: torch.Tensor
+    clip: torch.Tensor
+    one_bit: torch.Tensor
+    any_one_bit: bool
+    all_one_bit: bool
+    same_qmax: float | None
 
 
-def weight_row_stats(w):
+def weight_rows(bits, dtype=torch.float32):
+    """The :class:`WeightRows` of int64 bit-widths ``bits`` (any shape)."""
+    device = bits.device
+    one_bit = bits == 1
+    low, high = (int(b) for b in torch.aminmax(bits)) if bits.numel() else (0, 0)
+    return WeightRows(
+        bits=bits,
+        qmax=weight_qmax(bits).to(dtype).unsqueeze(-1),
+        clip=_clip_ratio_table(device).to(dtype)[bits],
+        one_bit=one_bit.to(dtype).unsqueeze(-1),
+        any_one_bit=bool(one_bit.any()),
+        all_one_bit=bool(one_bit.all()),
+        same_qmax=float(weight_qmax(low)) if low == high > 1 else None,
+    )
+
+
+def _as_rows(w, bits, shape=None):
+    if isinstance(bits, WeightRows):
+        return bits
+    bits = torch.as_tensor(bits, device=w.device)
+    return weight_rows(bits.expand(shape if shape is not None else (w.shape[0],)), w.dtype)
+
+
+def weight_row_stats(w, one_bit=True, multi_bit=True):
     """Per-row statistics that every weight step derives from.
 
     Computed once per weight matrix, they give the step of any bit-width
     (:func:`step_from_stats`): the training backward pass needs the steps of
-    every candidate, and this keeps it to one pass over the matrix.
+    the bits beside each row's own, and this keeps it to one pass over the
+    matrix.
 
     Parameters
     ----------
     w : torch.Tensor of shape (n_out, n_in)
+    one_bit, multi_bit : bool, default=True
+        Whether some row is at 1 bit (which needs the mean absolute value),
+        and some at more (the root mean square and the largest magnitude);
+        what is not needed is None.
 
     Returns
     -------
-    tuple of three torch.Tensor of shape (n_out,)
+    tuple of three torch.Tensor of shape (n_out,) or None
         Mean absolute value, root mean square and largest magnitude.
     """
     n = w.shape[1]
-    norm = torch.linalg.vector_norm
-    return (norm(w, 1, dim=1) / n, norm(w, 2, dim=1) / math.sqrt(n),
-            norm(w, math.inf, dim=1))
+    # Plain reductions of one absolute value: torch's 1- and inf-norm kernels
+    # along a row are several times slower on CPU.
+    a = w.abs() if one_bit or multi_bit else None
+    mean_abs = a.sum(1).div_(n) if one_bit else None
+    if not multi_bit:
+        return mean_abs, None, None
+    return mean_abs, torch.linalg.vector_norm(w, 2, dim=1).div_(math.sqrt(n)), a.amax(1)
+
+
+def row_stats_for(w, *rows):
+    """:func:`weight_row_stats` of ``w`` with what the given :class:`WeightRows` need."""
+    return weight_row_stats(w, one_bit=any(r.any_one_bit for r in rows),
+                            multi_bit=not all(r.all_one_bit for r in rows))
 
 
 def step_from_stats(stats, bits):
@@ -187,7 +241,7 @@ def step_from_stats(stats, bits):
     Parameters
     ----------
     stats : tuple of three torch.Tensor of shape (n_out,)
-    bits : torch.Tensor of int64
+    bits : WeightRows or torch.Tensor of int64
         Bit-widths that broadcast against ``(n_out,)``: one per row, or a
         column ``(K, 1)`` of candidates for a ``(K, n_out)`` result.
 
@@ -196,9 +250,16 @@ def step_from_stats(stats, bits):
     torch.Tensor, the broadcast shape of ``bits`` and ``(n_out,)``.
     """
     mean_abs, rms, amax = stats
-    ratio = _clip_ratio_table(rms.device).to(rms.dtype)[bits]
-    multi = torch.minimum(ratio * rms, amax) / weight_qmax(bits).to(rms.dtype)
-    return torch.where(bits == 1, mean_abs, multi).clamp_min_(_SCALE_FLOOR)
+    if not isinstance(bits, WeightRows):
+        ref = rms if rms is not None else mean_abs
+        shape = torch.broadcast_shapes(torch.as_tensor(bits).shape, ref.shape)
+        bits = _as_rows(ref, bits, shape)
+    if bits.all_one_bit:
+        return mean_abs.clamp_min(_SCALE_FLOOR).expand(bits.bits.shape)
+    step = torch.minimum(bits.clip * rms, amax).div_(bits.qmax.squeeze(-1))
+    if bits.any_one_bit:
+        step = torch.lerp(step, mean_abs.expand_as(step), bits.one_bit.squeeze(-1))
+    return step.clamp_min_(_SCALE_FLOOR)
 
 
 def weight_step(w, bits):
@@ -216,7 +277,8 @@ def weight_step(w, bits):
     -------
     torch.Tensor of shape (n_out,)
     """
-    return step_from_stats(weight_row_stats(w), _row_bits(w, bits))
+    rows = _as_rows(w, bits)
+    return step_from_stats(row_stats_for(w, rows), rows)
 
 
 def quantize_weight_int(w, bits, step):
@@ -225,9 +287,10 @@ def quantize_weight_int(w, bits, step):
     Parameters
     ----------
     w : torch.Tensor of shape (n_out, n_in)
-    bits : int or torch.Tensor of shape (n_out,), (1,) or (K, 1)
-        Bit-widths per row; a column of ``K`` candidates gives ``K`` stacked
-        quantizations of ``w``.
+    bits : int, torch.Tensor or WeightRows
+        Bit-widths per row, of shape (n_out,), (1,) or (K, 1) (a column of
+        ``K`` candidates gives ``K`` stacked quantizations of ``w``), or
+        (K, n_out) (a bit-width per candidate and row).
     step : torch.Tensor of shape (n_out,) or (K, n_out)
         Step of each row (and candidate).
 
@@ -235,17 +298,18 @@ def quantize_weight_int(w, bits, step):
     -------
     torch.Tensor of shape ``step.shape + (n_in,)``, float dtype holding integers.
     """
-    bits = torch.as_tensor(bits, device=w.device).expand(step.shape)
-    qmax = weight_qmax(bits).to(w.dtype).unsqueeze(-1)
+    rows = _as_rows(w, bits, step.shape)
+    if rows.all_one_bit:
+        return sign_codes(w).expand(step.shape + w.shape[-1:]).clone()
     codes = torch.div(w, step.unsqueeze(-1)).round_()
-    codes = torch.minimum(codes, qmax, out=codes)
-    codes = torch.maximum(codes, -qmax, out=codes)
-    one_bit = bits == 1
-    if bool(one_bit.any()):
+    if rows.same_qmax is not None:
+        return codes.clamp_(-rows.same_qmax, rows.same_qmax)
+    codes = torch.minimum(codes, rows.qmax, out=codes)
+    codes = torch.maximum(codes, -rows.qmax, out=codes)
+    if rows.any_one_bit:
         # lerp with a 0/1 weight selects exactly (and, like the sign below,
         # avoids boolean tensors, which are slow elementwise on CPU).
-        codes = torch.lerp(codes, sign_codes(w).expand_as(codes),
-                           one_bit.to(w.dtype).unsqueeze(-1))
+        codes = torch.lerp(codes, sign_codes(w).expand_as(codes), rows.one_bit)
     return codes
 
 
@@ -258,28 +322,6 @@ def quantize_weight(w, bits):
     """Fake-quantize the rows of ``w`` (one bit-width, or one per row); ``w``'s units."""
     step = weight_step(w, bits)
     return quantize_weight_int(w, bits, step) * step.unsqueeze(1)
-
-
-def weight_candidate_codes(w, candidates, stats=None):
-    """Codes and steps of ``w`` at several candidate bit-widths at once.
-
-    Parameters
-    ----------
-    w : torch.Tensor of shape (n_out, n_in)
-    candidates : torch.Tensor of int64, shape (K,)
-    stats : tuple, default=None
-        ``weight_row_stats(w)`` when the caller already has it.
-
-    Returns
-    -------
-    codes : torch.Tensor of shape (K, n_out, n_in)
-    step : torch.Tensor of shape (K, n_out)
-        ``codes[k] * step[k, :, None]`` equals
-        ``quantize_weight(w, int(candidates[k]))``.
-    """
-    bits = candidates.to(w.device).unsqueeze(1)
-    step = step_from_stats(weight_row_stats(w) if stats is None else stats, bits)
-    return quantize_weight_int(w, bits, step), step
 
 
 def activation_qmax(bits):

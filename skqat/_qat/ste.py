@@ -6,123 +6,122 @@ Forward passes compute only the discrete choice each neuron's strength selects
 * a straight-through estimator for the quantized tensor (identity inside the
   clipping range), and
 * for the strengths, the derivative of the soft gate mixture
-  ``sum_k g_k(s) Q_k``, which is ``sum_k u_k'(s) (Q_k - Q_{k-1})``. A term is
-  evaluated only when some neuron's gate slope is not negligible, and not at
-  all when the strengths are frozen.
+  ``sum_k g_k(s) Q_k``, which is ``sum_k u_k'(s) (Q_k - Q_{k-1})``, over the
+  two transitions ``k`` beside each neuron's level (``levels.py`` says why the
+  others are left out): one batched quantization at the bits one level down
+  and one level up, whatever the number of candidates.
 
 Writing these as ``torch.autograd.Function`` keeps the forward free of the
 soft mixture (``w_soft + (w_hard - w_soft).detach()`` would evaluate every
-candidate on every step).
+candidate on every step), and keeps a layer's quantization one node of the
+autograd graph.
 """
 
 import torch
 
 from . import quantizers as Q
-
-# Below this gate slope (per unit strength) a candidate difference is not evaluated.
-_NEGLIGIBLE_SLOPE = 1e-6
+from .levels import side_slopes
 
 
-def _strength_grad(strength, temperature, n_candidates, like, contributions):
-    """``sum_k u_k'(s) <grad, Q_k - Q_{k-1}>``, in the strength's shape.
-
-    ``contributions(lo, hi)`` returns ``<grad, Q_k - Q_{k-1}>`` for the
-    transitions ``lo <= k - 1 < hi``, one row per neuron; it is called once,
-    for the span of transitions that some gate weighs. ``like`` gives the
-    number of neurons (rows), dtype and device.
-    """
-    slopes = Q.gate_slopes(strength, n_candidates, temperature)
-    contrib = like.new_zeros(like.shape[0], n_candidates - 1)
-    used = torch.nonzero(slopes.amax(0) > _NEGLIGIBLE_SLOPE).flatten().tolist()
-    if used:
-        lo, hi = used[0], used[-1] + 1
-        contrib[:, lo:hi] = contributions(lo, hi)
-    grad = (slopes.expand_as(contrib) * contrib).sum(-1)
-    if strength.numel() == 1:  # one strength for the whole layer
-        grad = grad.sum().reshape(strength.shape)
-    return grad
+def _per_strength(grad, strength):
+    # One strength for the whole layer: the neurons' contributions add up.
+    return grad.sum().reshape(strength.shape) if strength.numel() == 1 else grad
 
 
 class WeightQuantizeSTE(torch.autograd.Function):
-    """Per-neuron weight quantization with learned bit-widths.
+    """Per-neuron weight quantization with learned bit-widths, and the bias rounding.
 
-    ``apply(w, strength, bits, candidates, temperature)`` returns the
-    fake-quantized ``w`` (same units), each row at its bit-width ``bits`` (the
-    one its strength selects, computed once by the caller), and the step of
-    each row (not differentiated), which the layer needs for its bias.
-    ``candidates`` is an int64 tensor of the candidate bit-widths.
+    ``apply(w, bias, strength, levels, temperature)`` returns the
+    fake-quantized ``w`` (same units), each row at the bit-width its
+    :class:`~skqat._qat.levels.Levels` give, and the bias rounded to a
+    multiple of each row's weight step (the integer graph stores it in that
+    unit). Both pass their gradient straight through.
     """
 
     @staticmethod
-    def forward(ctx, w, strength, bits, candidates, temperature):
-        stats = Q.weight_row_stats(w)
-        step = Q.step_from_stats(stats, bits)
-        ctx.save_for_backward(w, strength, candidates, *stats)
-        ctx.temperature = temperature
-        ctx.mark_non_differentiable(step)
-        return Q.quantize_weight_int(w, bits, step).mul_(step.unsqueeze(1)), step
+    def forward(ctx, w, bias, strength, levels, temperature):
+        learn = ctx.needs_input_grad[2]
+        stats = Q.row_stats_for(w, levels.weight, *(levels.side_weight if learn else ()))
+        step = Q.step_from_stats(stats, levels.weight)
+        w_q = Q.quantize_weight_int(w, levels.weight, step).mul_(step.unsqueeze(1))
+        bias_q = torch.div(bias, step).round_().mul_(step)
+        ctx.save_for_backward(w, w_q, strength, *stats)
+        ctx.levels, ctx.temperature = levels, temperature
+        return w_q, bias_q
 
     @staticmethod
-    def backward(ctx, grad_out, _grad_step):
-        w, strength, candidates, *stats = ctx.saved_tensors
+    def backward(ctx, grad_w, grad_bias):
+        w, w_q, strength, *stats = ctx.saved_tensors
         grad_strength = None
-        if ctx.needs_input_grad[1] and len(candidates) > 1:
-
-            def contributions(lo, hi):
-                # The needed candidates in one batched quantization, then
-                # <grad, Q_k> per candidate and row.
-                codes, steps = Q.weight_candidate_codes(w, candidates[lo:hi + 1], stats)
-                return ((codes * grad_out).sum(-1) * steps).diff(dim=0).T
-
-            grad_strength = _strength_grad(strength, ctx.temperature, len(candidates), w,
-                                           contributions)
-        return grad_out, grad_strength, None, None, None
+        if ctx.needs_input_grad[2]:
+            levels = ctx.levels
+            if not levels.side_bits.numel():  # one candidate: nothing to learn
+                return grad_w, grad_bias, torch.zeros_like(strength), None, None
+            # <grad, Q> per row at the neuron's bits and one level down / up;
+            # side by side, as plain (n_out, n_in) operations (broadcasting
+            # over a stacked side dimension is several times slower on CPU).
+            side = torch.stack([
+                torch.linalg.vecdot(Q.quantize_weight_int(w, rows, step), grad_w).mul_(step)
+                for rows, step in ((r, Q.step_from_stats(stats, r)) for r in levels.side_weight)
+            ])
+            here = torch.linalg.vecdot(w_q, grad_w)
+            # Q_l - Q_{l-1} below, Q_{l+1} - Q_l above.
+            contrib = (side - here).mul_(levels.side_sign)
+            slopes = side_slopes(strength, levels, ctx.temperature)
+            grad_strength = _per_strength((slopes * contrib).sum(0), strength)
+        return grad_w, grad_bias, grad_strength, None, None
 
 
 class ActivationQuantizeSTE(torch.autograd.Function):
     """Quantized ReLU with a shared step and per-neuron learned bit-widths.
 
-    ``apply(y, step, strength, bits, candidates, temperature)`` returns the
+    ``apply(y, step, strength, levels, temperature)`` returns the
     fake-quantized activations of pre-activations ``y`` (n_samples, n_out),
-    each neuron at its bit-width ``bits``, all with the layer's ``step``;
-    ``candidates`` is an int64 tensor. ``y`` gets the straight-through
+    each neuron at the bit-width its :class:`~skqat._qat.levels.Levels`
+    give, all with the layer's ``step``. ``y`` gets the straight-through
     gradient below the clipping level; the step gets the LSQ gradient
     (``round(a/step) - a/step`` inside the range, the top code where clipped).
     """
 
     @staticmethod
-    def forward(ctx, y, step, strength, bits, candidates, temperature):
-        bits = bits.to(y.dtype)
-        qmax = Q.activation_qmax(bits)
-        codes = Q.quantize_activation_int(y, step, bits)
+    def forward(ctx, y, step, strength, levels, temperature):
         ratio = y / step
-        ctx.save_for_backward(ratio, step, strength, qmax, codes, candidates)
-        ctx.temperature = temperature
+        qmax, same = levels.activation_qmax, levels.same_activation_qmax
+        if ctx.needs_input_grad[2]:  # the strength gradient needs the unclipped codes
+            unclipped = ratio.clamp_min(0.0).round_()
+            codes = torch.minimum(unclipped, qmax)
+        elif same is not None:
+            unclipped, codes = None, ratio.clamp(0.0, same).round_()
+        else:
+            unclipped, codes = None, torch.minimum(ratio.clamp_min(0.0).round_(), qmax)
+        ctx.save_for_backward(ratio, unclipped, codes, step, strength)
+        ctx.levels, ctx.temperature = levels, temperature
         return codes * step
 
     @staticmethod
     def backward(ctx, grad_out):
-        ratio, step, strength, qmax, codes, candidates = ctx.saved_tensors
-        # 1 strictly inside (0, qmax), else 0, from float ops only: boolean
-        # tensors are slow elementwise on CPU.
-        inside = torch.sign(ratio).mul_(torch.sign(qmax - ratio)).clamp_min_(0.0)
-        grad_y = grad_out * inside
+        ratio, unclipped, codes, step, strength = ctx.saved_tensors
+        levels = ctx.levels
+        # The gradient passes strictly inside (0, qmax): hardtanh's backward
+        # kernel, one pass, where every neuron has the same bits.
+        same = levels.same_activation_qmax
+        if same is None:
+            grad_out_below = grad_out * (ratio < levels.activation_qmax)
+            grad_y = torch.ops.aten.hardtanh_backward(grad_out_below, ratio, 0.0, float("inf"))
+        else:
+            grad_y = torch.ops.aten.hardtanh_backward(grad_out, ratio, 0.0, same)
         grad_step = None
         if ctx.needs_input_grad[1]:
             # LSQ: codes - y/step inside, codes where clipped, 0 below (codes are 0 there).
             grad_step = (torch.vdot(grad_out.flatten(), codes.flatten())
                          - torch.vdot(grad_y.flatten(), ratio.flatten())).reshape(step.shape)
         grad_strength = None
-        if ctx.needs_input_grad[2] and len(candidates) > 1:
-
-            def contributions(lo, hi):
-                levels = Q.activation_qmax(candidates.to(ratio.dtype))
-                low, high = levels[lo:hi].view(-1, 1, 1), levels[lo + 1:hi + 1].view(-1, 1, 1)
-                # Two candidates differ only where the lower one saturates.
-                unclipped = ratio.clamp_min(0.0).round_()
-                diff = torch.minimum(torch.maximum(unclipped, low), high).sub_(low)
-                return (diff * grad_out).sum(1).T * step
-
-            grad_strength = _strength_grad(strength, ctx.temperature, len(candidates),
-                                           ratio.T, contributions)
-        return grad_y, grad_step, grad_strength, None, None, None
+        if ctx.needs_input_grad[2]:
+            # Two candidates differ only where the lower one saturates:
+            # Q_hi - Q_lo = step * (min(max(u, lo), hi) - lo), u the unclipped code.
+            low, high = levels.side_low, levels.side_high      # (S, 1, n)
+            diff = torch.minimum(torch.maximum(unclipped, low), high).sub_(low)
+            contrib = (diff * grad_out).sum(1).mul_(step)       # (S, n)
+            slopes = side_slopes(strength, levels, ctx.temperature)
+            grad_strength = _per_strength((slopes * contrib).sum(0), strength)
+        return grad_y, grad_step, grad_strength, None, None

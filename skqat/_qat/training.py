@@ -18,7 +18,6 @@ with early stopping, the validation score) has not improved by ``tol`` for
 ``n_iter_no_change`` consecutive epochs.
 """
 
-import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -116,61 +115,79 @@ class _Trainer:
         self.has_budget = (settings.bit_budget is not None
                            or settings.activation_bit_budget is not None)
         self.opt = self._adam(learn_bits=settings.learn_bits)
+        self.params = list(net.parameters())
+        self._saved = None
         self.max_w_bits = max(max(lin.candidates) for lin in net.linears)
         self.max_a_bits = max([max(a.candidates) for a in net.activations], default=1)
 
     def _adam(self, learn_bits):
         s, net = self.s, self.net
+        weights = [lin.weight for lin in net.linears]
         strengths = net.weight_strengths() + net.activation_strengths()
-        ids = {id(p) for p in strengths}
+        ids = {id(p) for p in weights + strengths}
         others = [p for p in net.parameters() if id(p) not in ids]
-        groups = [{"params": others, "lr": s.learning_rate_init}]
+        # The L2 penalty's gradient is Adam's (coupled) weight decay on the
+        # weights, set per batch in _step: no autograd nodes for it.
+        groups = [{"params": weights, "lr": s.learning_rate_init},
+                  {"params": others, "lr": s.learning_rate_init}]
+        for p in strengths:  # no strength gradient is computed when the bits are not learned
+            p.requires_grad_(learn_bits)
         if learn_bits:
             groups.append({"params": strengths, "lr": s.strength_learning_rate})
-        return torch.optim.Adam(groups)
+        # The fused kernel updates every parameter in one call.
+        return torch.optim.Adam(groups, fused=True)
 
     # ------------------------------------------------------------ one epoch
-    def _objective(self, idx, learn_bits):
-        d, s = self.train, self.s
-        out = self.net(d.rows(idx), d.in_step)
-        w = d.weight[idx]
-        data_loss = (self.loss_fn(out, d.target[idx]) * w).sum() / w.sum().clamp_min(1e-12)
-        l2 = sum(lin.weight.pow(2).sum() for lin in self.net.linears)
-        loss = data_loss + 0.5 * s.alpha * l2 / len(idx)
-        objective = loss
+    def _step(self, idx, learn_bits):
+        """One optimizer step on the rows ``idx``; returns the batch loss (a 0-d tensor)."""
+        d, s, net = self.train, self.s, self.net
+        out = net(d.rows(idx), d.in_step)
+        per_sample = self.loss_fn(out, d.target[idx])
+        if d.uniform_weight:
+            data_loss = per_sample.mean()
+        else:
+            w = d.weight[idx]
+            data_loss = (per_sample * w).sum() / w.sum().clamp_min(1e-12)
+        objective = data_loss
         if learn_bits and self.w_ctrl.value > 0:
             objective = objective + self.w_ctrl.value * (
-                self.net.expected_mean_weight_bits() / self.max_w_bits)
-        if learn_bits and self.a_ctrl.value > 0 and self.net.activations:
+                net.expected_mean_weight_bits() / self.max_w_bits)
+        if learn_bits and self.a_ctrl.value > 0 and net.activations:
             objective = objective + self.a_ctrl.value * (
-                self.net.expected_mean_activation_bits() / self.max_a_bits)
-        return loss, objective
+                net.expected_mean_activation_bits() / self.max_a_bits)
+        for p in self.params:  # the optimizer's zero_grad, without its per-call wrappers
+            p.grad = None
+        objective.backward()
+        # As MLP: the penalty 0.5 * alpha * ||W||^2 / batch size.
+        self.opt.param_groups[0]["weight_decay"] = s.alpha / len(idx)
+        with torch.no_grad():
+            l2 = sum(torch.linalg.vector_norm(lin.weight).square() for lin in net.linears)
+            loss = data_loss.detach() + 0.5 * s.alpha / len(idx) * l2
+        self.opt.step()
+        net.constrain_(strengths=learn_bits)
+        if learn_bits and self.has_budget:
+            mean_w, mean_a = net.hard_mean_bits()
+            self.w_ctrl.update(mean_w)
+            self.a_ctrl.update(mean_a)
+        return loss
 
     def epoch(self, learn_bits):
         """One pass over the training data; returns the mean training loss."""
         n, bs = len(self.train), self.s.batch_size
         order = (torch.randperm(n, generator=self.gen) if self.s.shuffle
                  else torch.arange(n)).to(self.train.device)
-        total = 0.0
+        # Summed on the device: no host sync per step.
+        total = torch.zeros((), device=self.train.device)
         for start in range(0, n, bs):
             idx = order[start:start + bs]
-            loss, objective = self._objective(idx, learn_bits)
-            self.opt.zero_grad(set_to_none=True)
-            objective.backward()
-            self.opt.step()
-            self.net.constrain_()
-            if learn_bits and self.has_budget:
-                mean_w, mean_a = self.net.hard_mean_bits()
-                self.w_ctrl.update(mean_w)
-                self.a_ctrl.update(mean_a)
-            value = loss.item()
-            if not math.isfinite(value):
-                raise _non_finite_error(f"the training loss is {value} in epoch "
-                                        f"{self.history.n_iter + 1}", self.s)
-            total += value * len(idx)
+            total.add_(self._step(idx, learn_bits), alpha=len(idx))
+        value = total.item() / n
+        if not math.isfinite(value):
+            raise _non_finite_error(f"the training loss is {value} in epoch "
+                                    f"{self.history.n_iter + 1}", self.s)
         if not all(bool(torch.isfinite(p).all()) for p in self.net.parameters()):
             raise _non_finite_error(f"after epoch {self.history.n_iter + 1}", self.s)
-        return total / n
+        return value
 
     def _validation_score(self):
         with torch.no_grad():
@@ -201,7 +218,8 @@ class _Trainer:
             else:
                 no_improvement = no_improvement + 1 if loss > best_loss - s.tol else 0
                 best_loss = min(best_loss, loss)
-                if fits:
+                # Restored only when the last epoch ends over budget.
+                if fits and learn_bits and self.has_budget:
                     checkpoint = self._snapshot()
             h.no_improvement_count = no_improvement
             if s.verbose:
@@ -221,12 +239,20 @@ class _Trainer:
         h.best_validation_score = max(h.best_validation_score, best_val)
         return checkpoint, converged
 
+    @torch.no_grad()
     def _snapshot(self):
-        return copy.deepcopy(self.net.state_dict())
+        # Copied into buffers allocated once: a deepcopy of the state dict
+        # costs more than a small network's epoch.
+        if self._saved is None:
+            self._saved = [p.detach().clone() for p in self.params]
+        else:
+            torch._foreach_copy_(self._saved, [p.detach() for p in self.params])
+        return self._saved
 
+    @torch.no_grad()
     def restore(self, checkpoint):
         if checkpoint is not None:
-            self.net.load_state_dict(checkpoint)
+            torch._foreach_copy_([p.detach() for p in self.params], checkpoint)
 
     # ------------------------------------------------- state across calls
     def export_state(self):
@@ -254,7 +280,7 @@ class _Trainer:
             if m is None or not p.requires_grad:
                 continue
             self.opt.state[p] = {
-                "step": torch.tensor(float(step)),
+                "step": torch.tensor(float(step), dtype=torch.float32, device=p.device),
                 "exp_avg": torch.as_tensor(m, device=p.device).clone(),
                 "exp_avg_sq": torch.as_tensor(v, device=p.device).clone(),
             }
@@ -299,8 +325,6 @@ def train_network(net, train, val, settings, generator, loss_fn, score_fn):
     if not settings.learn_bits:
         return trainer.history, trainer.export_state()
     project_network(net, train, settings, generator)
-    for p in net.weight_strengths() + net.activation_strengths():
-        p.requires_grad_(False)
     if n_freeze:
         trainer.opt = trainer._adam(learn_bits=False)
         checkpoint, _ = trainer.run_phase(n_freeze, learn_bits=False)

@@ -1,0 +1,132 @@
+"""What a group of neurons' discrete levels fix, computed once per change of levels.
+
+A layer's strengths select one level (an index into the candidate
+bit-widths) per neuron. The bit-widths, the quantizers' per-neuron constants,
+and the two transitions beside each neuron's level that its strength gradient
+weighs, all depend on the levels alone. The levels change rarely (when a
+strength crosses a threshold), so :class:`Levels` is built then and reused on
+every other step, instead of a dozen small tensor operations per layer and step.
+
+The strength gradient keeps the two transitions beside a neuron's level (see
+``ste.py``). A transition ``k`` (from candidate ``k - 1`` to ``k``, at
+threshold ``t_k = k / K``) one level further away has a gate slope at most
+``4 sigmoid'(1 / (K T))`` of the kept one on its side: 0.28 at the defaults
+(``K = 4`` weight candidates, ``T = 0.1``), 0.15 for a strength in the middle
+of its level; each would cost one more quantization of the weight matrix
+per step.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import quantizers as Q
+
+
+@dataclass(frozen=True)
+class Levels:
+    """The levels of ``n`` neurons and what they fix.
+
+    A *side* is the transition below (down) or above (up) a neuron's level;
+    only the sides that some neuron has are kept (at the start of training,
+    every neuron is at the lowest level and has no down side), so ``S`` is
+    0, 1 or 2.
+
+    Attributes
+    ----------
+    level : torch.Tensor of int64, shape (n_strengths,)
+        Candidate index per strength (one strength per neuron, or one for the layer).
+    bits : torch.Tensor of int64, shape (n,)
+        Bit-width of every neuron.
+    bits_numpy : ndarray of int64, shape (n,)
+        The same, on the host (what the budget bookkeeping reads every step).
+    side_threshold : torch.Tensor of shape (S, n)
+        Strength threshold of each side's transition.
+    side_exists : torch.Tensor of shape (S, n)
+        1.0 where the neuron has that side (not below the first candidate or
+        above the last), else 0.0.
+    side_bits : torch.Tensor of int64, shape (S, n)
+        Bit-width one level down or up, clamped to the candidates (a missing
+        side repeats the neuron's own bits).
+    side_sign : torch.Tensor of shape (S, 1)
+        -1.0 for the down side, +1.0 for the up side: a side's transition
+        ``Q_upper - Q_lower`` is ``side_sign * (Q_side - Q_own)``.
+    weight : quantizers.WeightRows or None
+        The weight quantizer's constants at ``bits`` (dense layers only).
+    side_weight : tuple of quantizers.WeightRows
+        The same at each side's bits, one per side: a side is often all 1-bit
+        or all one bit-width, which the quantizer's fast paths take.
+    activation_qmax : torch.Tensor of shape (n,) or None
+        Largest activation code ``2^b - 1`` (activations only).
+    side_low, side_high : torch.Tensor of shape (S, 1, n) or None
+        Largest codes of the lower and upper candidate of each side's
+        transition (activations only).
+    same_activation_qmax : float or None
+        The largest code when every neuron has the same bits (scalar bounds
+        take the fast kernels), else None.
+    """
+
+    level: torch.Tensor
+    bits: torch.Tensor
+    bits_numpy: np.ndarray
+    side_threshold: torch.Tensor
+    side_exists: torch.Tensor
+    side_bits: torch.Tensor
+    side_sign: torch.Tensor
+    weight: Q.WeightRows | None = None
+    side_weight: tuple = ()
+    activation_qmax: torch.Tensor | None = None
+    side_low: torch.Tensor | None = None
+    side_high: torch.Tensor | None = None
+    same_activation_qmax: float | None = None
+
+
+def build_levels(level, table, n_neurons, kind, dtype=torch.float32):
+    """The :class:`Levels` of the candidate indices ``level``.
+
+    Parameters
+    ----------
+    level : torch.Tensor of int64, shape (n_strengths,)
+    table : torch.Tensor of int64, shape (K,)
+        Candidate bit-widths, ascending.
+    n_neurons : int
+    kind : {"weight", "activation"}
+        Which quantizer's constants to build.
+    dtype : torch.dtype
+        Float dtype of the constants.
+    """
+    k = len(table)
+    strength_level, level = level, level.expand(n_neurons)
+    exists = torch.stack([level > 0, level < k - 1])
+    sides = [i for i in (0, 1) if bool(exists[i].any())]
+    side_level = torch.stack([(level - 1).clamp_min(0), (level + 1).clamp_max(k - 1)])[sides]
+    # Transition k sits at threshold k / K: the one below is k = level, above k = level + 1.
+    side_threshold = torch.stack([level, level + 1])[sides].to(dtype) / k
+    bits, side_bits = table[level], table[side_level]
+    if kind == "weight":
+        extra = dict(weight=Q.weight_rows(bits, dtype),
+                     side_weight=tuple(Q.weight_rows(b, dtype) for b in side_bits))
+    else:
+        qmax = Q.activation_qmax(bits.to(dtype))
+        side_qmax = Q.activation_qmax(side_bits.to(dtype))
+        low, high = (int(b) for b in torch.aminmax(bits))
+        extra = dict(activation_qmax=qmax,
+                     side_low=torch.minimum(side_qmax, qmax).unsqueeze(1),
+                     side_high=torch.maximum(side_qmax, qmax).unsqueeze(1),
+                     same_activation_qmax=Q.activation_qmax(low) if low == high else None)
+    return Levels(level=strength_level, bits=bits, bits_numpy=bits.cpu().numpy(),
+                  side_threshold=side_threshold, side_exists=exists[sides].to(dtype),
+                  side_bits=side_bits,
+                  side_sign=torch.tensor([-1.0, 1.0], dtype=dtype, device=level.device)[sides]
+                  .unsqueeze(1),
+                  **extra)
+
+
+def side_slopes(strength, levels, temperature):
+    """Gate slopes ``du_k/ds`` of the two transitions beside each neuron's level, (2, n).
+
+    ``u_k = sigmoid((s - t_k) / T)``; a missing transition has slope 0.
+    """
+    u = torch.sigmoid((strength - levels.side_threshold) / temperature)
+    return u.mul(1.0 - u).mul_(levels.side_exists / temperature)
