@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SKQAT_DATA_HOME ?= $(abspath $(wildcard ../shared/data))
 export SKQAT_DATA_HOME
 
-.PHONY: install demo test bench bench-quick bench-sparse docs clean
+.PHONY: install demo test bench bench-quick bench-sparse bench-steps docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench-quick: install
 # Peak memory of two epochs on a 50,000 x 20,000 sparse matrix (a few minutes).
 bench-sparse: install
 	$(PY) -m benchmarks.sparse_memory --output benchmarks/results
+
+# Milliseconds per training step against scikit-learn's MLP and skqat's float step (a few minutes).
+bench-steps: install
+	$(PY) -m benchmarks.step_cost --output benchmarks/results
 
 # The documentation site, warnings as errors, with every gallery example run.
 docs: $(VENV)/.docs-installed

@@ -17,7 +17,8 @@ repository root::
 
     SKQAT_DATA_HOME=../shared/data python -m benchmarks.step_cost --output benchmarks/results
 
-Writes ``step_cost.csv`` under ``--output``.
+Writes ``step_cost.csv`` and ``step_cost.md`` (the table and the issue's
+targets, met or missed) under ``--output``.
 """
 
 import argparse
@@ -116,6 +117,38 @@ def run(shapes, rounds, data_home=None, epochs=None, log=print):
     return pd.DataFrame(rows)
 
 
+# (shape, method, baseline column, largest ratio): the training-speed issue's targets.
+TARGETS = [
+    ("small", "nmp_b2_a6", "vs_sklearn_mlp", 2.0),
+    ("small", "skqat_float", "vs_sklearn_mlp", 1.2),
+    ("medium", "nmp_b2_a6", "vs_skqat_float", 1.3),
+    ("medium", "nmp_no_budget", "vs_skqat_float", 1.3),
+    ("medium", "uniform_w2_a8", "vs_skqat_float", 1.15),
+]
+
+
+def markdown(table):
+    """The table (ms per step and ratios, per shape) and the targets, as Markdown."""
+    lines = ["| shape | method | ms per step | vs scikit-learn MLP | vs skqat float "
+             "| weight bits | activation bits | train accuracy |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in table.itertuples():
+        lines.append(f"| {row.shape} ({row.n_rows:,} x {row.n_features}, {row.hidden}) "
+                     f"| {row.method} | {row.step_ms:.2f} | {row.vs_sklearn_mlp:.2f}x "
+                     f"| {row.vs_skqat_float:.2f}x | {row.weight_bits:.2f} "
+                     f"| {row.activation_bits:.2f} | {row.train_accuracy:.4f} |")
+    lines += ["", "| target | measured | met |", "|---|---|---|"]
+    by_key = table.set_index(["shape", "method"])
+    for shape, method, column, limit in TARGETS:
+        if (shape, method) not in by_key.index:
+            continue
+        value = by_key.loc[(shape, method), column]
+        baseline = "scikit-learn's MLP" if column == "vs_sklearn_mlp" else "skqat float"
+        lines.append(f"| {shape}: {method} at most {limit}x {baseline} | {value:.2f}x "
+                     f"| {'yes' if value <= limit else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None):
     """Run the benchmark; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -132,6 +165,7 @@ def main(argv=None):
         table = run(args.shapes, args.rounds, args.data_home, args.epochs)
     Path(args.output).mkdir(parents=True, exist_ok=True)
     table.to_csv(Path(args.output) / "step_cost.csv", index=False)
+    (Path(args.output) / "step_cost.md").write_text(markdown(table))
     return table
 
 

@@ -82,3 +82,18 @@ def test_sparse_memory_benchmark_runs_on_tiny_settings(tmp_path):
     assert list(table["quantize"]) == [True, False]
     assert (table["nonzeros"] == 3000).all() and (table["peak_rss_mib"] > 0).all()
     assert table["train_accuracy_first_5000"].between(0, 1).all()
+
+
+def test_step_cost_benchmark_writes_every_method_and_the_targets(tmp_path):
+    from benchmarks import step_cost
+
+    table = step_cost.main(["--shapes", "small", "--rounds", "1", "--epochs", "1",
+                            "--output", str(tmp_path)])
+    assert list(table.method) == list(step_cost.METHODS)
+    assert np.isfinite(table[["step_ms", "vs_sklearn_mlp", "vs_skqat_float"]].to_numpy()).all()
+    assert (table.set_index("method").loc["skqat_float", "vs_skqat_float"] == 1.0)
+    assert (table.steps == 12).all()  # 2,400 rows in batches of 200, one epoch
+    budget = table.set_index("method").loc["nmp_b2_a6"]
+    assert budget.weight_bits <= 2.0 and budget.activation_bits <= 6.0
+    text = (tmp_path / "step_cost.md").read_text()
+    assert "| small: nmp_b2_a6 at most 2.0x scikit-learn's MLP |" in text

@@ -93,7 +93,7 @@ def test_strength_levels_and_expected_bits():
 def test_side_slopes_are_the_gate_derivatives_beside_each_level():
     s = torch.linspace(0.0, 1.0, 17, dtype=torch.float64)
     table = torch.tensor([1, 2, 4, 8])
-    levels = build_levels(Q.strength_to_level(s, 4), table, 17, "weight", torch.float64)
+    levels = build_levels(Q.strength_to_level(s, 4), table.tolist(), 17, "weight", torch.float64)
     slopes = side_slopes(s, levels, 0.1)
     for i, level in enumerate(levels.level.tolist()):
         for side, k in enumerate((level, level + 1)):  # transition k: threshold k / 4
@@ -134,7 +134,7 @@ def _side_gates(strength, k, temperature):
 
 
 def _levels(s, cands, kind):
-    return build_levels(Q.strength_to_level(s, len(cands)), cands, len(s), kind, s.dtype)
+    return build_levels(Q.strength_to_level(s, len(cands)), cands.tolist(), len(s), kind, s.dtype)
 
 
 # Mixed levels; all at the lowest (only up sides); all at the top (only down sides).

@@ -194,5 +194,5 @@ def test_levels_follow_the_strengths():
     with torch.no_grad():
         lin.strength[:4] = torch.tensor([0.3, 0.6, 0.9, 1.0])
     np.testing.assert_array_equal(lin.bits_numpy()[:5], [2, 4, 8, 8, 1])
-    fresh = build_levels(lin.levels().level, lin._table, lin.n_neurons, "weight")
+    fresh = build_levels(lin.levels().level, lin.candidates, lin.n_neurons, "weight")
     torch.testing.assert_close(lin.levels().side_bits, fresh.side_bits, rtol=0, atol=0)

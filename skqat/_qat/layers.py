@@ -30,7 +30,6 @@ class _LearnedBits(nn.Module):
     def __init__(self, n_neurons, candidates, per_neuron, temperature, quantized):
         super().__init__()
         self.strength = _initial_strength(n_neurons if per_neuron else 1, len(candidates))
-        self.register_buffer("_table", torch.tensor(candidates), persistent=False)
         self.candidates = tuple(candidates)
         self.n_neurons = n_neurons
         self.temperature = temperature
@@ -48,7 +47,7 @@ class _LearnedBits(nn.Module):
         if (memo is None or memo.level.device != level.device
                 or memo.side_threshold.dtype != self.strength.dtype
                 or not torch.equal(memo.level, level)):
-            memo = build_levels(level, self._table, self.n_neurons, self._kind,
+            memo = build_levels(level, self.candidates, self.n_neurons, self._kind,
                                 self.strength.dtype)
             self._levels = memo
         return memo

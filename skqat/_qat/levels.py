@@ -88,7 +88,7 @@ def build_levels(level, table, n_neurons, kind, dtype=torch.float32):
     Parameters
     ----------
     level : torch.Tensor of int64, shape (n_strengths,)
-    table : torch.Tensor of int64, shape (K,)
+    table : sequence of int, length K
         Candidate bit-widths, ascending.
     n_neurons : int
     kind : {"weight", "activation"}
@@ -96,31 +96,35 @@ def build_levels(level, table, n_neurons, kind, dtype=torch.float32):
     dtype : torch.dtype
         Float dtype of the constants.
     """
+    device = level.device
+    np_dtype = np.float64 if dtype == torch.float64 else np.float32
+
+    def tensor(a, dt=np_dtype):
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=dt)).to(device)
+
+    # numpy on the host: a few operations on a few hundred integers.
+    table = np.asarray(table, dtype=np.int64)
     k = len(table)
-    strength_level, level = level, level.expand(n_neurons)
-    exists = torch.stack([level > 0, level < k - 1])
-    sides = [i for i in (0, 1) if bool(exists[i].any())]
-    side_level = torch.stack([(level - 1).clamp_min(0), (level + 1).clamp_max(k - 1)])[sides]
+    lv = np.broadcast_to(level.cpu().numpy(), (n_neurons,))
+    exists = np.stack([lv > 0, lv < k - 1])
+    sides = [i for i in (0, 1) if exists[i].any()]
+    side_level = np.stack([np.maximum(lv - 1, 0), np.minimum(lv + 1, k - 1)])[sides]
     # Transition k sits at threshold k / K: the one below is k = level, above k = level + 1.
-    side_threshold = torch.stack([level, level + 1])[sides].to(dtype) / k
-    bits, side_bits = table[level], table[side_level]
+    side_threshold = np.stack([lv, lv + 1])[sides] / k
+    bits, side_bits = table[lv], table[side_level]
     if kind == "weight":
-        extra = dict(weight=Q.weight_rows(bits, dtype),
-                     side_weight=tuple(Q.weight_rows(b, dtype) for b in side_bits))
+        extra = dict(weight=Q.weight_rows(bits, dtype, device),
+                     side_weight=tuple(Q.weight_rows(b, dtype, device) for b in side_bits))
     else:
-        qmax = Q.activation_qmax(bits.to(dtype))
-        side_qmax = Q.activation_qmax(side_bits.to(dtype))
-        low, high = (int(b) for b in torch.aminmax(bits))
-        extra = dict(activation_qmax=qmax,
-                     side_low=torch.minimum(side_qmax, qmax).unsqueeze(1),
-                     side_high=torch.maximum(side_qmax, qmax).unsqueeze(1),
-                     same_activation_qmax=Q.activation_qmax(low) if low == high else None)
-    return Levels(level=strength_level, bits=bits, bits_numpy=bits.cpu().numpy(),
-                  side_threshold=side_threshold, side_exists=exists[sides].to(dtype),
-                  side_bits=side_bits,
-                  side_sign=torch.tensor([-1.0, 1.0], dtype=dtype, device=level.device)[sides]
-                  .unsqueeze(1),
-                  **extra)
+        qmax, side_qmax = 2.0 ** bits - 1, 2.0 ** side_bits - 1
+        extra = dict(activation_qmax=tensor(qmax),
+                     side_low=tensor(np.minimum(side_qmax, qmax)[:, None, :]),
+                     side_high=tensor(np.maximum(side_qmax, qmax)[:, None, :]),
+                     same_activation_qmax=float(qmax[0]) if bits.min() == bits.max() else None)
+    return Levels(level=level, bits=tensor(bits, np.int64), bits_numpy=bits.copy(),
+                  side_threshold=tensor(side_threshold), side_exists=tensor(exists[sides]),
+                  side_bits=tensor(side_bits, np.int64),
+                  side_sign=tensor(np.array([-1.0, 1.0])[sides][:, None]), **extra)
 
 
 def side_slopes(strength, levels, temperature):

@@ -23,6 +23,7 @@ import functools
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 # Mean-squared-error optimal clipping level, in units of the root mean square,
@@ -33,20 +34,17 @@ _GAUSSIAN_CLIP_RATIO = {
     8: 3.93, 9: 4.25, 10: 4.53, 11: 4.87, 12: 5.14,
 }
 _SCALE_FLOOR = 1e-12
-
-
-@functools.lru_cache(maxsize=None)
-def _clip_ratio_table(device):
-    # Indexed by bit-width; 1 bit does not use it, beyond 12 bits max |w| wins
-    # (a large finite ratio, since inf * 0 would be NaN for an all-zero row).
-    table = [0.0] + [_GAUSSIAN_CLIP_RATIO.get(b, 1e30) for b in range(1, 17)]
-    return torch.tensor(table, device=device)
+# Indexed by bit-width: the largest weight code, and the clipping ratio (1 bit
+# does not use it; beyond 12 bits max |w| wins, hence a large finite ratio,
+# since inf * 0 would be NaN for an all-zero row).
+_QMAX = np.array([0.0, 1.0] + [2.0 ** (b - 1) - 1 for b in range(2, 17)])
+_CLIP = np.array([0.0] + [_GAUSSIAN_CLIP_RATIO.get(b, 1e30) for b in range(1, 17)])
 
 
 @functools.lru_cache(maxsize=None)
 def _weight_qmax_table(device):
-    # Indexed by bit-width: one gather instead of a few elementwise ops per call.
-    return torch.tensor([0.0, 1.0] + [2.0 ** (b - 1) - 1 for b in range(2, 17)], device=device)
+    # One gather instead of a few elementwise ops per call.
+    return torch.as_tensor(_QMAX, dtype=torch.float32, device=device)
 
 
 @functools.lru_cache(maxsize=None)
@@ -171,19 +169,38 @@ class WeightRows:
     same_qmax: float | None
 
 
-def weight_rows(bits, dtype=torch.float32):
-    """The :class:`WeightRows` of int64 bit-widths ``bits`` (any shape)."""
-    device = bits.device
+def weight_rows(bits, dtype=torch.float32, device=None):
+    """The :class:`WeightRows` of bit-widths ``bits`` (any shape).
+
+    Parameters
+    ----------
+    bits : ndarray or torch.Tensor of int64
+        A tensor gives its device to the result.
+    dtype : torch.dtype, default=torch.float32
+    device : torch.device, default=None
+        Where the constants go when ``bits`` is an array.
+    """
+    if isinstance(bits, torch.Tensor):
+        device, bits = bits.device, bits.cpu().numpy()
+    # numpy: a few operations on at most a few hundred integers, far cheaper
+    # than as many tensor operations.
+    bits = np.asarray(bits, dtype=np.int64)
+    np_dtype = np.float64 if dtype == torch.float64 else np.float32
     one_bit = bits == 1
-    low, high = (int(b) for b in torch.aminmax(bits)) if bits.numel() else (0, 0)
+
+    def tensor(a):
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np_dtype)).to(device)
+
+    qmax = _QMAX[bits]
+    same = bits.size and bits.min() == bits.max() > 1
     return WeightRows(
-        bits=bits,
-        qmax=weight_qmax(bits).to(dtype).unsqueeze(-1),
-        clip=_clip_ratio_table(device).to(dtype)[bits],
-        one_bit=one_bit.to(dtype).unsqueeze(-1),
+        bits=torch.from_numpy(bits).to(device),
+        qmax=tensor(qmax[..., None]),
+        clip=tensor(_CLIP[bits]),
+        one_bit=tensor(one_bit[..., None]),
         any_one_bit=bool(one_bit.any()),
         all_one_bit=bool(one_bit.all()),
-        same_qmax=float(weight_qmax(low)) if low == high > 1 else None,
+        same_qmax=float(qmax.flat[0]) if same else None,
     )
 
 

@@ -116,20 +116,17 @@ class _Trainer:
                            or settings.activation_bit_budget is not None)
         self.opt = self._adam(learn_bits=settings.learn_bits)
         self.params = list(net.parameters())
+        self.weights = [lin.weight for lin in net.linears]
         self._saved = None
         self.max_w_bits = max(max(lin.candidates) for lin in net.linears)
         self.max_a_bits = max([max(a.candidates) for a in net.activations], default=1)
 
     def _adam(self, learn_bits):
         s, net = self.s, self.net
-        weights = [lin.weight for lin in net.linears]
         strengths = net.weight_strengths() + net.activation_strengths()
-        ids = {id(p) for p in weights + strengths}
+        ids = {id(p) for p in strengths}
         others = [p for p in net.parameters() if id(p) not in ids]
-        # The L2 penalty's gradient is Adam's (coupled) weight decay on the
-        # weights, set per batch in _step: no autograd nodes for it.
-        groups = [{"params": weights, "lr": s.learning_rate_init},
-                  {"params": others, "lr": s.learning_rate_init}]
+        groups = [{"params": others, "lr": s.learning_rate_init}]
         for p in strengths:  # no strength gradient is computed when the bits are not learned
             p.requires_grad_(learn_bits)
         if learn_bits:
@@ -158,10 +155,12 @@ class _Trainer:
         for p in self.params:  # the optimizer's zero_grad, without its per-call wrappers
             p.grad = None
         objective.backward()
-        # As MLP: the penalty 0.5 * alpha * ||W||^2 / batch size.
-        self.opt.param_groups[0]["weight_decay"] = s.alpha / len(idx)
+        # As MLP: the penalty 0.5 * alpha * ||W||^2 / batch size, its gradient
+        # added in one operation rather than through autograd.
         with torch.no_grad():
-            l2 = sum(torch.linalg.vector_norm(lin.weight).square() for lin in net.linears)
+            torch._foreach_add_([w.grad for w in self.weights], self.weights,
+                                alpha=s.alpha / len(idx))
+            l2 = sum(torch.linalg.vector_norm(w).square() for w in self.weights)
             loss = data_loss.detach() + 0.5 * s.alpha / len(idx) * l2
         self.opt.step()
         net.constrain_(strengths=learn_bits)
