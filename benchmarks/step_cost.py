@@ -4,7 +4,8 @@ Two shapes, batch 200, torch and BLAS on one thread (as in a ``GridSearchCV``
 worker):
 
 * ``small``: 2,400 x 13 synthetic binary classification, one hidden layer of 100;
-* ``medium``: 20,000 x 54 Covertype (one-hot), hidden layers (256, 256, 256).
+* ``medium``: the first 20,000 rows of Covertype, one-hot encoded (52 columns
+  there), hidden layers (256, 256, 256).
 
 Each method fits for a fixed number of epochs (the convergence stop off);
 a step costs the fit's wall time divided by its number of optimizer steps.
