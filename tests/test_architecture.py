@@ -83,3 +83,14 @@ def test_no_two_modules_import_each_other_when_loaded():
 _STDLIB = {"abc", "contextlib", "dataclasses", "functools", "importlib", "io", "json", "math",
            "numbers", "os", "pathlib", "shutil", "struct", "subprocess", "sys", "tempfile",
            "textwrap", "typing", "warnings", "zlib", "hashlib", "heapq", "copy", "time", "re"}
+
+
+def test_every_subpackage_is_packaged():
+    # A subpackage missing from pyproject.toml works in the repository and is
+    # absent from the wheel.
+    import tomllib
+
+    config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
+    listed = set(config["tool"]["setuptools"]["packages"])
+    found = {_module_name(p) for p in PACKAGE.rglob("__init__.py")}
+    assert found == listed
