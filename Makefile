@@ -6,14 +6,14 @@ PY := $(VENV)/bin/python
 SKQAT_DATA_HOME ?= $(abspath $(wildcard ../shared/data))
 export SKQAT_DATA_HOME
 
-.PHONY: install demo test bench bench-quick bench-sparse bench-steps docs clean
+.PHONY: install demo test bench bench-quick bench-sparse bench-steps bench-dask bench-gpu docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# The local CPU-only wheel first: any other torch spec downloads CUDA packages.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[test,plot]"
+	$(PY) -m pip install --quiet -e ".[test,plot,dask]"
 	touch $@
 
 $(VENV)/.docs-installed: $(VENV)/.installed
@@ -43,6 +43,14 @@ bench-sparse: install
 # Milliseconds per training step against scikit-learn's MLP and skqat's float step (a few minutes).
 bench-steps: install
 	$(PY) -m benchmarks.step_cost --output benchmarks/results
+
+# Incremental (dask-ml) over about 2 million KPI rows generated chunk by chunk (a few minutes).
+bench-dask: install
+	$(PY) -m benchmarks.dask_incremental --output benchmarks/results
+
+# GPU against CPU step time, bits and accuracy (on a machine with a CUDA device).
+bench-gpu: install
+	$(PY) -m benchmarks.gpu_check --output benchmarks/results
 
 # The documentation site, warnings as errors, with every gallery example run.
 docs: $(VENV)/.docs-installed

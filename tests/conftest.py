@@ -18,6 +18,13 @@ def _load(fetch, **kwargs):
         pytest.skip(f"real data not available: {exc}")
 
 
+def require(module):
+    """Import an optional dependency; skip without it, except in CI (which installs every extra)."""
+    if os.environ.get("CI"):
+        return __import__(module)
+    return pytest.importorskip(module)
+
+
 @pytest.fixture(scope="session")
 def yt_qoe():
     return _load(datasets.fetch_yt_qoe)

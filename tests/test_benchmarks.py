@@ -97,3 +97,19 @@ def test_step_cost_benchmark_writes_every_method_and_the_targets(tmp_path):
     assert budget.weight_bits <= 2.0 and budget.activation_bits <= 6.0
     text = (tmp_path / "step_cost.md").read_text()
     assert "| small: nmp_b2_a6 at most 2.0x scikit-learn's MLP |" in text
+
+
+def test_dask_incremental_benchmark_runs_on_tiny_settings(tmp_path):
+    from benchmarks import dask_incremental
+
+    from .conftest import require
+
+    require("dask_ml")
+    table = dask_incremental.main(["--chunks", "4", "--chunk-rows", "1500", "--test-rows", "500",
+                                   "--output", str(tmp_path)])
+    assert list(table["mode"]) == ["incremental", "incremental", "sample"]
+    assert list(table["rows"]) == [6000, 1500, 1500]
+    assert (table.samples_seen == [6000, 1500, 6000]).all()
+    assert np.isfinite(table[["peak_rss_mib", "fit_s", "test_r2"]].to_numpy()).all()
+    assert (table.mean_weight_bits <= 2.0).all() and (table.mean_activation_bits <= 6.0).all()
+    assert "| Incremental, 4 chunks of 1,500 |" in (tmp_path / "dask_incremental.md").read_text()

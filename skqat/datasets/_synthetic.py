@@ -71,7 +71,7 @@ def make_cellular_kpis(n_samples=10000, task="regression", n_cells=40, random_st
     >>> kpis = make_cellular_kpis(n_samples=500, random_state=0)
     >>> kpis.data.shape, kpis.target.name
     ((500, 11), 'log1p_DL_kbps')
-    >>> make_cellular_kpis(500, task="classification", random_state=0).target.unique().size
+    >>> len(make_cellular_kpis(500, task="classification", random_state=0).target.unique())
     3
     """
     if task not in ("regression", "classification"):
