@@ -32,13 +32,22 @@ def client():
 def test_grid_search_on_a_dask_cluster_equals_the_serial_search(client):
     import joblib
 
+    from skqat.model_selection import model_size_scorer, smallest_within_tolerance
+
     X, y = make_classification(n_samples=300, n_features=8, random_state=0)
     grid = {"bit_budget": [1.5, 2.0], "hidden_layer_sizes": [(12,), (8, 8)]}
     est = NMPQATClassifier(max_iter=5, random_state=0)
-    serial = GridSearchCV(est, grid, cv=3, n_jobs=1).fit(X, y)
+
+    def search(n_jobs):
+        # The budget-selection recipe: score and size, the smallest model near the best.
+        return GridSearchCV(est, grid, cv=3, n_jobs=n_jobs,
+                            scoring={"score": "accuracy", "size": model_size_scorer},
+                            refit=smallest_within_tolerance(0.02, score="score", size="size"))
+
+    serial = search(1).fit(X, y)
     with joblib.parallel_backend("dask"):
-        spread = GridSearchCV(est, grid, cv=3, n_jobs=-1).fit(X, y)
-    for key in ("mean_test_score", "std_test_score", "rank_test_score"):
+        spread = search(-1).fit(X, y)
+    for key in ("mean_test_score", "std_test_score", "rank_test_score", "mean_test_size"):
         np.testing.assert_array_equal(serial.cv_results_[key], spread.cv_results_[key])
     assert serial.best_params_ == spread.best_params_
     for a, b in zip(serial.best_estimator_.integer_weights_, spread.best_estimator_.integer_weights_):
