@@ -118,3 +118,17 @@ def test_n_iter_no_change_inf_runs_every_epoch():
     clf = NMPQATClassifier(hidden_layer_sizes=(4,), max_iter=30, tol=1e9,
                            n_iter_no_change=np.inf, random_state=0).fit(X, y)
     assert clf.n_iter_ == 30
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_quantized_linear_model_learns_as_the_float_one(seed):
+    # No hidden layer: every weight at 1 bit to start, the loss moves only when
+    # a sign flips; training must not stop on that plateau.
+    rng = np.random.RandomState(0)
+    coef = np.array([1.0, -2.0, 0.5, 0.0, 3.0])
+    X, X_test = rng.randn(500, 5), rng.randn(2000, 5)
+    y, y_test = (X @ coef > 0).astype(int), (X_test @ coef > 0).astype(int)
+    quantized = NMPQATClassifier(hidden_layer_sizes=(), random_state=seed).fit(X, y)
+    float_ = NMPQATClassifier(hidden_layer_sizes=(), quantize=False, random_state=seed).fit(X, y)
+    assert quantized.score(X_test, y_test) >= float_.score(X_test, y_test) - 0.03
+    assert quantized.score(X_test, y_test) > 0.75

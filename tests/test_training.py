@@ -196,3 +196,32 @@ def test_levels_follow_the_strengths():
     np.testing.assert_array_equal(lin.bits_numpy()[:5], [2, 4, 8, 8, 1])
     fresh = build_levels(lin.levels().level, lin.candidates, lin.n_neurons, "weight")
     torch.testing.assert_close(lin.levels().side_bits, fresh.side_bits, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("latent_improves", [True, False])
+def test_a_flat_quantized_loss_is_not_convergence_while_the_latent_weights_improve(
+        monkeypatch, latent_improves):
+    from skqat._qat import training
+
+    settings = _settings(tol=0.5, n_iter_no_change=3, max_iter=12, learn_bits=False)
+    trainer = training._Trainer(_net(), _problem(), None, settings,
+                                torch.Generator().manual_seed(0), _loss, _accuracy)
+    latent = iter(range(100, 0, -1))
+    monkeypatch.setattr(trainer, "epoch", lambda learn_bits: 1.0)  # the quantized loss is flat
+    monkeypatch.setattr(trainer, "_latent_loss",
+                        lambda: float(next(latent)) if latent_improves else 1.0)
+    _, converged = trainer.run_phase(12, learn_bits=False)
+    assert trainer.history.n_iter == (12 if latent_improves else 5)
+    assert converged is not latent_improves
+
+
+def test_latent_loss_is_that_of_the_unquantized_network():
+    net, data = _net(), _problem()
+    float_net = QuantMLP(layer_sizes=[6, 16, 1], weight_bits=(1, 2, 4, 8), activation_bits=(4, 8),
+                         per_neuron=True, temperature=0.1, quantized=False,
+                         generator=torch.Generator().manual_seed(0))
+    float_net.load_state_dict(net.state_dict())
+    idx = torch.arange(50)
+    codes = data.rows(idx)
+    torch.testing.assert_close(net.latent_forward(codes, data.in_step),
+                               float_net(codes * data.in_step, torch.ones(())))

@@ -9,6 +9,7 @@ numpy arrays (the estimator's fitted state; no torch object survives ``fit``).
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from . import quantizers as Q
 from .layers import QuantLinear, QuantReLU
@@ -56,6 +57,18 @@ class QuantMLP(nn.Module):
             a, in_step = act(linear(codes, in_step))
             codes = a / in_step
         return self.linears[-1](codes, in_step)
+
+    @torch.no_grad()
+    def latent_forward(self, codes, in_step):
+        """Output of the latent float weights: the same network with nothing quantized.
+
+        ``codes * in_step`` are the standardized inputs (rounded to the input
+        step in a quantized network).
+        """
+        x = codes * in_step
+        for linear in self.linears[:-1]:
+            x = F.relu(F.linear(x, linear.weight, linear.bias))
+        return F.linear(x, self.linears[-1].weight, self.linears[-1].bias)
 
     def layer_inputs(self, codes, in_step):
         """Input codes of every dense layer and pre-activations of every hidden layer."""

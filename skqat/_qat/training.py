@@ -15,7 +15,12 @@ projection: what ``partial_fit`` runs.
 
 Convergence follows scikit-learn's MLP: stop when the training loss (or,
 with early stopping, the validation score) has not improved by ``tol`` for
-``n_iter_no_change`` consecutive epochs.
+``n_iter_no_change`` consecutive epochs. A quantized network's loss is
+piecewise constant in its latent weights: it can sit still for dozens of
+epochs while they move towards a sign flip. So there, an epoch also counts
+as progress when the loss of the latent float weights (the same network
+without quantization, on at most 2,048 evenly spaced training rows)
+improves by ``tol``.
 """
 
 import math
@@ -28,6 +33,10 @@ import torch
 from .budget import BudgetMultiplier
 from .projection import project_network
 
+
+
+# Training rows the latent-weight loss of the stopping rule is measured on.
+_LATENT_ROWS = 2048
 
 
 @dataclass
@@ -188,6 +197,14 @@ class _Trainer:
             raise _non_finite_error(f"after epoch {self.history.n_iter + 1}", self.s)
         return value
 
+    def _latent_loss(self):
+        """Loss of the latent float weights on evenly spaced training rows (at most 2,048)."""
+        d = self.train
+        n = len(d)
+        idx = torch.linspace(0, n - 1, min(n, _LATENT_ROWS), device=d.device).long()
+        out = self.net.latent_forward(d.rows(idx), d.in_step)
+        return float(self.loss_fn(out, d.target[idx]).mean())
+
     def _validation_score(self):
         with torch.no_grad():
             out = torch.cat([self.net(codes, self.val.in_step) for _, codes in self.val.blocks()])
@@ -198,6 +215,7 @@ class _Trainer:
         """Train for up to ``n_epochs``; return the checkpoint to continue from."""
         h, s = self.history, self.s
         best_val, best_loss, no_improvement = -np.inf, np.inf, 0
+        best_latent = np.inf
         checkpoint, checkpoint_score = None, -np.inf
         converged = False
         for _ in range(n_epochs):
@@ -215,8 +233,15 @@ class _Trainer:
                 if fits and score > checkpoint_score:
                     checkpoint, checkpoint_score = self._snapshot(), score
             else:
-                no_improvement = no_improvement + 1 if loss > best_loss - s.tol else 0
+                # Quantized, the loss moves in steps (a sign flips, a level opens)
+                # while the latent weights still learn: either improving is progress.
+                quantized = self.net.quantized
+                latent = self._latent_loss() if quantized else np.inf
+                improved = (loss <= best_loss - s.tol
+                            or (quantized and latent <= best_latent - s.tol))
+                no_improvement = 0 if improved else no_improvement + 1
                 best_loss = min(best_loss, loss)
+                best_latent = min(best_latent, latent)
                 # Restored only when the last epoch ends over budget.
                 if fits and learn_bits and self.has_budget:
                     checkpoint = self._snapshot()
