@@ -24,7 +24,7 @@ from ._inputs import float_forward, input_statistics
 from ._qat import (QuantMLP, TrainSettings, loss_function, make_generator, one_torch_thread,
                    resolve_device, score_function, train_data, train_increment, train_network)
 from ._report import quantization_report
-from .runtime import IntegerMLP
+from .runtime import IntegerMLP, QuantizedLayer
 from .runtime._rows import encode_rows
 
 # Standardized inputs saturate at this many standard deviations. Every
@@ -323,13 +323,13 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         fan_in = np.concatenate([np.full(c.shape[1], c.shape[0]) for c in self.coefs_])
         n_neurons = fan_in.size
         if self.quantize:
-            graph = net.export_integer(self.input_steps_)
-            self.integer_weights_ = graph["weights"]
-            self.weight_steps_ = graph["weight_steps"]
-            self.integer_biases_ = graph["biases"]
-            self.activation_steps_ = graph["activation_steps"]
-            self.weight_bits_ = net.weight_bits()
-            self.activation_bits_ = graph["activation_bits"]
+            layers = net.export_integer(self.input_steps_)
+            self.integer_weights_ = [layer.weights for layer in layers]
+            self.weight_steps_ = [layer.weight_step for layer in layers]
+            self.integer_biases_ = [layer.bias for layer in layers]
+            self.activation_steps_ = [layer.activation_step for layer in layers[:-1]]
+            self.weight_bits_ = [layer.weight_bits for layer in layers]
+            self.activation_bits_ = [layer.activation_bits for layer in layers[:-1]]
             # Built once: predict runs it, and must not rebuild it on every call.
             try:
                 self._graph = self.to_integer()
@@ -374,13 +374,18 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
             raise ValueError("This estimator was fitted with quantize=False: a float network "
                              "has no integer graph. Refit with quantize=True.")
         scale, offset = self._input_affine()
-        return IntegerMLP.from_steps(
-            input_scale=scale, input_offset=offset, input_bits=self.input_bits,
-            weights=self.integer_weights_, weight_bits=self.weight_bits_,
-            weight_steps=self.weight_steps_, biases=self.integer_biases_,
-            activation_steps=self.activation_steps_, activation_bits=self.activation_bits_,
-            **self._graph_task(),
-        )
+        n_hidden = len(self.integer_weights_) - 1
+        layers = [
+            QuantizedLayer(weights=w, weight_bits=b, weight_step=step, bias=bias,
+                           activation_step=self.activation_steps_[i] if i < n_hidden else None,
+                           activation_bits=self.activation_bits_[i] if i < n_hidden else None)
+            for i, (w, b, step, bias) in enumerate(zip(
+                self.integer_weights_, self.weight_bits_, self.weight_steps_,
+                self.integer_biases_))
+        ]
+        return IntegerMLP.from_layers(input_scale=scale, input_offset=offset,
+                                      input_bits=self.input_bits, layers=layers,
+                                      **self._graph_task())
 
     def quantization_report(self):
         """Bits and bytes per layer, with a total row and the compression against float32.
@@ -419,6 +424,21 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         return validate_data(self, X, reset=False, accept_sparse=["csr", "csc"],
                              dtype=(np.float64, np.float32))
 
+    # -------------------------------------------------------------- pickle
+    def __getstate__(self):
+        # The integer graph derives from the fitted arrays: rebuilt when
+        # unpickled (as IsotonicRegression rebuilds its function), not stored twice.
+        state = dict(super().__getstate__())  # a copy: the base may hand out __dict__ itself
+        state.pop("_graph", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if getattr(self, "integer_weights_", None) is not None:
+            self._graph = self.to_integer()
+        elif hasattr(self, "integer_weights_"):
+            self._graph = None
+
     # ---------------------------------------------------------------- tags
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -427,7 +447,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
 
     @abstractmethod
     def _graph_task(self):
-        """Keyword arguments of ``IntegerMLP.from_steps`` that describe the task."""
+        """Keyword arguments of ``IntegerMLP.from_layers`` that describe the task."""
 
     def _y_numeric(self):
         return False

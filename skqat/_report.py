@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from .runtime._graph import layer_size_bytes
+from .runtime._layer import layer_size_bytes
 
 _FLOAT32_BYTES = 4
 

@@ -152,3 +152,18 @@ def test_cuda_request_without_gpu_is_a_clear_error():
     with pytest.raises(ValueError, match="no CUDA device"):
         NMPQATRegressor(device="cuda").fit(X, y)
     assert NMPQATRegressor(device="auto", max_iter=2).fit(X, y).device_ == "cpu"
+
+
+def test_the_pickle_holds_the_fitted_arrays_once_and_rebuilds_the_graph():
+    import pickle
+
+    X, y = make_classification(n_samples=300, n_features=10, random_state=0)
+    clf = NMPQATClassifier(hidden_layer_sizes=(64,), bit_budget=2, max_iter=5,
+                           random_state=0).fit(X, y)
+    data = pickle.dumps(clf)
+    assert "_graph" not in clf.__getstate__()
+    loaded = pickle.loads(data)
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert loaded._graph == clf._graph
+    # The graph's float64 copy of the weights is not in the file twice.
+    assert len(data) < len(pickle.dumps(clf.__dict__))

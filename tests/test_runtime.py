@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from skqat.runtime import IntegerLayer, IntegerMLP, ModelFileError, load, load_bytes
-from skqat.runtime._graph import MAX_FAN_IN
+from skqat.runtime._layer import MAX_FAN_IN
 
 ALL_BITS = np.arange(1, 17)
 

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..runtime._layer import QuantizedLayer
 from . import quantizers as Q
 from .layers import QuantLinear, QuantReLU
 
@@ -180,7 +181,7 @@ class QuantMLP(nn.Module):
 
     @torch.no_grad()
     def export_integer(self, input_step):
-        """The integer inference graph of the quantized network, as numpy arrays.
+        """The trained layers as integer codes and real steps: the runtime's hand-off.
 
         Parameters
         ----------
@@ -189,32 +190,28 @@ class QuantMLP(nn.Module):
 
         Returns
         -------
-        dict with lists (one entry per dense layer unless noted):
-            ``weights`` (int8/int16, shape (n_out, n_in)), ``weight_steps``
-            (float64, per neuron), ``biases`` (int64, per neuron, in units of the
-            weight step), and per hidden layer ``activation_steps`` (float64)
-            and ``activation_bits``.
+        list of skqat.runtime.QuantizedLayer
+            One per dense layer, computed in float64 (as the integer graph).
         """
-        graph = {"weights": [], "weight_steps": [], "biases": [],
-                 "activation_steps": [], "activation_bits": []}
+        layers = []
         in_step = torch.as_tensor(input_step, dtype=torch.float64)
         for i, lin in enumerate(self.linears):
             w = lin.weight.detach().cpu().to(torch.float64) * in_step
             bits = lin.bits().cpu()
             step = Q.weight_step(w, bits)
-            q_int = Q.quantize_weight_int(w, bits, step)
             dtype = np.int8 if max(lin.candidates) <= 8 else np.int16
-            graph["weights"].append(q_int.numpy().astype(dtype))
-            graph["weight_steps"].append(step.numpy())
             bias = lin.bias.detach().cpu().to(torch.float64)
-            graph["biases"].append(torch.round(bias / step).numpy().astype(np.int64))
+            hidden = {}
             if i < len(self.activations):
                 act = self.activations[i]
-                bits = act.bits().cpu()
                 in_step = act.step.detach().cpu().to(torch.float64).expand(act.n_neurons)
-                graph["activation_steps"].append(in_step.numpy().copy())
-                graph["activation_bits"].append(bits.numpy().astype(np.int64))
-        return graph
+                hidden = dict(activation_step=in_step.numpy().copy(),
+                              activation_bits=act.bits().cpu().numpy().astype(np.int64))
+            layers.append(QuantizedLayer(
+                weights=Q.quantize_weight_int(w, bits, step).numpy().astype(dtype),
+                weight_bits=bits.numpy().astype(np.int64), weight_step=step.numpy(),
+                bias=torch.round(bias / step).numpy().astype(np.int64), **hidden))
+        return layers
 
 
 def network_from_estimator(estimator):

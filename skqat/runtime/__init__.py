@@ -7,6 +7,8 @@ graph that ``predict`` runs. It saves to a compact model file
 """
 
 from ._graph import IntegerLayer, IntegerMLP
-from ._model_file import ModelFileError, load, load_bytes
+from ._layer import QuantizedLayer
+from ._load import load, load_bytes
+from ._model_file import ModelFileError
 
-__all__ = ["IntegerLayer", "IntegerMLP", "ModelFileError", "load", "load_bytes"]
+__all__ = ["IntegerLayer", "IntegerMLP", "ModelFileError", "QuantizedLayer", "load", "load_bytes"]

@@ -33,7 +33,7 @@ and float ufuncs are much faster than int64 arithmetic: :data:`MAX_FAN_IN`
 keeps every ``A_j`` below ``2**48``, so every partial sum of the matrix
 product is an integer float64 represents exactly, whatever the summation
 order; and the requantization runs in float64 when ``A_j * M_j + 2**k_j <
-2**53`` (see :class:`_LayerPlan`), in int64 otherwise. The results equal the
+2**53`` (see :class:`~skqat.runtime._layer.LayerPlan`), in int64 otherwise. The results equal the
 int64 computation bit for bit (the test suite checks them against a plain
 integer implementation); the C export computes in int64 throughout.
 """
@@ -41,28 +41,11 @@ integer implementation); the C export computes in int64 throughout.
 import numpy as np
 
 from . import _fixed_point as fp
+from ._c_export import export_c
+from ._layer import (INT32_MAX, MAX_FAN_IN, TASKS, IntegerLayer, LayerPlan, accumulator_bound,
+                     layer_size_bytes)
+from ._model_file import dump_bytes
 from ._rows import check_rows, input_codes, row_blocks
-
-TASKS = ("regression", "binary", "multiclass", "multilabel")
-#: The widest fan-in: at 16-bit weights and codes the accumulator bound is then
-#: below 2**48, which leaves a multiplier at least 13 bits.
-MAX_FAN_IN = 2**16
-_INT32_MAX = 2**31 - 1
-
-
-def weight_qmax(bits):
-    """Largest magnitude of a weight code at ``bits`` bits (1 for 1 bit), elementwise."""
-    bits = np.asarray(bits, dtype=np.int64)
-    return np.where(bits == 1, 1, (1 << np.maximum(bits - 1, 0)) - 1)
-
-
-def _as_int(name, a, shape, low, high):
-    a = np.asarray(a)
-    if a.shape != shape:
-        raise ValueError(f"{name} has shape {a.shape}, expected {shape}.")
-    if a.size and (a.dtype.kind not in "iub" or a.min() < low or a.max() > high):
-        raise ValueError(f"{name} must hold integers in [{low}, {high}].")
-    return a.astype(np.int64)
 
 
 def quantize_input(X, scale, offset, bits):
@@ -90,168 +73,10 @@ def quantize_input(X, scale, offset, bits):
     return input_codes(X, scale, offset, bits).astype(np.int64)
 
 
-def layer_size_bytes(n_in, weight_bits):
-    """Bytes of a layer's content: packed weights, and a bias, multiplier and shift per neuron.
-
-    Parameters
-    ----------
-    n_in : int
-        Fan-in.
-    weight_bits : array-like of int, shape (n_out,)
-
-    Returns
-    -------
-    int
-
-    Examples
-    --------
-    >>> layer_size_bytes(10, [2, 2, 4])
-    37
-    """
-    n_bits = int(n_in) * int(np.sum(weight_bits))
-    return -(-n_bits // 8) + 9 * len(weight_bits)
-
-
-def accumulator_bound(weight_bits, bias, n_in, max_input_code):
-    """Bound ``A_j = n_in * Wmax(b_j) * X + |B_j|`` on each neuron's accumulator.
-
-    Parameters
-    ----------
-    weight_bits, bias : array-like of int, shape (n_out,)
-    n_in : int
-        Fan-in.
-    max_input_code : int
-        Largest magnitude ``X`` of the layer's input codes.
-
-    Returns
-    -------
-    list of int
-        Python integers, which cannot overflow.
-    """
-    return [int(n_in) * int(q) * int(max_input_code) + abs(int(b))
-            for q, b in zip(weight_qmax(weight_bits), bias)]
-
-
-class IntegerLayer:
-    """One dense layer of the integer graph.
-
-    Parameters
-    ----------
-    weights : ndarray of int, shape (n_out, n_in)
-        Weight codes; row ``j`` at ``weight_bits[j]`` bits.
-    weight_bits : ndarray of int, shape (n_out,)
-        Bit-width of each neuron's weights, 1 to 16.
-    bias : ndarray of int, shape (n_out,)
-        Integer biases (int32 range), in units of the accumulator.
-    multiplier, shift : ndarray of int, shape (n_out,)
-        Fixed-point requantization factor ``multiplier * 2**-shift``.
-    activation_bits : ndarray of int, shape (n_out,), or None
-        Bit-width of each hidden neuron's unsigned output code; None for the
-        output layer.
-
-    Examples
-    --------
-    A 2-input output layer: 3-bit weights, requantized by ``3 * 2**-1``.
-
-    >>> import numpy as np
-    >>> from skqat.runtime import IntegerLayer
-    >>> layer = IntegerLayer(weights=[[3, -2]], weight_bits=[3], bias=[1],
-    ...                      multiplier=[3], shift=[1])
-    >>> layer.weight_bits
-    array([3])
-    """
-
-    def __init__(self, weights, weight_bits, bias, multiplier, shift, activation_bits=None):
-        weights = np.asarray(weights)
-        if weights.ndim != 2 or 0 in weights.shape:
-            raise ValueError(f"weights must be a non-empty 2-D array, got shape {weights.shape}.")
-        n_out = weights.shape[0]
-        self.weight_bits = _as_int("weight_bits", weight_bits, (n_out,), 1, 16)
-        qmax = weight_qmax(self.weight_bits)[:, None]
-        w = _as_int("weights", weights, weights.shape, -(2**15), 2**15)
-        one_bit = (self.weight_bits == 1)[:, None]
-        if np.any(np.abs(w) > qmax) or np.any(one_bit & (w == 0)):
-            raise ValueError("weights exceed their neuron's bit-width (1-bit weights are -1 or +1).")
-        self.weights = w.astype(np.int8 if self.weight_bits.max() <= 8 else np.int16)
-        self.bias = _as_int("bias", bias, (n_out,), -_INT32_MAX, _INT32_MAX)
-        self.multiplier = _as_int("multiplier", multiplier, (n_out,), 0, _INT32_MAX)
-        self.shift = _as_int("shift", shift, (n_out,), 0, fp.MAX_SHIFT)
-        self.activation_bits = (None if activation_bits is None else
-                                _as_int("activation_bits", activation_bits, (n_out,), 1, 16))
-
-    @property
-    def n_in(self):
-        """Fan-in."""
-        return self.weights.shape[1]
-
-    @property
-    def n_out(self):
-        """Number of neurons."""
-        return self.weights.shape[0]
-
-    def accumulator_bound(self, max_input_code):
-        """Per-neuron bounds ``A_j`` on ``|acc_j|`` (see :func:`accumulator_bound`)."""
-        return accumulator_bound(self.weight_bits, self.bias, self.n_in, max_input_code)
-
-    def max_output_code(self):
-        """Largest code this layer passes on (hidden layers only)."""
-        return (1 << int(self.activation_bits.max())) - 1
-
-    def __eq__(self, other):
-        if not isinstance(other, IntegerLayer):
-            return NotImplemented
-        same_act = ((self.activation_bits is None) == (other.activation_bits is None)
-                    and (self.activation_bits is None
-                         or np.array_equal(self.activation_bits, other.activation_bits)))
-        return same_act and all(np.array_equal(getattr(self, k), getattr(other, k))
-                                for k in ("weights", "weight_bits", "bias", "multiplier", "shift"))
-
-    __hash__ = None
-
-
-class _LayerPlan:
-    """How a layer computes its integers fast, and exactly (module docstring).
-
-    The accumulation runs in float64 BLAS (every bound is below ``2**48``).
-    The requantization runs in float64 when every
-    ``A_j * M_j + 2**k_j`` is below ``2**53``: then ``acc * (M 2**-k) +
-    (B M + 2**(k-1)) 2**-k`` is computed without any rounding (each term and
-    the sum are multiples of ``2**-k`` below ``2**53 * 2**-k``), so its floor
-    is the int64 result. Otherwise it runs in int64.
-    """
-
-    def __init__(self, layer, bounds):
-        self.layer = layer
-        self.weights = np.ascontiguousarray(layer.weights.T, dtype=np.float64)
-        self.in_float = all(fp.exact_in_float64(b, m, k) for b, m, k
-                            in zip(bounds, layer.multiplier, layer.shift))
-        k = layer.shift
-        half = np.where(k > 0, np.left_shift(1, np.maximum(k - 1, 0)), 0)
-        self.scale = np.ldexp(layer.multiplier.astype(np.float64), -k)
-        self.const = np.ldexp((layer.bias * layer.multiplier + half).astype(np.float64), -k)
-        self.qmax = (None if layer.activation_bits is None
-                     else ((1 << layer.activation_bits) - 1).astype(np.float64))
-
-    def forward(self, h):
-        """Output codes (float64 or int64 integers) for input codes ``h``."""
-        if not self.in_float:
-            acc = (h.astype(self.weights.dtype, copy=False) @ self.weights).astype(np.int64)
-            r = fp.requantize(acc + self.layer.bias, self.layer.multiplier, self.layer.shift)
-            return r if self.qmax is None else np.clip(r, 0, self.qmax.astype(np.int64))
-        r = h.astype(np.float64, copy=False) @ self.weights
-        r *= self.scale
-        r += self.const
-        np.floor(r, out=r)
-        if self.qmax is not None:
-            np.maximum(r, 0.0, out=r)
-            np.minimum(r, self.qmax, out=r)
-        return r
-
-
 class IntegerMLP:
     """Integer-only inference graph of a quantized ReLU MLP (numpy, no torch).
 
-    Build it with ``estimator.to_integer()`` or :meth:`from_steps`; load it
+    Build it with ``estimator.to_integer()`` or :meth:`from_layers`; load it
     with :func:`skqat.runtime.load`. See the module docstring for the
     arithmetic and the overflow bound, checked here at construction.
 
@@ -296,15 +121,14 @@ class IntegerMLP:
         self.task = task
         self.classes = None if classes is None else np.asarray(classes)
         self._check()
-        self._plans = [_LayerPlan(layer, bounds)
+        self._plans = [LayerPlan(layer, bounds)
                        for layer, bounds in zip(self.layers, self.accumulator_bounds())]
 
     # ------------------------------------------------------------ building
     @classmethod
-    def from_steps(cls, input_scale, input_offset, input_bits, weights, weight_bits,
-                   weight_steps, biases, activation_steps, activation_bits, task,
-                   target_scale=None, target_mean=None, classes=None):
-        """Build the graph from a network's integer codes and real-valued steps.
+    def from_layers(cls, *, input_scale, input_offset, input_bits, layers, task,
+                    target_scale=None, target_mean=None, classes=None):
+        """Build the graph from trained layers in integer codes and real steps.
 
         The real requantization factor of a hidden neuron is its weight step
         over its layer's activation step; an output neuron's is its weight
@@ -314,14 +138,9 @@ class IntegerMLP:
         ----------
         input_scale, input_offset, input_bits
             As in :class:`IntegerMLP`.
-        weights, weight_bits, biases : list of ndarray
-            Per dense layer: integer codes (n_out, n_in), bit-widths and
-            integer biases (in units of the weight step; clipped to int32).
-        weight_steps : list of ndarray
-            Per dense layer, the real value of one accumulator unit.
-        activation_steps, activation_bits : list of ndarray
-            Per hidden layer, the real value of one activation code and the
-            bit-widths.
+        layers : list of QuantizedLayer
+            The dense layers; all but the last have activation steps and bits.
+            Biases are clipped to the int32 range.
         task : {"regression", "binary", "multiclass", "multilabel"}
         target_scale, target_mean : ndarray or None
             Regression: the output's standardization, undone at the end.
@@ -331,27 +150,29 @@ class IntegerMLP:
         -------
         IntegerMLP
         """
-        output_step = float(np.min(weight_steps[-1]))
-        layers, max_code = [], 2 ** (int(input_bits) - 1) - 1
-        for i, (w, bits, step, bias) in enumerate(zip(weights, weight_bits, weight_steps, biases)):
-            hidden = i < len(weights) - 1
-            target_step = activation_steps[i] if hidden else np.full(len(step), output_step)
-            bias = np.clip(np.asarray(bias, dtype=np.int64), -_INT32_MAX, _INT32_MAX)
-            bounds = accumulator_bound(bits, bias, np.shape(w)[1], max_code)
+        output_step = float(np.min(layers[-1].weight_step))
+        built, max_code = [], 2 ** (int(input_bits) - 1) - 1
+        for layer in layers:
+            hidden = layer.activation_step is not None
+            target_step = (layer.activation_step if hidden
+                           else np.full(len(layer.weight_step), output_step))
+            bias = np.clip(np.asarray(layer.bias, dtype=np.int64), -INT32_MAX, INT32_MAX)
+            bounds = accumulator_bound(layer.weight_bits, bias, np.shape(layer.weights)[1],
+                                       max_code)
             pairs = [fp.quantize_multiplier(float(s) / float(t), fp.multiplier_bits(b))
-                     for s, t, b in zip(step, target_step, bounds)]
-            layer = IntegerLayer(w, bits, bias, [m for m, _ in pairs], [k for _, k in pairs],
-                                 activation_bits[i] if hidden else None)
-            layers.append(layer)
+                     for s, t, b in zip(layer.weight_step, target_step, bounds)]
+            built.append(IntegerLayer(layer.weights, layer.weight_bits, bias,
+                                      [m for m, _ in pairs], [k for _, k in pairs],
+                                      layer.activation_bits if hidden else None))
             if hidden:
-                max_code = layer.max_output_code()
-        n_out = layers[-1].n_out
+                max_code = built[-1].max_output_code()
+        n_out = built[-1].n_out
         scale = np.full(n_out, output_step)
         offset = np.zeros(n_out)
         if target_scale is not None:
             scale = scale * np.asarray(target_scale, dtype=np.float64)
             offset = np.asarray(target_mean, dtype=np.float64) + offset
-        return cls(input_scale, input_offset, input_bits, layers, scale, offset, task, classes)
+        return cls(input_scale, input_offset, input_bits, built, scale, offset, task, classes)
 
     def _check(self):
         n_features = self.input_scale.shape[0] if self.input_scale.ndim == 1 else -1
@@ -564,8 +385,6 @@ class IntegerMLP:
     # --------------------------------------------------------------- export
     def to_bytes(self):
         """The model file's bytes (see :mod:`skqat.runtime._model_file`)."""
-        from ._model_file import dump_bytes
-
         return dump_bytes(self)
 
     def save(self, path):
@@ -600,6 +419,5 @@ class IntegerMLP:
         (pathlib.Path, pathlib.Path)
             The header and the source.
         """
-        from ._c_export import export_c
 
         return export_c(self, directory, name)

@@ -40,11 +40,12 @@ allocates more than its own size.
 
 import struct
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import _packing
-from ._graph import TASKS, IntegerLayer, IntegerMLP
+from ._layer import TASKS, IntegerLayer
 
 MAGIC = b"SKQATMLP"
 VERSION = 1
@@ -83,7 +84,7 @@ def _label_block(classes):
 
 
 def dump_bytes(graph):
-    """The model file of an :class:`IntegerMLP`, as bytes."""
+    """The model file of an :class:`~skqat.runtime.IntegerMLP`, as bytes."""
     kind, labels = _label_block(graph.classes)
     n_classes = 0 if graph.classes is None else len(graph.classes)
     sizes = graph.layer_sizes
@@ -170,34 +171,34 @@ def _read_labels(r, kind, count):
     return np.array(labels, dtype=str)
 
 
-def load_bytes(data):
-    """An :class:`IntegerMLP` from model-file bytes.
+@dataclass(frozen=True)
+class StoredGraph:
+    """What a model file holds: the arguments of :class:`~skqat.runtime.IntegerMLP`.
 
-    Parameters
-    ----------
-    data : bytes-like
-        What :meth:`IntegerMLP.to_bytes` wrote.
+    ``input_scale``, ``input_offset`` (float64, per feature), ``input_bits``,
+    ``layers`` (list of IntegerLayer), ``output_scale``, ``output_offset``
+    (float64, per output), ``task`` and ``classes`` (ndarray or None), as
+    :class:`~skqat.runtime.IntegerMLP` documents them.
+    """
 
-    Returns
-    -------
-    IntegerMLP
+    input_scale: np.ndarray
+    input_offset: np.ndarray
+    input_bits: int
+    layers: list
+    output_scale: np.ndarray
+    output_offset: np.ndarray
+    task: str
+    classes: np.ndarray | None
+
+
+def read_graph(data):
+    """The :class:`StoredGraph` of model-file bytes, every field checked.
 
     Raises
     ------
     ModelFileError
-        As :func:`load`.
-
-    Examples
-    --------
-    >>> from sklearn.datasets import make_classification
-    >>> from skqat import NMPQATClassifier
-    >>> X, y = make_classification(n_samples=200, random_state=0)
-    >>> clf = NMPQATClassifier(hidden_layer_sizes=(8,), bit_budget=2, max_iter=5,
-    ...                        random_state=0).fit(X, y)
-    >>> from skqat.runtime import load_bytes
-    >>> graph = load_bytes(clf.to_integer().to_bytes())
-    >>> bool((graph.predict(X) == clf.predict(X)).all())
-    True
+        If the bytes are not a model file of this version, are truncated or
+        corrupted, or describe invalid layers.
     """
     data = bytes(data)
     _check_envelope(data)
@@ -235,42 +236,10 @@ def load_bytes(data):
                 raise ValueError("the output layer has activation bit-widths.")
             layers.append(IntegerLayer(w, bits, bias, mult, shift,
                                        (code >> 4) + 1 if hidden else None))
-        return IntegerMLP(input_scale, input_offset, input_bits, layers, output_scale,
-                          output_offset, TASKS[task], classes)
     except ValueError as err:
         raise ModelFileError(f"The model file describes an invalid graph: {err}") from err
+    return StoredGraph(input_scale=input_scale, input_offset=input_offset,
+                       input_bits=input_bits, layers=layers, output_scale=output_scale,
+                       output_offset=output_offset, task=TASKS[task], classes=classes)
 
 
-def load(path):
-    """Read a model file written by :meth:`IntegerMLP.save`.
-
-    Parameters
-    ----------
-    path : str or path-like
-
-    Returns
-    -------
-    IntegerMLP
-
-    Raises
-    ------
-    ModelFileError
-        If the file is not a skqat model file, is truncated or corrupted, or
-        has another format version. Loading never runs code from the file.
-
-    Examples
-    --------
-    >>> from sklearn.datasets import make_classification
-    >>> from skqat import NMPQATClassifier
-    >>> X, y = make_classification(n_samples=200, random_state=0)
-    >>> clf = NMPQATClassifier(hidden_layer_sizes=(8,), bit_budget=2, max_iter=5,
-    ...                        random_state=0).fit(X, y)
-    >>> import os, tempfile
-    >>> from skqat.runtime import load
-    >>> path = os.path.join(tempfile.mkdtemp(), "model.skqat")
-    >>> n_bytes = clf.to_integer().save(path)
-    >>> bool((load(path).predict(X) == clf.predict(X)).all())
-    True
-    """
-    with open(path, "rb") as f:
-        return load_bytes(f.read())

@@ -1,0 +1,239 @@
+"""One dense layer of the integer graph, and what training hands the runtime (numpy only).
+
+:class:`QuantizedLayer` is a trained layer as integer codes and real steps,
+before requantization: the one typed hand-off from training (``skqat._qat``)
+to the runtime. :class:`IntegerLayer` is the layer of the graph, with its
+fixed-point requantization; :class:`LayerPlan` computes it (see
+``_graph.py`` for the arithmetic).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _fixed_point as fp
+
+TASKS = ("regression", "binary", "multiclass", "multilabel")
+#: The widest fan-in: at 16-bit weights and codes the accumulator bound is then
+#: below 2**48, which leaves a multiplier at least 13 bits.
+MAX_FAN_IN = 2**16
+INT32_MAX = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class QuantizedLayer:
+    """A trained dense layer in integer codes and real steps (before requantization).
+
+    The real value of neuron ``j``'s accumulator ``sum_i W_ji q_i + B_j`` is
+    ``weight_step[j]`` times it, in the network's standardized units (the
+    logits, or the standardized regression targets, for the output layer).
+
+    Attributes
+    ----------
+    weights : ndarray of int8 or int16, shape (n_out, n_in)
+        Weight codes, row ``j`` at ``weight_bits[j]`` bits.
+    weight_bits : ndarray of int64, shape (n_out,)
+    weight_step : ndarray of float64, shape (n_out,)
+        Real value of one accumulator unit (weight code times input code).
+    bias : ndarray of int64, shape (n_out,)
+        Bias in accumulator units (a whole number of weight steps).
+    activation_step : ndarray of float64, shape (n_out,), or None
+        Hidden layers: real value of one output (activation) code; None for
+        the output layer.
+    activation_bits : ndarray of int64, shape (n_out,), or None
+        Hidden layers: bit-width of each neuron's unsigned output code.
+
+    Examples
+    --------
+    One output neuron at 2 bits, each accumulator unit worth 0.25:
+
+    >>> import numpy as np
+    >>> from skqat.runtime import IntegerMLP, QuantizedLayer
+    >>> layer = QuantizedLayer(weights=np.array([[1, -1]], dtype=np.int8),
+    ...                        weight_bits=np.array([2]), weight_step=np.array([0.25]),
+    ...                        bias=np.array([2]))
+    >>> graph = IntegerMLP.from_layers(input_scale=np.ones(2), input_offset=np.zeros(2),
+    ...                                input_bits=8, layers=[layer], task="regression")
+    >>> graph.predict(np.array([[3.0, 1.0]]))
+    array([1.])
+    """
+
+    weights: np.ndarray
+    weight_bits: np.ndarray
+    weight_step: np.ndarray
+    bias: np.ndarray
+    activation_step: np.ndarray | None = None
+    activation_bits: np.ndarray | None = None
+
+
+def weight_qmax(bits):
+    """Largest magnitude of a weight code at ``bits`` bits (1 for 1 bit), elementwise."""
+    bits = np.asarray(bits, dtype=np.int64)
+    return np.where(bits == 1, 1, (1 << np.maximum(bits - 1, 0)) - 1)
+
+
+def _as_int(name, a, shape, low, high):
+    a = np.asarray(a)
+    if a.shape != shape:
+        raise ValueError(f"{name} has shape {a.shape}, expected {shape}.")
+    if a.size and (a.dtype.kind not in "iub" or a.min() < low or a.max() > high):
+        raise ValueError(f"{name} must hold integers in [{low}, {high}].")
+    return a.astype(np.int64)
+
+
+def layer_size_bytes(n_in, weight_bits):
+    """Bytes of a layer's content: packed weights, and a bias, multiplier and shift per neuron.
+
+    Parameters
+    ----------
+    n_in : int
+        Fan-in.
+    weight_bits : array-like of int, shape (n_out,)
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> layer_size_bytes(10, [2, 2, 4])
+    37
+    """
+    n_bits = int(n_in) * int(np.sum(weight_bits))
+    return -(-n_bits // 8) + 9 * len(weight_bits)
+
+
+def accumulator_bound(weight_bits, bias, n_in, max_input_code):
+    """Bound ``A_j = n_in * Wmax(b_j) * X + |B_j|`` on each neuron's accumulator.
+
+    Parameters
+    ----------
+    weight_bits, bias : array-like of int, shape (n_out,)
+    n_in : int
+        Fan-in.
+    max_input_code : int
+        Largest magnitude ``X`` of the layer's input codes.
+
+    Returns
+    -------
+    list of int
+        Python integers, which cannot overflow.
+    """
+    return [int(n_in) * int(q) * int(max_input_code) + abs(int(b))
+            for q, b in zip(weight_qmax(weight_bits), bias)]
+
+
+class IntegerLayer:
+    """One dense layer of the integer graph.
+
+    Parameters
+    ----------
+    weights : ndarray of int, shape (n_out, n_in)
+        Weight codes; row ``j`` at ``weight_bits[j]`` bits.
+    weight_bits : ndarray of int, shape (n_out,)
+        Bit-width of each neuron's weights, 1 to 16.
+    bias : ndarray of int, shape (n_out,)
+        Integer biases (int32 range), in units of the accumulator.
+    multiplier, shift : ndarray of int, shape (n_out,)
+        Fixed-point requantization factor ``multiplier * 2**-shift``.
+    activation_bits : ndarray of int, shape (n_out,), or None
+        Bit-width of each hidden neuron's unsigned output code; None for the
+        output layer.
+
+    Examples
+    --------
+    A 2-input output layer: 3-bit weights, requantized by ``3 * 2**-1``.
+
+    >>> import numpy as np
+    >>> from skqat.runtime import IntegerLayer
+    >>> layer = IntegerLayer(weights=[[3, -2]], weight_bits=[3], bias=[1],
+    ...                      multiplier=[3], shift=[1])
+    >>> layer.weight_bits
+    array([3])
+    """
+
+    def __init__(self, weights, weight_bits, bias, multiplier, shift, activation_bits=None):
+        weights = np.asarray(weights)
+        if weights.ndim != 2 or 0 in weights.shape:
+            raise ValueError(f"weights must be a non-empty 2-D array, got shape {weights.shape}.")
+        n_out = weights.shape[0]
+        self.weight_bits = _as_int("weight_bits", weight_bits, (n_out,), 1, 16)
+        qmax = weight_qmax(self.weight_bits)[:, None]
+        w = _as_int("weights", weights, weights.shape, -(2**15), 2**15)
+        one_bit = (self.weight_bits == 1)[:, None]
+        if np.any(np.abs(w) > qmax) or np.any(one_bit & (w == 0)):
+            raise ValueError("weights exceed their neuron's bit-width (1-bit weights are -1 or +1).")
+        self.weights = w.astype(np.int8 if self.weight_bits.max() <= 8 else np.int16)
+        self.bias = _as_int("bias", bias, (n_out,), -INT32_MAX, INT32_MAX)
+        self.multiplier = _as_int("multiplier", multiplier, (n_out,), 0, INT32_MAX)
+        self.shift = _as_int("shift", shift, (n_out,), 0, fp.MAX_SHIFT)
+        self.activation_bits = (None if activation_bits is None else
+                                _as_int("activation_bits", activation_bits, (n_out,), 1, 16))
+
+    @property
+    def n_in(self):
+        """Fan-in."""
+        return self.weights.shape[1]
+
+    @property
+    def n_out(self):
+        """Number of neurons."""
+        return self.weights.shape[0]
+
+    def accumulator_bound(self, max_input_code):
+        """Per-neuron bounds ``A_j`` on ``|acc_j|`` (see :func:`accumulator_bound`)."""
+        return accumulator_bound(self.weight_bits, self.bias, self.n_in, max_input_code)
+
+    def max_output_code(self):
+        """Largest code this layer passes on (hidden layers only)."""
+        return (1 << int(self.activation_bits.max())) - 1
+
+    def __eq__(self, other):
+        if not isinstance(other, IntegerLayer):
+            return NotImplemented
+        same_act = ((self.activation_bits is None) == (other.activation_bits is None)
+                    and (self.activation_bits is None
+                         or np.array_equal(self.activation_bits, other.activation_bits)))
+        return same_act and all(np.array_equal(getattr(self, k), getattr(other, k))
+                                for k in ("weights", "weight_bits", "bias", "multiplier", "shift"))
+
+    __hash__ = None
+
+
+class LayerPlan:
+    """How a layer computes its integers fast, and exactly (module docstring).
+
+    The accumulation runs in float64 BLAS (every bound is below ``2**48``).
+    The requantization runs in float64 when every
+    ``A_j * M_j + 2**k_j`` is below ``2**53``: then ``acc * (M 2**-k) +
+    (B M + 2**(k-1)) 2**-k`` is computed without any rounding (each term and
+    the sum are multiples of ``2**-k`` below ``2**53 * 2**-k``), so its floor
+    is the int64 result. Otherwise it runs in int64.
+    """
+
+    def __init__(self, layer, bounds):
+        self.layer = layer
+        self.weights = np.ascontiguousarray(layer.weights.T, dtype=np.float64)
+        self.in_float = all(fp.exact_in_float64(b, m, k) for b, m, k
+                            in zip(bounds, layer.multiplier, layer.shift))
+        k = layer.shift
+        half = np.where(k > 0, np.left_shift(1, np.maximum(k - 1, 0)), 0)
+        self.scale = np.ldexp(layer.multiplier.astype(np.float64), -k)
+        self.const = np.ldexp((layer.bias * layer.multiplier + half).astype(np.float64), -k)
+        self.qmax = (None if layer.activation_bits is None
+                     else ((1 << layer.activation_bits) - 1).astype(np.float64))
+
+    def forward(self, h):
+        """Output codes (float64 or int64 integers) for input codes ``h``."""
+        if not self.in_float:
+            acc = (h.astype(self.weights.dtype, copy=False) @ self.weights).astype(np.int64)
+            r = fp.requantize(acc + self.layer.bias, self.layer.multiplier, self.layer.shift)
+            return r if self.qmax is None else np.clip(r, 0, self.qmax.astype(np.int64))
+        r = h.astype(np.float64, copy=False) @ self.weights
+        r *= self.scale
+        r += self.const
+        np.floor(r, out=r)
+        if self.qmax is not None:
+            np.maximum(r, 0.0, out=r)
+            np.minimum(r, self.qmax, out=r)
+        return r
