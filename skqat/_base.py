@@ -19,7 +19,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._checks import check_budget, check_candidates
+from ._checks import (check_budgets, check_candidates, check_hidden_layer_sizes,
+                      check_warm_start_shapes)
 from ._inputs import float_forward, input_statistics
 from ._qat import (QuantMLP, TrainSettings, loss_function, make_generator, one_torch_thread,
                    resolve_device, score_function, train_data, train_increment, train_network)
@@ -139,8 +140,10 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
     def _fit_one_thread(self, X, y, sample_weight, incremental):
         weight_cands = check_candidates("weight_bits", self.weight_bits, 1)
         act_cands = check_candidates("activation_bits", self.activation_bits, 1)
-        hidden = self._check_hidden_layer_sizes()
-        self._check_budgets(weight_cands, act_cands)
+        hidden = check_hidden_layer_sizes(self.hidden_layer_sizes)
+        check_budgets(quantize=self.quantize, bit_budget=self.bit_budget,
+                      activation_bit_budget=self.activation_bit_budget,
+                      weight_candidates=weight_cands, activation_candidates=act_cands)
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True: it makes one "
                              "pass over the rows it is given, with nothing held out. Set "
@@ -170,7 +173,8 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
                        temperature=self.gate_temperature, quantized=self.quantize,
                        generator=generator)
         if not first_pass:
-            self._check_warm_start_shapes(layer_sizes)
+            check_warm_start_shapes([self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_],
+                                    layer_sizes)
             net.load_parameters_numpy(self._trainable_state())
         net.to(self.device_)
 
@@ -189,26 +193,6 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         self._store_history(history, first_pass, incremental, n_samples=len(target))
         self._store_network(net.cpu(), dtype=X.dtype)
         return self
-
-    def _check_hidden_layer_sizes(self):
-        hidden = self.hidden_layer_sizes
-        hidden = [hidden] if isinstance(hidden, Integral) else list(hidden)
-        if any(not isinstance(h, Integral) or h < 1 for h in hidden):
-            raise ValueError(
-                f"hidden_layer_sizes must contain positive integers, got {self.hidden_layer_sizes!r}."
-            )
-        return [int(h) for h in hidden]
-
-    def _check_budgets(self, weight_cands, act_cands):
-        if not self.quantize and (self.bit_budget is not None
-                                  or self.activation_bit_budget is not None):
-            raise ValueError(
-                "quantize=False trains the float reference network, which has no bit "
-                "budget: set bit_budget=None and activation_bit_budget=None with it."
-            )
-        check_budget("bit_budget", self.bit_budget, weight_cands, "weight_bits")
-        check_budget("activation_bit_budget", self.activation_bit_budget, act_cands,
-                      "activation_bits")
 
     def _split_validation(self, X, target, sample_weight, rng):
         if not self.early_stopping:
@@ -269,14 +253,6 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
             activation_bit_budget=self.activation_bit_budget,
             learn_bits=self.quantize and (len(weight_cands) > 1 or len(act_cands) > 1),
         )
-
-    def _check_warm_start_shapes(self, layer_sizes):
-        fitted = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
-        if fitted != layer_sizes:
-            raise ValueError(
-                f"warm_start=True continues the fitted network of layer sizes {fitted}, "
-                f"but the parameters now ask for {layer_sizes}. Refit with warm_start=False."
-            )
 
     def _trainable_state(self):
         return {

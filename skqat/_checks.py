@@ -1,5 +1,7 @@
 """Checks of the estimators' parameters that the parameter constraints cannot express."""
 
+from numbers import Integral
+
 import numpy as np
 
 
@@ -24,4 +26,37 @@ def check_budget(name, budget, candidates, candidates_name):
             f"{candidates_name}[0]={candidates[0]}: no network can meet it. Raise {name} "
             f"to at least {candidates[0]}, add a smaller bit-width to {candidates_name}, "
             f"or set {name}=None for no budget."
+        )
+
+
+def check_budgets(*, quantize, bit_budget, activation_bit_budget, weight_candidates,
+                  activation_candidates):
+    """Both budgets against the candidates; a float network (``quantize=False``) has none."""
+    if not quantize and (bit_budget is not None or activation_bit_budget is not None):
+        raise ValueError(
+            "quantize=False trains the float reference network, which has no bit "
+            "budget: set bit_budget=None and activation_bit_budget=None with it."
+        )
+    check_budget("bit_budget", bit_budget, weight_candidates, "weight_bits")
+    check_budget("activation_bit_budget", activation_bit_budget, activation_candidates,
+                 "activation_bits")
+
+
+def check_hidden_layer_sizes(hidden_layer_sizes):
+    """The hidden layer sizes as a list of positive ints (an int is one layer)."""
+    hidden = ([hidden_layer_sizes] if isinstance(hidden_layer_sizes, Integral)
+              else list(hidden_layer_sizes))
+    if any(not isinstance(h, Integral) or h < 1 for h in hidden):
+        raise ValueError(
+            f"hidden_layer_sizes must contain positive integers, got {hidden_layer_sizes!r}."
+        )
+    return [int(h) for h in hidden]
+
+
+def check_warm_start_shapes(fitted, requested):
+    """``warm_start`` continues a network only with the same layer sizes."""
+    if fitted != requested:
+        raise ValueError(
+            f"warm_start=True continues the fitted network of layer sizes {fitted}, "
+            f"but the parameters now ask for {requested}. Refit with warm_start=False."
         )
