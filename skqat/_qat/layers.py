@@ -1,9 +1,10 @@
 """Torch modules of a quantized MLP: a dense layer and a clipped ReLU.
 
 Each module owns its parameters (weights, precision strengths, clipping
-levels) and computes a pure forward pass; nothing is changed inside
-``forward``. A module built with ``quantized=False`` is the float reference
-of the same network.
+levels) and computes a pure forward pass: the only thing ``forward`` may
+store is the memo of its discrete levels (see ``_LearnedBits.levels``),
+which never changes a result. A module built with ``quantized=False`` is the
+float reference of the same network.
 """
 
 import math
