@@ -1,5 +1,6 @@
 """Shared fixtures: the real datasets of the data home."""
 
+import importlib
 import os
 
 import numpy as np
@@ -21,7 +22,7 @@ def _load(fetch, **kwargs):
 def require(module):
     """Import an optional dependency; skip without it, except in CI (which installs every extra)."""
     if os.environ.get("CI"):
-        return __import__(module)
+        return importlib.import_module(module)
     return pytest.importorskip(module)
 
 
