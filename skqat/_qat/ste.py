@@ -8,8 +8,8 @@ Forward passes compute only the discrete choice each neuron's strength selects
 * for the strengths, the derivative of the soft gate mixture
   ``sum_k g_k(s) Q_k``, which is ``sum_k u_k'(s) (Q_k - Q_{k-1})``, over the
   two transitions ``k`` beside each neuron's level (``levels.py`` says why the
-  others are left out): one batched quantization at the bits one level down
-  and one level up, whatever the number of candidates.
+  others are left out): one quantization at the bits one level down and one
+  at the bits one level up, whatever the number of candidates.
 
 Writing these as ``torch.autograd.Function`` keeps the forward free of the
 soft mixture (``w_soft + (w_hard - w_soft).detach()`` would evaluate every
