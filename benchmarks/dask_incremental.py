@@ -10,7 +10,7 @@ fitted on the sample for as many epochs as the stream has chunks (the same
 number of optimizer steps), both scored (R2) on 50,000 held-out rows of
 unseen cells. The stream also runs on a quarter of the chunks: its peak
 memory must not grow with the number of rows. Each configuration runs in a
-fresh subprocess, so its peak resident memory is its own. Run from the
+fresh process, so its peak resident memory is its own. Run from the
 repository root::
 
     python -m benchmarks.dask_incremental --output benchmarks/results
@@ -19,16 +19,15 @@ Writes ``dask_incremental.csv`` and ``dask_incremental.md`` under ``--output``.
 """
 
 import argparse
-import json
 import resource
-import subprocess
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .measure import in_fresh_process
 
 SAMPLE_SEED, TEST_SEED = 10_000, 20_000
 
@@ -98,20 +97,11 @@ def main(argv=None):
     parser.add_argument("--chunks", type=int, default=20)
     parser.add_argument("--chunk-rows", type=int, default=100_000)
     parser.add_argument("--test-rows", type=int, default=50_000)
-    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(_child(args.child, args.chunks, args.chunk_rows, args.test_rows)))
-        return None
     rows = []
     for mode, chunks in (("incremental", args.chunks), ("incremental", max(1, args.chunks // 4)),
                          ("sample", args.chunks)):
-        out = subprocess.run(
-            [sys.executable, "-m", "benchmarks.dask_incremental", "--child", mode,
-             "--chunks", str(chunks), "--chunk-rows", str(args.chunk_rows),
-             "--test-rows", str(args.test_rows)],
-            capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1])
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        rows.append(in_fresh_process(_child, mode, chunks, args.chunk_rows, args.test_rows))
         print(rows[-1], flush=True)
     Path(args.output).mkdir(parents=True, exist_ok=True)
     table = pd.DataFrame(rows)

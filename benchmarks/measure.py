@@ -1,5 +1,6 @@
 """Measurements of one fitted estimator: quality, bits and bytes, time, throughput, memory."""
 
+import multiprocessing
 import time
 
 import numpy as np
@@ -91,3 +92,13 @@ def torch_forward(est):
         with torch.no_grad():
             return net(torch.as_tensor(est._input_codes(X), dtype=torch.float32), step).numpy()
     return predict
+
+
+def in_fresh_process(func, *args):
+    """``func(*args)`` in a new interpreter (spawned), so that its peak memory is its own.
+
+    A long benchmark process carries the heap of everything it ran before,
+    which a peak measured in it would count.
+    """
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(func, args)

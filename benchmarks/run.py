@@ -19,7 +19,6 @@ absolute numbers. Run from the repository root::
 import argparse
 import datetime
 import json
-import multiprocessing
 import os
 import platform
 import sys
@@ -34,7 +33,8 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from . import report
-from .measure import quality, rows_per_second, size_columns, timed_fit, torch_forward
+from .measure import (in_fresh_process, quality, rows_per_second, size_columns, timed_fit,
+                      torch_forward)
 from .methods import make_estimator, method_table
 from .tasks import TASKS, covertype_rows, load_split
 
@@ -124,11 +124,9 @@ def _memory_fit(settings, data_home):
 def memory_check(settings, data_home, log):
     """Peak RSS of one NMP-QAT fit on all of Covertype (150k x 54 after one-hot).
 
-    In a fresh process: the benchmark's own process carries the heap of
-    every fit before, which the peak would count.
+    In a fresh process (:func:`~benchmarks.measure.in_fresh_process`).
     """
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        out = pool.apply(_memory_fit, (settings, data_home))
+    out = in_fresh_process(_memory_fit, settings, data_home)
     log(f"memory: fit on ({out['rows']}, {out['features']}) peaks at {out['peak_rss_mb']:.0f} MB")
     return out
 

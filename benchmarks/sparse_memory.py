@@ -3,7 +3,7 @@
 A 50,000 x 20,000 CSR matrix at 0.1% density (8 GB if densified as float64)
 trains two epochs of ``NMPQATClassifier`` and then predicts; the process's peak
 resident memory is reported next to the matrix's own size and the dense size.
-Each configuration runs in a fresh subprocess so that its peak is its own.
+Each configuration runs in a fresh process so that its peak is its own.
 Run from the repository root::
 
     python -m benchmarks.sparse_memory --output benchmarks/results
@@ -12,15 +12,14 @@ Writes ``sparse_memory.csv`` under ``--output``.
 """
 
 import argparse
-import json
 import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .measure import in_fresh_process
 
 
 def _child(n_rows, n_features, density, quantize):
@@ -57,20 +56,10 @@ def main(argv=None):
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--features", type=int, default=20_000)
     parser.add_argument("--density", type=float, default=0.001)
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--quantize", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(_child(args.rows, args.features, args.density, bool(args.quantize))))
-        return
     rows = []
-    for quantize in (1, 0):
-        out = subprocess.run(
-            [sys.executable, "-m", "benchmarks.sparse_memory", "--child", "--rows",
-             str(args.rows), "--features", str(args.features), "--density",
-             str(args.density), "--quantize", str(quantize)],
-            capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1])
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    for quantize in (True, False):
+        rows.append(in_fresh_process(_child, args.rows, args.features, args.density, quantize))
         print(rows[-1], flush=True)
     Path(args.output).mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(Path(args.output) / "sparse_memory.csv", index=False)

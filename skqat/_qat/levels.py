@@ -97,12 +97,10 @@ def build_levels(level, table, n_neurons, kind, dtype=torch.float32):
         Float dtype of the constants.
     """
     device = level.device
-    np_dtype = np.float64 if dtype == torch.float64 else np.float32
 
-    def tensor(a, dt=np_dtype):
-        return torch.from_numpy(np.ascontiguousarray(a, dtype=dt)).to(device)
+    def tensor(values, dt=dtype):
+        return Q.host_constant(values, dt, device)
 
-    # numpy on the host: a few operations on a few hundred integers.
     table = np.asarray(table, dtype=np.int64)
     k = len(table)
     lv = np.broadcast_to(level.cpu().numpy(), (n_neurons,))
@@ -121,9 +119,9 @@ def build_levels(level, table, n_neurons, kind, dtype=torch.float32):
                      side_low=tensor(np.minimum(side_qmax, qmax)[:, None, :]),
                      side_high=tensor(np.maximum(side_qmax, qmax)[:, None, :]),
                      same_activation_qmax=float(qmax[0]) if bits.min() == bits.max() else None)
-    return Levels(level=level, bits=tensor(bits, np.int64), bits_numpy=bits.copy(),
+    return Levels(level=level, bits=tensor(bits, torch.int64), bits_numpy=bits.copy(),
                   side_threshold=tensor(side_threshold), side_exists=tensor(exists[sides]),
-                  side_bits=tensor(side_bits, np.int64),
+                  side_bits=tensor(side_bits, torch.int64),
                   side_sign=tensor(np.array([-1.0, 1.0])[sides][:, None]), **extra)
 
 

@@ -42,12 +42,6 @@ _CLIP = np.array([0.0] + [_GAUSSIAN_CLIP_RATIO.get(b, 1e30) for b in range(1, 17
 
 
 @functools.lru_cache(maxsize=None)
-def _weight_qmax_table(device):
-    # One gather instead of a few elementwise ops per call.
-    return torch.as_tensor(_QMAX, dtype=torch.float32, device=device)
-
-
-@functools.lru_cache(maxsize=None)
 def _thresholds(n_candidates, device, dtype):
     return torch.arange(1, n_candidates, device=device, dtype=dtype) / n_candidates
 
@@ -125,14 +119,16 @@ def _candidate_gaps(candidates, dtype, device):
                         dtype=dtype, device=device)
 
 
-def weight_qmax(bits):
-    """Largest integer magnitude of symmetric ``bits``-bit weights (1 for 1 bit).
+_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64, torch.int64: np.int64}
 
-    ``bits`` is an int or a tensor of per-row bit-widths.
+
+def host_constant(values, dtype, device):
+    """A tensor of values computed on the host with numpy, in ``dtype`` on ``device``.
+
+    The per-level constants are a few operations on at most a few hundred
+    numbers: far cheaper in numpy than as many tensor operations.
     """
-    if isinstance(bits, torch.Tensor):
-        return _weight_qmax_table(bits.device)[bits]
-    return 1 if bits == 1 else 2 ** (bits - 1) - 1
+    return torch.from_numpy(np.ascontiguousarray(values, dtype=_NUMPY_DTYPES[dtype])).to(device)
 
 
 @dataclass(frozen=True)
@@ -182,22 +178,15 @@ def weight_rows(bits, dtype=torch.float32, device=None):
     """
     if isinstance(bits, torch.Tensor):
         device, bits = bits.device, bits.cpu().numpy()
-    # numpy: a few operations on at most a few hundred integers, far cheaper
-    # than as many tensor operations.
     bits = np.asarray(bits, dtype=np.int64)
-    np_dtype = np.float64 if dtype == torch.float64 else np.float32
     one_bit = bits == 1
-
-    def tensor(a):
-        return torch.from_numpy(np.ascontiguousarray(a, dtype=np_dtype)).to(device)
-
     qmax = _QMAX[bits]
     same = bits.size and bits.min() == bits.max() > 1
     return WeightRows(
-        bits=torch.from_numpy(bits).to(device),
-        qmax=tensor(qmax[..., None]),
-        clip=tensor(_CLIP[bits]),
-        one_bit=tensor(one_bit[..., None]),
+        bits=host_constant(bits, torch.int64, device),
+        qmax=host_constant(qmax[..., None], dtype, device),
+        clip=host_constant(_CLIP[bits], dtype, device),
+        one_bit=host_constant(one_bit[..., None], dtype, device),
         any_one_bit=bool(one_bit.any()),
         all_one_bit=bool(one_bit.all()),
         same_qmax=float(qmax.flat[0]) if same else None,
@@ -364,12 +353,3 @@ def quantize_activation_int(y, step, bits):
     """
     qmax = torch.as_tensor(activation_qmax(bits), dtype=y.dtype, device=y.device)
     return torch.minimum(torch.div(y, step).clamp_min_(0.0).round_(), qmax)
-
-
-def quantize_input_int(z, step, bits):
-    """Signed ``bits``-bit codes of standardized inputs ``z`` with per-feature steps.
-
-    Values beyond the representable range saturate.
-    """
-    qmax = 2 ** (bits - 1) - 1
-    return torch.clamp(torch.round(z / step), -qmax, qmax)
