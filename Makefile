@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 SKQAT_DATA_HOME ?= $(abspath $(wildcard ../shared/data))
 export SKQAT_DATA_HOME
 
-.PHONY: install demo test bench bench-quick bench-sparse bench-steps bench-dask bench-gpu docs clean
+.PHONY: install demo test bench bench-quick bench-sparse bench-steps bench-dask bench-compression \
+	bench-paper bench-gpu docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +48,14 @@ bench-steps: install
 # Incremental (dask-ml) over about 2 million KPI rows generated chunk by chunk (a few minutes).
 bench-dask: install
 	$(PY) -m benchmarks.dask_incremental --output benchmarks/results
+
+# What the defaults compress, and the 1.5-bit regime, on every shared dataset (about 25 minutes).
+bench-compression: install
+	$(PY) -m benchmarks.compression --output benchmarks/results
+
+# Covertype in the paper's regime: 4 x 512 on 100,000 rows (about 40 minutes on one core).
+bench-paper: install
+	$(PY) -m benchmarks.paper_regime --output benchmarks/results
 
 # GPU against CPU step time, bits and accuracy (on a machine with a CUDA device).
 bench-gpu: install

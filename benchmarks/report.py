@@ -83,7 +83,8 @@ def _fmt(v, digits=4):
     return f"{v:.{digits}g}"
 
 
-def _table(df, columns):
+def markdown_table(df, columns):
+    """``df``'s ``columns`` as a Markdown table, numbers to 4 significant digits."""
     head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
     return head + "".join("| " + " | ".join(_fmt(r[c]) for c in columns) + " |\n"
                           for _, r in df.iterrows())
@@ -116,10 +117,10 @@ def markdown(meta, summary, cost, memory, targets):
         cols = ["method", q[0], q[0] + "_std", q[1], q[1] + "_std", "weight_bits",
                 "activation_bits", "size_bytes", "compression", "fit_s", "epoch_ratio",
                 "torch_rows_s", "integer_rows_s", "mlp_rows_s", "peak_rss_mb"]
-        lines += [f"\n## {task} ({kind}, {int(part.seeds.max())} seed(s))\n", _table(part, cols)]
+        lines += [f"\n## {task} ({kind}, {int(part.seeds.max())} seed(s))\n", markdown_table(part, cols)]
     if cost is not None:
         lines += ["\n## Training cost (Covertype, interleaved rounds, median epoch)\n",
-                  _table(cost, ["method", "hidden", "n_train", "batch_size", "epoch_s",
+                  markdown_table(cost, ["method", "hidden", "n_train", "batch_size", "epoch_s",
                                 "epoch_ratio"])]
     if memory is not None:
         lines += ["\n## Memory\n",

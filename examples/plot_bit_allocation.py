@@ -3,8 +3,8 @@ Where the bits go: the allocation per layer and per neuron
 ==========================================================
 
 Every neuron learns its own bit-width. Training starts every neuron at the
-lowest candidate; a neuron's precision grows only where the loss asks for it,
-and the budget keeps the mean in check. Covertype (7 forest cover classes from
+lowest candidate; a neuron's precision grows only where the loss gains more
+than the price of its bits (``bit_price``), and the budget caps the mean. Covertype (7 forest cover classes from
 cartographic variables) needs more precision than most tabular data, so the
 allocation is far from uniform.
 """

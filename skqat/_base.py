@@ -20,7 +20,8 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._checks import (check_budgets, check_candidates, check_hidden_layer_sizes,
-                      check_warm_start_shapes)
+                      check_reachable_bit_budget, check_warm_start_shapes,
+                      check_weight_candidates)
 from ._inputs import float_forward, input_statistics
 from ._qat import (QuantMLP, TrainSettings, loss_function, make_generator, one_torch_thread,
                    resolve_device, score_function, train_data, train_increment, train_network)
@@ -62,6 +63,8 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         "input_bits": [Interval(Integral, 2, 16, closed="both")],
         "granularity": [StrOptions({"neuron", "layer"})],
         "quantize": ["boolean"],
+        "bit_price": [Interval(Real, 0, None, closed="left")],
+        "activation_bit_price": [Interval(Real, 0, None, closed="left")],
         "strength_learning_rate": [Interval(Real, 0, None, closed="neither")],
         "gate_temperature": [Interval(Real, 0, None, closed="neither")],
         "device": [StrOptions({"cpu", "cuda", "auto"})],
@@ -86,6 +89,8 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         n_iter_no_change,
         bit_budget,
         activation_bit_budget,
+        bit_price,
+        activation_bit_price,
         weight_bits,
         activation_bits,
         input_bits,
@@ -110,6 +115,8 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         self.n_iter_no_change = n_iter_no_change
         self.bit_budget = bit_budget
         self.activation_bit_budget = activation_bit_budget
+        self.bit_price = bit_price
+        self.activation_bit_price = activation_bit_price
         self.weight_bits = weight_bits
         self.activation_bits = activation_bits
         self.input_bits = input_bits
@@ -138,7 +145,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
             return self._fit_one_thread(X, y, sample_weight, incremental)
 
     def _fit_one_thread(self, X, y, sample_weight, incremental):
-        weight_cands = check_candidates("weight_bits", self.weight_bits, 1)
+        weight_cands = check_weight_candidates(self.weight_bits)
         act_cands = check_candidates("activation_bits", self.activation_bits, 1)
         hidden = check_hidden_layer_sizes(self.hidden_layer_sizes)
         check_budgets(quantize=self.quantize, bit_budget=self.bit_budget,
@@ -168,6 +175,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
             self.input_steps_ = np.full(X.shape[1],
                                         _INPUT_CLIP_STD / (2 ** (self.input_bits - 1) - 1))
         layer_sizes = [X.shape[1], *hidden, self._n_outputs()]
+        check_reachable_bit_budget(self.bit_budget, weight_cands, layer_sizes)
         net = QuantMLP(layer_sizes=layer_sizes, weight_bits=weight_cands,
                        activation_bits=act_cands, per_neuron=self.granularity == "neuron",
                        temperature=self.gate_temperature, quantized=self.quantize,
@@ -251,6 +259,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
             early_stopping=self.early_stopping, n_iter_no_change=self.n_iter_no_change,
             verbose=bool(self.verbose), bit_budget=self.bit_budget,
             activation_bit_budget=self.activation_bit_budget,
+            bit_price=self.bit_price, activation_bit_price=self.activation_bit_price,
             learn_bits=self.quantize and (len(weight_cands) > 1 or len(act_cands) > 1),
         )
 
@@ -305,7 +314,9 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
             self.integer_biases_ = [layer.bias for layer in layers]
             self.activation_steps_ = [layer.activation_step for layer in layers[:-1]]
             self.weight_bits_ = [layer.weight_bits for layer in layers]
-            self.activation_bits_ = [layer.activation_bits for layer in layers[:-1]]
+            # A pruned neuron (0 weight bits) stores no activation: 0 bits.
+            self.activation_bits_ = [np.where(layer.weight_bits > 0, layer.activation_bits, 0)
+                                     for layer in layers[:-1]]
             # Built once: predict runs it, and must not rebuild it on every call.
             try:
                 self._graph = self.to_integer()

@@ -42,6 +42,34 @@ def check_budgets(*, quantize, bit_budget, activation_bit_budget, weight_candida
                  "activation_bits")
 
 
+def check_weight_candidates(values):
+    """Candidate weight bit-widths: 0 (pruning) is allowed beside at least one other."""
+    candidates = check_candidates("weight_bits", values, 0)
+    if candidates[-1] == 0:
+        raise ValueError("weight_bits=(0,) prunes every neuron: 0 bits needs at least one "
+                         "other candidate, for example weight_bits=(0, 1, 2, 4, 8).")
+    return candidates
+
+
+def check_reachable_bit_budget(bit_budget, candidates, layer_sizes):
+    """The weight budget against the smallest network: every neuron at its lowest bits.
+
+    With a 0-bit candidate the hidden neurons can be pruned, but the output
+    layer keeps its lowest non-zero bit-width.
+    """
+    if bit_budget is None or candidates[0] > 0:
+        return
+    n_weights = [a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:])]
+    lowest = n_weights[-1] * candidates[1] / sum(n_weights)
+    if bit_budget < lowest:
+        raise ValueError(
+            f"bit_budget={bit_budget} is below {lowest:.4g}, the mean weight bits of this "
+            f"network with every hidden neuron pruned and the output layer at "
+            f"{candidates[1]} bits: no network of these layer sizes can meet it. Raise "
+            "bit_budget, or widen hidden_layer_sizes."
+        )
+
+
 def check_hidden_layer_sizes(hidden_layer_sizes):
     """The hidden layer sizes as a list of positive ints (an int is one layer)."""
     hidden = ([hidden_layer_sizes] if isinstance(hidden_layer_sizes, Integral)

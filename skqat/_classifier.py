@@ -57,12 +57,22 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         stops early.
     bit_budget : float or None, default=None
         Largest mean weight bit-width (each neuron weighted by its fan-in) the
-        fitted model may have. ``None`` lets precision grow only through the
-        task loss. Must be at least ``min(weight_bits)``.
+        fitted model may have: a hard cap, whatever the price. ``None`` sets
+        no cap. Must be at least ``min(weight_bits)``.
     activation_bit_budget : float or None, default=None
         Largest mean activation bit-width over hidden neurons.
+    bit_price : float, default=0.02
+        Price of one mean weight bit in the training objective, relative to
+        the data loss: a neuron's weights get more bits only where that cuts
+        the loss by more than ``bit_price`` (2%) per mean bit it adds, so
+        that precision grows only where the data needs it. 0 lets it grow for
+        any gain of the loss. See the user guide for how the default was chosen.
+    activation_bit_price : float, default=0.002
+        The same price for one mean activation bit.
     weight_bits : tuple of int, default=(1, 2, 4, 8)
-        Candidate weight bit-widths. A single value is uniform QAT.
+        Candidate weight bit-widths. A single value is uniform QAT. A 0 lets
+        training prune hidden neurons (0 bits: their row and their output are
+        removed from the integer model).
     activation_bits : tuple of int, default=(4, 8, 16)
         Candidate activation bit-widths.
     input_bits : int, default=8
@@ -171,6 +181,8 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         n_iter_no_change=10,
         bit_budget=None,
         activation_bit_budget=None,
+        bit_price=0.02,
+        activation_bit_price=0.002,
         weight_bits=(1, 2, 4, 8),
         activation_bits=(4, 8, 16),
         input_bits=8,
@@ -186,6 +198,7 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
             random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change, bit_budget=bit_budget, activation_bit_budget=activation_bit_budget,
+            bit_price=bit_price, activation_bit_price=activation_bit_price,
             weight_bits=weight_bits, activation_bits=activation_bits, input_bits=input_bits,
             granularity=granularity, quantize=quantize,
             strength_learning_rate=strength_learning_rate, gate_temperature=gate_temperature,

@@ -34,7 +34,8 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
     tol : float, default=1e-4
         Tolerance for the optimization (as in ``MLPRegressor``).
     verbose : bool, default=False
-        Print one line per epoch.
+        Print one line per epoch: loss, validation score, mean weight and
+        activation bits, seconds.
     warm_start : bool, default=False
         Continue from the previous fit's network and input (and target)
         statistics, as ``MLPClassifier`` does: ``n_iter_`` counts the epochs of
@@ -47,25 +48,37 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         Epochs without ``tol`` improvement before stopping; ``np.inf`` never
         stops early.
     bit_budget : float or None, default=None
-        Largest mean weight bit-width (fan-in weighted) of the fitted model.
+        Largest mean weight bit-width (each neuron weighted by its fan-in) the
+        fitted model may have: a hard cap, whatever the price. ``None`` sets
+        no cap. Must be at least ``min(weight_bits)``.
     activation_bit_budget : float or None, default=None
         Largest mean activation bit-width over hidden neurons.
+    bit_price : float, default=0.02
+        Price of one mean weight bit in the training objective, relative to
+        the data loss: a neuron's weights get more bits only where that cuts
+        the loss by more than ``bit_price`` (2%) per mean bit it adds, so
+        that precision grows only where the data needs it. 0 lets it grow for
+        any gain of the loss. See the user guide for how the default was chosen.
+    activation_bit_price : float, default=0.002
+        The same price for one mean activation bit.
     weight_bits : tuple of int, default=(1, 2, 4, 8)
-        Candidate weight bit-widths; a single value is uniform QAT.
+        Candidate weight bit-widths. A single value is uniform QAT. A 0 lets
+        training prune hidden neurons (0 bits: their row and their output are
+        removed from the integer model).
     activation_bits : tuple of int, default=(4, 8, 16)
         Candidate activation bit-widths.
     input_bits : int, default=8
-        Bit-width of the standardized inputs.
+        Bit-width of the (standardized) inputs.
     granularity : {"neuron", "layer"}, default="neuron"
-        One learned bit-width per neuron or per layer.
+        One learned bit-width per neuron (NMP-QAT) or per layer (baseline).
     quantize : bool, default=True
-        False trains the float reference network.
+        False trains the same network in float: the reference to compare with.
     strength_learning_rate : float, default=0.01
         Adam learning rate of the precision strengths.
     gate_temperature : float, default=0.1
-        Temperature of the soft gates.
+        Temperature of the soft gates behind the strengths' gradient.
     device : {"cpu", "cuda", "auto"}, default="cpu"
-        Where torch trains.
+        Where torch trains; "auto" takes a GPU when there is one.
 
     Attributes
     ----------
@@ -128,6 +141,8 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         n_iter_no_change=10,
         bit_budget=None,
         activation_bit_budget=None,
+        bit_price=0.02,
+        activation_bit_price=0.002,
         weight_bits=(1, 2, 4, 8),
         activation_bits=(4, 8, 16),
         input_bits=8,
@@ -143,6 +158,7 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
             random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change, bit_budget=bit_budget, activation_bit_budget=activation_bit_budget,
+            bit_price=bit_price, activation_bit_price=activation_bit_price,
             weight_bits=weight_bits, activation_bits=activation_bits, input_bits=input_bits,
             granularity=granularity, quantize=quantize,
             strength_learning_rate=strength_learning_rate, gate_temperature=gate_temperature,

@@ -27,15 +27,17 @@ def quantization_report(estimator):
         Index: ``hidden_1 .. hidden_n``, ``output``, ``input_output_steps``
         and ``total``. Columns: ``neurons``, ``fan_in``, a count of neurons at
         each weight bit-width (``w1``, ``w2``, ...) and each activation
-        bit-width (``a4``, ...), ``mean_weight_bits``,
+        bit-width (``a4``, ...; ``w0`` and ``a0`` count pruned neurons),
+        ``mean_weight_bits``,
         ``mean_activation_bits``, ``bytes`` (packed weights plus a bias,
-        multiplier and shift per neuron; the input and output steps have their
-        own row), ``float32_bytes`` (the same weights and biases in float32, and a
+        multiplier and shift per neuron, as the integer graph stores them:
+        without pruned neurons; the input and output steps have their own row), ``float32_bytes`` (the same weights and biases in float32, and a
         float32 mean and scale per feature and output)
         and ``compression`` (``float32_bytes / bytes``). The total row's
         ``bytes`` is the estimator's ``model_size_bytes_``.
     """
     est = estimator
+    graph = est._graph
     w_bits, a_bits = est.weight_bits_, est.activation_bits_
     w_cols, w_values = _bit_columns("w", w_bits, est.weight_bits)
     a_cols, a_values = _bit_columns("a", a_bits, est.activation_bits)
@@ -49,8 +51,10 @@ def quantization_report(estimator):
                     for c, v in zip(a_cols, a_values)})
         row["mean_weight_bits"] = float(np.mean(w_bits[i]))
         row["mean_activation_bits"] = float(np.mean(a_bits[i])) if hidden else np.nan
-        row["bytes"] = (layer_size_bytes(n_in, w_bits[i]) if est.quantize
-                        else _FLOAT32_BYTES * (n_in + 1) * n_out)
+        # What the integer graph stores: pruned (0-bit) neurons and their
+        # columns in the next layer are gone from it.
+        row["bytes"] = (layer_size_bytes(graph.layers[i].n_in, graph.layers[i].weight_bits)
+                        if est.quantize else _FLOAT32_BYTES * (n_in + 1) * n_out)
         row["float32_bytes"] = _FLOAT32_BYTES * (n_in + 1) * n_out
         rows.append(row)
         index.append(f"hidden_{i + 1}" if hidden else "output")

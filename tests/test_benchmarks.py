@@ -113,3 +113,31 @@ def test_dask_incremental_benchmark_runs_on_tiny_settings(tmp_path):
     assert np.isfinite(table[["peak_rss_mib", "fit_s", "test_r2"]].to_numpy()).all()
     assert (table.mean_weight_bits <= 2.0).all() and (table.mean_activation_bits <= 6.0).all()
     assert "| Incremental, 4 chunks of 1,500 |" in (tmp_path / "dask_incremental.md").read_text()
+
+
+def test_compression_benchmark_rows_and_gaps(tmp_path, yt_qoe):
+    from benchmarks.compression import ROWS
+
+    subprocess.run([sys.executable, "-m", "benchmarks.compression", "--output", str(tmp_path),
+                    "--tasks", "yt_qoe", "--seeds", "1", "--max-train", "300"],
+                   cwd=ROOT, check=True, capture_output=True, text=True, timeout=600)
+    runs = pd.read_csv(tmp_path / "compression_runs.csv")
+    assert runs.row.tolist() == list(ROWS)
+    assert np.isfinite(runs.score).all()
+    quantized = runs[runs.row != "float"]
+    assert (quantized.mean_weight_bits <= 8).all()
+    assert (runs[runs.row.str.contains("prune")].pruned_neurons >= 0).all()
+    table = (tmp_path / "compression.md").read_text()
+    assert "+0.00 pt" in table and all(f"| {row} " in table for row in ROWS)
+
+
+def test_paper_regime_benchmark_runs_every_method(tmp_path, covertype):
+    from benchmarks.paper_regime import METHODS
+
+    subprocess.run([sys.executable, "-m", "benchmarks.paper_regime", "--output", str(tmp_path),
+                    "--hidden", "8,8", "--epochs", "1", "--max-train", "500"],
+                   cwd=ROOT, check=True, capture_output=True, text=True, timeout=600)
+    table = pd.read_csv(tmp_path / "paper_regime.csv")
+    assert table.method.tolist() == list(METHODS)
+    assert ((table.accuracy > 0) & (table.accuracy <= 1)).all()
+    assert table.set_index("method").loc["nmp_b1.5_a8", "mean_weight_bits"] <= 1.5

@@ -10,29 +10,34 @@ CANDS = (1, 2, 4, 8)
 
 
 @settings(max_examples=100, deadline=None)
-@given(data=st.data(), budget=st.floats(1.0, 8.0))
-def test_projection_meets_budget_and_only_lowers(data, budget):
+@given(data=st.data(), budget=st.floats(0.0, 8.0), prune=st.booleans())
+def test_projection_meets_budget_and_only_lowers(data, budget, prune):
+    # With pruning, the hidden layers have a 0-bit candidate and the last does not.
     n_layers = data.draw(st.integers(1, 3))
+    cands = [(0, *CANDS) if prune and i < n_layers - 1 else CANDS for i in range(n_layers)]
     levels, weights, errors = [], [], []
-    for _ in range(n_layers):
-        n = data.draw(st.integers(1, 12))
-        levels.append(np.array(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))))
+    for c in cands:
+        n, k = data.draw(st.integers(1, 12)), len(c)
+        levels.append(np.array(data.draw(st.lists(st.integers(0, k - 1), min_size=n,
+                                                  max_size=n))))
         weights.append(np.array(data.draw(st.lists(st.integers(1, 50), min_size=n,
                                                    max_size=n)), dtype=float))
-        err = np.sort(np.array(data.draw(st.lists(st.floats(0, 1), min_size=4 * n,
-                                                   max_size=4 * n))).reshape(n, 4), axis=1)
+        err = np.sort(np.array(data.draw(st.lists(st.floats(0, 1), min_size=k * n,
+                                                   max_size=k * n))).reshape(n, k), axis=1)
         errors.append(err[:, ::-1].copy())  # more bits, less error
-    new = project_to_budget(levels, CANDS, weights, errors, budget)
-    c = np.array(CANDS, dtype=float)
-    mean = sum((w * c[lv]).sum() for w, lv in zip(weights, new)) / sum(w.sum() for w in weights)
-    assert mean <= budget + 1e-9
+    total = sum(w.sum() for w in weights)
+    lowest = sum(w.sum() * c[0] for w, c in zip(weights, cands)) / total
+    new = project_to_budget(levels, cands, weights, errors, budget)
+    mean = sum((w * np.array(c, dtype=float)[lv]).sum()
+               for w, c, lv in zip(weights, cands, new)) / total
+    assert mean <= max(budget, lowest) + 1e-9
     assert all((a <= b).all() for a, b in zip(new, levels))
 
 
 def test_projection_lowers_the_least_harmful_neuron_first():
     levels = [np.array([1, 1])]
     errors = [np.array([[0.5, 0.0, 0, 0], [0.01, 0.0, 0, 0]])]
-    new = project_to_budget(levels, CANDS, [np.ones(2)], errors, 1.5)
+    new = project_to_budget(levels, [CANDS], [np.ones(2)], errors, 1.5)
     assert new[0].tolist() == [1, 0]
 
 

@@ -105,9 +105,16 @@ def test_float_reference_and_budget_are_exclusive():
 def test_bad_candidates_are_a_clear_error():
     X, y = make_regression(50, 3, random_state=0)
     with pytest.raises(ValueError, match="weight_bits must be"):
-        NMPQATRegressor(weight_bits=(0, 2)).fit(X, y)
+        NMPQATRegressor(weight_bits=(-1, 2)).fit(X, y)
     with pytest.raises(ValueError, match="weight_bits must be"):
         NMPQATRegressor(weight_bits=()).fit(X, y)
+    with pytest.raises(ValueError, match="prunes every neuron"):
+        NMPQATRegressor(weight_bits=(0,)).fit(X, y)
+    with pytest.raises(ValueError, match="activation_bits must be"):
+        NMPQATRegressor(activation_bits=(0, 4)).fit(X, y)
+    with pytest.raises(ValueError, match="output layer"):
+        NMPQATRegressor(hidden_layer_sizes=(4,), weight_bits=(0, 1, 2),
+                        bit_budget=0.1).fit(X, y)
 
 
 def test_nan_input_error_says_what_to_do():

@@ -44,9 +44,11 @@ def test_partial_fit_continues_a_fit_and_keeps_the_input_statistics():
 
 def test_partial_fit_equals_fit_epoch_by_epoch_without_budget():
     # One pass per call, the optimizer state and the shuffling stream carried over:
-    # ten calls are the ten epochs of fit (which has no frozen phase without a budget).
+    # ten calls are the ten epochs of fit (which has no frozen phase without a
+    # budget or a price on the bits).
     X, y = make_regression(300, 5, noise=1.0, random_state=0)
-    params = dict(hidden_layer_sizes=(8,), random_state=0, tol=0, n_iter_no_change=np.inf)
+    params = dict(hidden_layer_sizes=(8,), random_state=0, tol=0, n_iter_no_change=np.inf,
+                  bit_price=0, activation_bit_price=0)
     fitted = NMPQATRegressor(max_iter=10, **params).fit(X, y)
     streamed = NMPQATRegressor(**params)
     for _ in range(10):

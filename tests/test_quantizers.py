@@ -17,9 +17,9 @@ def _round_half_even(x):
 
 
 def reference_weight_codes(w, bits, step):
-    """Symmetric codes written out with Python integers, one element at a time."""
+    """Symmetric codes written out with Python integers, one element at a time (0 bits: 0)."""
     codes = np.empty(w.shape, dtype=np.int64)
-    qmax = 1 if bits == 1 else 2 ** (bits - 1) - 1
+    qmax = 1 if bits == 1 else 2 ** (bits - 1) - 1 if bits else 0
     for i in range(w.shape[0]):
         for j in range(w.shape[1]):
             if bits == 1:
@@ -45,20 +45,21 @@ weights = arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 9)),
 
 
 @settings(max_examples=60, deadline=None)
-@given(w=weights, bits=st.sampled_from([1, 2, 3, 4, 8, 12, 16]))
+@given(w=weights, bits=st.sampled_from([0, 1, 2, 3, 4, 8, 12, 16]))
 def test_weight_codes_match_plain_integer_reference(w, bits):
     wt = torch.as_tensor(w)
     step = Q.weight_step(wt, bits)
+    assert torch.isfinite(step).all() and (step > 0).all()
     codes = Q.quantize_weight_int(wt, bits, step).numpy()
     np.testing.assert_array_equal(codes, reference_weight_codes(w, bits, step.numpy()))
-    qmax = 1 if bits == 1 else 2 ** (bits - 1) - 1
+    qmax = 1 if bits == 1 else 2 ** (bits - 1) - 1 if bits else 0
     assert np.abs(codes).max() <= qmax
 
 
 @settings(max_examples=40, deadline=None)
 @given(w=weights, data=st.data())
 def test_per_row_bits_equal_row_by_row_quantization(w, data):
-    bits = data.draw(st.lists(st.sampled_from([1, 2, 4, 8]), min_size=w.shape[0],
+    bits = data.draw(st.lists(st.sampled_from([0, 1, 2, 4, 8]), min_size=w.shape[0],
                               max_size=w.shape[0]))
     wt = torch.as_tensor(w)
     joint = Q.quantize_weight(wt, torch.tensor(bits))
@@ -142,26 +143,30 @@ STRENGTHS = [[0.05, 0.3, 0.49, 0.6, 0.97], [0.01, 0.1, 0.2, 0.12, 0.24], [0.8, 0
 
 
 @pytest.mark.parametrize("strengths", STRENGTHS)
-def test_weight_strength_gradient_is_that_of_the_soft_mixture_beside_each_level(strengths):
+@pytest.mark.parametrize("candidates", [[1, 2, 4, 8], [0, 1, 2, 4, 8]])
+def test_weight_strength_gradient_is_that_of_the_soft_mixture_beside_each_level(strengths,
+                                                                                candidates):
     gen = torch.Generator().manual_seed(1)
     w = torch.randn(5, 9, generator=gen, dtype=torch.float64)
     bias = torch.randn(5, generator=gen, dtype=torch.float64, requires_grad=True)
     grad = torch.randn(5, 9, generator=gen, dtype=torch.float64)
-    cands = torch.tensor([1, 2, 4, 8])
+    cands, k = torch.tensor(candidates), len(candidates)
     s = torch.tensor(strengths, dtype=torch.float64, requires_grad=True)
     out, bias_q = WeightQuantizeSTE.apply(w, bias, s, _levels(s, cands, "weight"), 0.1)
     (out * grad).sum().backward(retain_graph=True)
     ref = s.detach().clone().requires_grad_()
     stacked = torch.stack([Q.quantize_weight(w, b) for b in cands.tolist()])
-    mixture = (_side_gates(ref, 4, 0.1).T[:, :, None] * stacked).sum(0)  # row i mixes with g(s_i)
+    mixture = (_side_gates(ref, k, 0.1).T[:, :, None] * stacked).sum(0)  # row i mixes with g(s_i)
     (mixture * grad).sum().backward()
     torch.testing.assert_close(s.grad, ref.grad)
-    # Every row at its own bits; the bias a whole number of weight steps, gradient straight through.
-    bits = cands[Q.strength_to_level(s, 4)]
+    # Every row at its own bits; the bias a whole number of weight steps (0 for a
+    # pruned, 0-bit, row), gradient straight through.
+    bits = cands[Q.strength_to_level(s, k)]
     torch.testing.assert_close(out, Q.quantize_weight(w, bits), rtol=0, atol=0)
     step = Q.weight_step(w, bits)
     np.testing.assert_array_equal(bias_q.detach().numpy(),
-                                  np.rint((bias / step).detach().numpy()) * step.numpy())
+                                  np.rint((bias / step).detach().numpy()) * step.numpy()
+                                  * (bits > 0).numpy())
     torch.testing.assert_close(bias.grad, torch.zeros_like(bias))
     bias_q.sum().backward()
     torch.testing.assert_close(bias.grad, torch.ones_like(bias))

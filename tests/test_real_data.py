@@ -40,6 +40,29 @@ def test_budgets_hold_on_real_data(name, request):
             assert clf.mean_weight_bits_ == pytest.approx((bits * fan_in).sum() / fan_in.sum())
 
 
+@pytest.mark.parametrize("name", ["yt_qoe", "california"])
+def test_defaults_compress_like_the_paper(name, request):
+    # With no budget the paper reports 1.0 to 2.4 mean weight bits and 4.0 to
+    # 6.7 activation bits. The bit price keeps the defaults there, close to
+    # the float network; without it, precision drifts up for any gain.
+    bunch = request.getfixturevalue(name)
+    X, y = _prepared(bunch, 4000)
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=0)
+    cls = NMPQATClassifier if name == "yt_qoe" else NMPQATRegressor
+    common = dict(max_iter=60, random_state=0)
+    float_score = cls(quantize=False, **common).fit(X_tr, y_tr).score(X_te, y_te)
+    default = cls(**common).fit(X_tr, y_tr)
+    unpriced = cls(bit_price=0, activation_bit_price=0, **common).fit(X_tr, y_tr)
+    assert default.mean_weight_bits_ <= 2.4 and default.mean_activation_bits_ <= 6.7
+    assert unpriced.mean_weight_bits_ > default.mean_weight_bits_ + 1
+    assert unpriced.mean_activation_bits_ > default.mean_activation_bits_ + 1
+    score = default.score(X_te, y_te)
+    if cls is NMPQATClassifier:
+        assert score >= float_score - 0.01, (score, float_score)
+    else:
+        assert score >= float_score - 0.03 * abs(float_score), (score, float_score)
+
+
 def test_budget_below_smallest_candidate_is_a_clear_error(yt_qoe):
     X, y = _prepared(yt_qoe, 200)
     with pytest.raises(ValueError, match="below the smallest candidate"):

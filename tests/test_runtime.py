@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skqat.runtime import IntegerLayer, IntegerMLP, ModelFileError, load, load_bytes
+from skqat.runtime import (IntegerLayer, IntegerMLP, ModelFileError, QuantizedLayer, load,
+                           load_bytes)
 from skqat.runtime._layer import MAX_FAN_IN
 
 ALL_BITS = np.arange(1, 17)
@@ -295,3 +296,63 @@ def test_c_export_integer_path_has_no_floating_point(tmp_path, classifier_graph)
     assert "double" not in integer_part and "float" not in integer_part
     with pytest.raises(ValueError, match="C identifier"):
         classifier_graph.export_c(tmp_path, "not-an-identifier")
+
+
+# ----------------------------------------------------------- 0-bit pruning
+def _layers_with_pruned_neurons(rng, sizes, pruned_bits):
+    """Random trained layers whose hidden neurons of ``pruned`` bits are zero rows, zero bias.
+
+    ``pruned_bits`` is 0 (the pruned neurons) or 2 (the same neurons kept as
+    2-bit rows of zero codes: the same network, unpruned).
+    """
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        hidden = i < len(sizes) - 2
+        bits = rng.choice([1, 2, 4, 8], n_out)
+        qmax = np.where(bits == 1, 1, 2 ** (bits - 1) - 1)
+        w = rng.integers(-qmax[:, None], qmax[:, None] + 1, size=(n_out, n_in))
+        w[bits == 1] = np.where(w[bits == 1] >= 0, 1, -1)
+        bias = rng.integers(-50, 51, n_out)
+        kw = {}
+        if hidden:
+            gone = rng.random(n_out) < 0.4 if i else np.arange(n_out) > 0  # layer 0: all but one
+            bits[gone], w[gone], bias[gone] = pruned_bits, 0, 0
+            kw = dict(activation_step=np.full(n_out, 0.1), activation_bits=rng.choice([4, 8], n_out))
+        layers.append(QuantizedLayer(weights=w.astype(np.int8), weight_bits=bits, bias=bias,
+                                     weight_step=rng.uniform(0.01, 0.05, n_out), **kw))
+    return layers
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_zero_bit_neurons_are_pruned_and_compute_the_same(tmp_path, seed):
+    sizes = [5, 7, 12, 9, 2]
+    graphs = [IntegerMLP.from_layers(input_scale=np.full(5, 20.0), input_offset=np.zeros(5),
+                                     input_bits=8, task="regression",
+                                     layers=_layers_with_pruned_neurons(
+                                         np.random.default_rng(seed), sizes, bits))
+              for bits in (0, 2)]
+    pruned, kept = graphs
+    assert pruned.layer_sizes[:2] == [5, 1] and kept.layer_sizes == sizes
+    assert all(a < b for a, b in zip(pruned.layer_sizes[2:-1], sizes[2:-1]))
+    assert pruned.theoretical_size_bytes() < kept.theoretical_size_bytes()
+    X = extreme_rows(np.random.default_rng(seed), 5, 200)
+    np.testing.assert_array_equal(pruned.decision_function(X), kept.decision_function(X))
+    pruned.save(tmp_path / "m.skqat")
+    np.testing.assert_array_equal(load(tmp_path / "m.skqat").decision_function(X),
+                                  kept.decision_function(X))
+    run, _ = compile_c(pruned, tmp_path)
+    np.testing.assert_array_equal(run(X), kept.decision_function(X))
+
+
+def test_a_hidden_layer_pruned_entirely_becomes_one_zero_neuron():
+    rng = np.random.default_rng(0)
+    layers = _layers_with_pruned_neurons(rng, [4, 3, 2], 0)
+    layers[0] = QuantizedLayer(weights=np.zeros((3, 4), np.int8), weight_bits=np.zeros(3, int),
+                               bias=np.zeros(3, int), weight_step=np.ones(3),
+                               activation_step=np.ones(3), activation_bits=np.full(3, 4))
+    graph = IntegerMLP.from_layers(input_scale=np.ones(4), input_offset=np.zeros(4),
+                                   input_bits=8, task="regression", layers=layers)
+    assert graph.layer_sizes == [4, 1, 2]
+    X = rng.normal(size=(20, 4))
+    out = graph.decision_function(X)
+    assert (out == out[0]).all()  # the inputs no longer reach the outputs

@@ -87,3 +87,30 @@ def test_c_export_matches_on_real_rows(name, request, tmp_path):
     rows = X[subsample(len(X), 300)]
     run, _ = compile_c(graph, tmp_path)
     np.testing.assert_array_equal(run(rows), graph.decision_function(rows))
+
+
+def test_zero_bit_neurons_leave_the_graph_the_file_and_the_c(yt_qoe, tmp_path):
+    X = tabular_preprocessor().fit_transform(yt_qoe.data)
+    X_tr, X_te, y_tr, _ = train_test_split(X, np.asarray(yt_qoe.target), test_size=0.3,
+                                           random_state=0, stratify=yt_qoe.target)
+    est = NMPQATClassifier(**{**COMMON, "bit_budget": 0.8},
+                           weight_bits=(0, 1, 2, 4, 8)).fit(X_tr[:3000], y_tr[:3000])
+    n_pruned = [int((b == 0).sum()) for b in est.weight_bits_]
+    assert n_pruned[0] > 0 and n_pruned[-1] == 0 and est.mean_weight_bits_ <= 0.8
+    # A pruned neuron counts 0 weight bits and 0 activation bits.
+    fan_in = np.concatenate([np.full(c.shape[1], c.shape[0]) for c in est.coefs_])
+    bits = np.concatenate(est.weight_bits_)
+    assert est.mean_weight_bits_ == pytest.approx((bits * fan_in).sum() / fan_in.sum())
+    for w_bits, a_bits in zip(est.weight_bits_, est.activation_bits_):
+        assert ((w_bits == 0) == (a_bits == 0)).all()
+    graph = est.to_integer()
+    assert graph.layer_sizes[1:-1] == [48 - n for n in n_pruned[:-1]]
+    report = est.quantization_report()
+    assert report["w0"].iloc[:-2].tolist() == n_pruned
+    assert report.loc["total", "bytes"] == est.model_size_bytes_ == graph.theoretical_size_bytes()
+    rows = X_te[subsample(len(X_te), 300)]
+    np.testing.assert_array_equal(graph.predict(rows), est.predict(rows))
+    graph.save(tmp_path / "m.skqat")
+    np.testing.assert_array_equal(load(tmp_path / "m.skqat").predict(rows), est.predict(rows))
+    run, _ = compile_c(graph, tmp_path)
+    np.testing.assert_array_equal(run(rows), graph.decision_function(rows))

@@ -17,7 +17,8 @@ def _settings(**overrides):
     base = dict(alpha=1e-4, batch_size=50, learning_rate_init=0.01,
                 strength_learning_rate=0.01, max_iter=20, tol=0.0, shuffle=True,
                 early_stopping=False, n_iter_no_change=np.inf, verbose=False,
-                bit_budget=None, activation_bit_budget=None, learn_bits=True)
+                bit_budget=None, activation_bit_budget=None, bit_price=0.0,
+                activation_bit_price=0.0, learn_bits=True)
     return TrainSettings(**{**base, **overrides})
 
 
@@ -225,3 +226,42 @@ def test_latent_loss_is_that_of_the_unquantized_network():
     codes = data.rows(idx)
     torch.testing.assert_close(net.latent_forward(codes, data.in_step),
                                float_net(codes * data.in_step, torch.ones(())))
+
+
+def test_a_bit_price_keeps_precision_low_and_ends_with_frozen_bits():
+    data, gen = _problem(), torch.Generator
+    free, priced = _net(), _net()
+    train_network(free, data, None, _settings(), gen().manual_seed(0), _loss, _accuracy)
+    history, state = train_network(priced, data, None,
+                                   _settings(bit_price=0.1, activation_bit_price=0.02),
+                                   gen().manual_seed(0), _loss, _accuracy)
+    free_w, free_a = free.hard_mean_bits()
+    priced_w, priced_a = priced.hard_mean_bits()
+    assert priced_w < free_w and priced_a <= free_a
+    with torch.no_grad():
+        assert priced.expected_mean_weight_bits() < free.expected_mean_weight_bits()
+    # The price ends training as a budget does: a frozen-bits phase.
+    ids = [id(p) for p in priced.parameters()]
+    assert state.exp_avg[ids.index(id(priced.linears[0].strength))] is None
+    assert history.n_iter == 20
+
+
+def test_zero_bit_candidates_prune_hidden_neurons_only():
+    net = QuantMLP(layer_sizes=[6, 16, 1], weight_bits=(0, 1, 2, 4, 8), activation_bits=(4, 8),
+                   per_neuron=True, temperature=0.1, quantized=True,
+                   generator=torch.Generator().manual_seed(0))
+    # Training starts at 1 bit, not pruned; the output layer cannot be pruned.
+    assert net.weight_bits()[0].tolist() == [1] * 16
+    assert net.linears[-1].candidates == (1, 2, 4, 8)
+    settings = _settings(bit_budget=0.5, activation_bit_budget=None)
+    data = _problem()
+    train_network(net, data, None, settings, torch.Generator().manual_seed(0), _loss, _accuracy)
+    bits = net.weight_bits()
+    assert (bits[0] == 0).any() and (bits[1] > 0).all()
+    assert net.hard_mean_bits()[0] <= 0.5
+    # A pruned neuron's pre-activation is exactly 0 (zero row, zero bias): it outputs nothing.
+    inputs, pre = net.layer_inputs(data.codes[:50], data.in_step)
+    assert (pre[0][:, bits[0] == 0] == 0).all()
+    layer = net.export_integer(np.full(6, 6 / 127))[0]
+    gone = layer.weight_bits == 0
+    assert (layer.weights[gone] == 0).all() and (layer.bias[gone] == 0).all()

@@ -52,8 +52,9 @@ def project_to_budget(levels, candidates, weights, errors, budget):
     ----------
     levels : list of ndarray of int
         Current level (index into ``candidates``) of every neuron, per layer.
-    candidates : sequence of int
-        Candidate bit-widths, ascending.
+    candidates : list of sequence of int
+        Candidate bit-widths of each layer, ascending (the output layer has
+        no 0-bit candidate when the others have one).
     weights : list of ndarray
         What each neuron's bits count for in the mean (fan-in for weights,
         1 for activations), per layer.
@@ -66,20 +67,20 @@ def project_to_budget(levels, candidates, weights, errors, budget):
     -------
     list of ndarray of int
         New levels (copies); each neuron only moves down. The result is within
-        budget whenever the budget is at least ``candidates[0]``.
+        budget whenever every neuron at its layer's lowest candidate is.
     """
     levels = [lv.copy() for lv in levels]
     if budget is None:
         return levels
-    cand = np.asarray(candidates, dtype=np.float64)
+    cand = [np.asarray(c, dtype=np.float64) for c in candidates]
     total_weight = sum(float(w.sum()) for w in weights)
-    used = sum(float((w * cand[lv]).sum()) for w, lv in zip(weights, levels))
+    used = sum(float((w * c[lv]).sum()) for w, c, lv in zip(weights, cand, levels))
     # A small tolerance keeps float round-off from forcing one needless step.
     limit = budget * total_weight * (1 + 1e-12)
 
     def cost(layer, neuron):
         lv = levels[layer][neuron]
-        saved = weights[layer][neuron] * (cand[lv] - cand[lv - 1])
+        saved = weights[layer][neuron] * (cand[layer][lv] - cand[layer][lv - 1])
         harm = errors[layer][neuron, lv - 1] - errors[layer][neuron, lv]
         return max(harm, 0.0) / saved
 
@@ -89,7 +90,7 @@ def project_to_budget(levels, candidates, weights, errors, budget):
     while used > limit and heap:
         _, li, ni = heapq.heappop(heap)
         lv = levels[li][ni]
-        used -= weights[li][ni] * (cand[lv] - cand[lv - 1])
+        used -= weights[li][ni] * (cand[li][lv] - cand[li][lv - 1])
         levels[li][ni] = lv - 1
         if lv - 1 > 0:
             heapq.heappush(heap, (cost(li, ni), li, ni))

@@ -18,9 +18,12 @@ from .levels import build_levels
 from .ste import ActivationQuantizeSTE, WeightQuantizeSTE
 
 
-def _initial_strength(n_strengths, n_candidates):
+def _initial_strength(n_strengths, candidates):
     # Start in the lowest candidate's region: precision only grows when asked.
-    return nn.Parameter(torch.full((n_strengths,), Q.level_center(0, n_candidates)))
+    # 0 bits (pruning) is below the start: a neuron is pruned when the price
+    # or the budget pushes it there, never before it has learned anything.
+    start = int(candidates[0] == 0 and len(candidates) > 1)
+    return nn.Parameter(torch.full((n_strengths,), Q.level_center(start, len(candidates))))
 
 
 class _LearnedBits(nn.Module):
@@ -30,7 +33,7 @@ class _LearnedBits(nn.Module):
 
     def __init__(self, n_neurons, candidates, per_neuron, temperature, quantized):
         super().__init__()
-        self.strength = _initial_strength(n_neurons if per_neuron else 1, len(candidates))
+        self.strength = _initial_strength(n_neurons if per_neuron else 1, candidates)
         self.candidates = tuple(candidates)
         self.n_neurons = n_neurons
         self.temperature = temperature

@@ -24,7 +24,8 @@ class QuantMLP(nn.Module):
     layer_sizes : sequence of int
         ``[n_features, hidden..., n_outputs]``.
     weight_bits, activation_bits : tuple of int
-        Candidate bit-widths.
+        Candidate bit-widths, ascending. A weight candidate of 0 prunes a
+        hidden neuron (the output layer leaves it out).
     per_neuron : bool
         Neuron-level (True) or layer-level (False) strengths.
     temperature : float
@@ -39,9 +40,12 @@ class QuantMLP(nn.Module):
                  temperature, quantized, generator):
         super().__init__()
         pairs = list(zip(layer_sizes[:-1], layer_sizes[1:]))
+        # The outputs cannot be pruned: the output layer has no 0-bit candidate.
+        kept_bits = tuple(b for b in weight_bits if b > 0)
         self.linears = nn.ModuleList(
-            QuantLinear(n_in, n_out, weight_bits, per_neuron, temperature, quantized, generator)
-            for n_in, n_out in pairs
+            QuantLinear(n_in, n_out, weight_bits if i < len(pairs) - 1 else kept_bits,
+                        per_neuron, temperature, quantized, generator)
+            for i, (n_in, n_out) in enumerate(pairs)
         )
         self.activations = nn.ModuleList(
             QuantReLU(n_out, activation_bits, per_neuron, temperature, quantized)
@@ -59,7 +63,6 @@ class QuantMLP(nn.Module):
             codes = a / in_step
         return self.linears[-1](codes, in_step)
 
-    @torch.no_grad()
     def latent_forward(self, codes, in_step):
         """Output of the latent float weights: the same network with nothing quantized.
 
@@ -210,7 +213,8 @@ class QuantMLP(nn.Module):
             layers.append(QuantizedLayer(
                 weights=Q.quantize_weight_int(w, bits, step).numpy().astype(dtype),
                 weight_bits=bits.numpy().astype(np.int64), weight_step=step.numpy(),
-                bias=torch.round(bias / step).numpy().astype(np.int64), **hidden))
+                bias=(torch.round(bias / step) * (bits > 0)).numpy().astype(np.int64),
+                **hidden))
         return layers
 
 

@@ -42,10 +42,11 @@ def _relative_errors_activations(act, pre):
     ], axis=1)
 
 
-def _levels(strengths, candidates, sizes):
-    return [np.broadcast_to(Q.strength_to_level(s, len(candidates)).cpu().numpy(),
-                            (n,)).astype(np.int64)
-            for s, n in zip(strengths, sizes)]
+def _levels(modules):
+    """Current level of every neuron of the given layers (or activations)."""
+    return [np.broadcast_to(Q.strength_to_level(m.strength, len(m.candidates)).cpu().numpy(),
+                            (m.n_neurons,)).astype(np.int64)
+            for m in modules]
 
 
 def _sample_statistics(net, data, rows):
@@ -87,31 +88,25 @@ def project_network(net, data, settings, generator):
     rows = torch.randperm(len(data), generator=generator)[:_PROJECTION_ROWS].to(data.device)
     changed = False
     if net.activations and settings.activation_bit_budget is not None:
-        cands = net.activations[0].candidates
-        sizes = [a.n_neurons for a in net.activations]
-        levels = _levels(net.activation_strengths(), cands, sizes)
+        levels = _levels(net.activations)
         _, pre = _sample_statistics(net, data, rows)
         errors = [_relative_errors_activations(a, p) for a, p in zip(net.activations, pre)]
-        new = project_to_budget(levels, cands, [np.ones(k) for k in sizes], errors,
+        new = project_to_budget(levels, [a.candidates for a in net.activations],
+                                [np.ones(a.n_neurons) for a in net.activations], errors,
                                 settings.activation_bit_budget)
         if any((a != b).any() for a, b in zip(levels, new)):
             changed = True
-            w_levels = _levels(net.weight_strengths(), net.linears[0].candidates,
-                               [lin.weight.shape[0] for lin in net.linears])
-            net.set_levels_(w_levels, new)
+            net.set_levels_(_levels(net.linears), new)
     if settings.bit_budget is not None:
-        cands = net.linears[0].candidates
-        sizes = [lin.weight.shape[0] for lin in net.linears]
-        levels = _levels(net.weight_strengths(), cands, sizes)
+        levels = _levels(net.linears)
         m2, _ = _sample_statistics(net, data, rows)
         steps = [data.in_step] + [a.step.detach() for a in net.activations]
         errors = [_relative_errors_weights(lin, x, st)
                   for lin, x, st in zip(net.linears, m2, steps)]
-        fan_in = [np.full(lin.weight.shape[0], float(lin.weight.shape[1])) for lin in net.linears]
-        new = project_to_budget(levels, cands, fan_in, errors, settings.bit_budget)
+        fan_in = [np.full(lin.n_neurons, float(lin.weight.shape[1])) for lin in net.linears]
+        new = project_to_budget(levels, [lin.candidates for lin in net.linears], fan_in, errors,
+                                settings.bit_budget)
         if any((a != b).any() for a, b in zip(levels, new)):
             changed = True
-            a_levels = _levels(net.activation_strengths(), net.activations[0].candidates,
-                               [a.n_neurons for a in net.activations]) if net.activations else []
-            net.set_levels_(new, a_levels)
+            net.set_levels_(new, _levels(net.activations))
     return changed

@@ -12,7 +12,8 @@ Conventions
   ``[0, 1]`` into ``K`` equal regions at the thresholds ``t_k = k / K``.
 * Weights are quantized symmetrically per neuron: 1 bit is ``{-s, +s}``
   (sign), ``b >= 2`` bits are the integers ``[-(2^(b-1) - 1), 2^(b-1) - 1]``
-  times a per-neuron step ``s``.
+  times a per-neuron step ``s``; 0 bits is the row of zeros (the neuron is
+  pruned: its bias is 0 too, so its activation is 0).
 * Activations (after ReLU) are quantized unsigned: integers ``[0, 2^b - 1]``
   times a step that the whole layer shares, so a neuron's bit-width sets its
   clipping level ``step * (2^b - 1)``. One step per layer keeps the next
@@ -39,6 +40,10 @@ _SCALE_FLOOR = 1e-12
 # since inf * 0 would be NaN for an all-zero row).
 _QMAX = np.array([0.0, 1.0] + [2.0 ** (b - 1) - 1 for b in range(2, 17)])
 _CLIP = np.array([0.0] + [_GAUSSIAN_CLIP_RATIO.get(b, 1e30) for b in range(1, 17)])
+# A 0-bit row (a pruned neuron) has only the code 0; its step, which then
+# multiplies nothing, is the 2-bit one (a positive number, not 0 / 0).
+_STEP_QMAX = np.where(np.arange(17) == 0, _QMAX[2], _QMAX)
+_STEP_CLIP = np.where(np.arange(17) == 0, _CLIP[2], _CLIP)
 
 
 @functools.lru_cache(maxsize=None)
@@ -144,9 +149,14 @@ class WeightRows:
         One bit-width per row (S = ``(n_out,)``), or per candidate and row
         (S = ``(K, n_out)``).
     qmax : torch.Tensor of shape S + (1,)
-        Largest code magnitude (1 for 1 bit), as a float column.
+        Largest code magnitude (1 for 1 bit, 0 for 0 bits), as a float column.
+    step_qmax : torch.Tensor of shape S
+        What the clipping level is divided by to give the step (``qmax``,
+        but 1 for a 0-bit row, whose step is arbitrary).
     clip : torch.Tensor of shape S
         Clipping level in units of the row's root mean square (multi-bit rows).
+    kept : torch.Tensor of shape S
+        0.0 for a 0-bit (pruned) row, else 1.0: it multiplies the bias.
     one_bit : torch.Tensor of shape S + (1,)
         1.0 for a 1-bit row, else 0.0.
     any_one_bit, all_one_bit : bool
@@ -158,7 +168,9 @@ class WeightRows:
 
     bits: torch.Tensor
     qmax: torch.Tensor
+    step_qmax: torch.Tensor
     clip: torch.Tensor
+    kept: torch.Tensor
     one_bit: torch.Tensor
     any_one_bit: bool
     all_one_bit: bool
@@ -185,7 +197,9 @@ def weight_rows(bits, dtype=torch.float32, device=None):
     return WeightRows(
         bits=host_constant(bits, torch.int64, device),
         qmax=host_constant(qmax[..., None], dtype, device),
-        clip=host_constant(_CLIP[bits], dtype, device),
+        step_qmax=host_constant(_STEP_QMAX[bits], dtype, device),
+        clip=host_constant(_STEP_CLIP[bits], dtype, device),
+        kept=host_constant(bits > 0, dtype, device),
         one_bit=host_constant(one_bit[..., None], dtype, device),
         any_one_bit=bool(one_bit.any()),
         all_one_bit=bool(one_bit.all()),
@@ -262,7 +276,7 @@ def step_from_stats(stats, bits):
         bits = _as_rows(ref, bits, shape)
     if bits.all_one_bit:
         return mean_abs.clamp_min(_SCALE_FLOOR).expand(bits.bits.shape)
-    step = torch.minimum(bits.clip * rms, amax).div_(bits.qmax.squeeze(-1))
+    step = torch.minimum(bits.clip * rms, amax).div_(bits.step_qmax)
     if bits.any_one_bit:
         step = torch.lerp(step, mean_abs.expand_as(step), bits.one_bit.squeeze(-1))
     return step.clamp_min_(_SCALE_FLOOR)

@@ -35,7 +35,7 @@ class WeightQuantizeSTE(torch.autograd.Function):
     fake-quantized ``w`` (same units), each row at the bit-width its
     :class:`~skqat._qat.levels.Levels` give, and the bias rounded to a
     multiple of each row's weight step (the integer graph stores it in that
-    unit). Both pass their gradient straight through.
+    unit; 0 for a 0-bit, pruned, row). Both pass their gradient straight through.
     """
 
     @staticmethod
@@ -44,7 +44,7 @@ class WeightQuantizeSTE(torch.autograd.Function):
         stats = Q.row_stats_for(w, levels.weight, *(levels.side_weight if learn else ()))
         step = Q.step_from_stats(stats, levels.weight)
         w_q = Q.quantize_weight_int(w, levels.weight, step).mul_(step.unsqueeze(1))
-        bias_q = torch.div(bias, step).round_().mul_(step)
+        bias_q = torch.div(bias, step).round_().mul_(step).mul_(levels.weight.kept)
         ctx.save_for_backward(w, w_q, strength, *stats)
         ctx.levels, ctx.temperature = levels, temperature
         return w_q, bias_q

@@ -5,10 +5,10 @@
 1. *Learn*: weights, clipping levels and precision strengths together, with
    the budget penalties driven by :class:`~skqat._qat.budget.BudgetMultiplier`.
    Checkpoints are kept only when the hard bits are within budget.
-2. *Freeze* (with a budget): the best within-budget checkpoint is restored,
-   projected onto the budget (a guarantee), the strengths are frozen, and the
-   weights and clipping levels are fine-tuned for the last tenth of
-   ``max_iter``.
+2. *Freeze* (with a budget or a price on the bits): the best within-budget
+   checkpoint is restored, projected onto the budget (a guarantee), the
+   strengths are frozen, and the weights and clipping levels are fine-tuned
+   for the last tenth of ``max_iter`` at a fifth of the learning rate.
 
 :func:`train_increment` is one pass of the first phase followed by the
 projection: what ``partial_fit`` runs.
@@ -37,6 +37,11 @@ from .projection import project_network
 
 # Training rows the latent-weight loss of the stopping rule is measured on.
 _LATENT_ROWS = 2048
+# The frozen-bits fine-tuning: its share of max_iter, and its learning rate
+# relative to learning_rate_init (measured: a lower rate recovers about a
+# point of accuracy at 2 mean weight bits; a longer phase bought nothing).
+_FREEZE_FRACTION = 0.1
+_FREEZE_LR_FACTOR = 0.2
 
 
 @dataclass
@@ -55,6 +60,8 @@ class TrainSettings:
     verbose: bool
     bit_budget: float | None
     activation_bit_budget: float | None
+    bit_price: float
+    activation_bit_price: float
     learn_bits: bool
 
 
@@ -130,12 +137,12 @@ class _Trainer:
         self.max_w_bits = max(max(lin.candidates) for lin in net.linears)
         self.max_a_bits = max([max(a.candidates) for a in net.activations], default=1)
 
-    def _adam(self, learn_bits):
+    def _adam(self, learn_bits, lr_factor=1.0):
         s, net = self.s, self.net
         strengths = net.weight_strengths() + net.activation_strengths()
         ids = {id(p) for p in strengths}
         others = [p for p in net.parameters() if id(p) not in ids]
-        groups = [{"params": others, "lr": s.learning_rate_init}]
+        groups = [{"params": others, "lr": s.learning_rate_init * lr_factor}]
         for p in strengths:  # no strength gradient is computed when the bits are not learned
             p.requires_grad_(learn_bits)
         if learn_bits:
@@ -155,12 +162,8 @@ class _Trainer:
             w = d.weight[idx]
             data_loss = (per_sample * w).sum() / w.sum().clamp_min(1e-12)
         objective = data_loss
-        if learn_bits and self.w_ctrl.value > 0:
-            objective = objective + self.w_ctrl.value * (
-                net.expected_mean_weight_bits() / self.max_w_bits)
-        if learn_bits and self.a_ctrl.value > 0 and net.activations:
-            objective = objective + self.a_ctrl.value * (
-                net.expected_mean_activation_bits() / self.max_a_bits)
+        if learn_bits:
+            objective = objective + self._bit_cost(data_loss.detach())
         for p in self.params:  # the optimizer's zero_grad, without its per-call wrappers
             p.grad = None
         objective.backward()
@@ -178,6 +181,24 @@ class _Trainer:
             self.w_ctrl.update(mean_w)
             self.a_ctrl.update(mean_a)
         return loss
+
+    def _bit_cost(self, data_loss):
+        """What the expected bits add to the objective: their price and the budget penalties.
+
+        The price is relative to the data loss (a mean bit must cut the loss
+        by ``bit_price`` of itself): the same value means the same trade-off
+        whatever the loss's scale. The budget multipliers are in their own
+        units (the controllers adapt them).
+        """
+        s, net = self.s, self.net
+        cost = 0.0
+        w_mult = s.bit_price * data_loss + self.w_ctrl.value / self.max_w_bits
+        if s.bit_price > 0 or self.w_ctrl.value > 0:
+            cost = cost + w_mult * net.expected_mean_weight_bits()
+        if net.activations and (s.activation_bit_price > 0 or self.a_ctrl.value > 0):
+            a_mult = s.activation_bit_price * data_loss + self.a_ctrl.value / self.max_a_bits
+            cost = cost + a_mult * net.expected_mean_activation_bits()
+        return cost
 
     def epoch(self, learn_bits):
         """One pass over the training data; returns the mean training loss."""
@@ -202,7 +223,8 @@ class _Trainer:
         d = self.train
         n = len(d)
         idx = torch.linspace(0, n - 1, min(n, _LATENT_ROWS), device=d.device).long()
-        out = self.net.latent_forward(d.rows(idx), d.in_step)
+        with torch.no_grad():
+            out = self.net.latent_forward(d.rows(idx), d.in_step)
         return float(self.loss_fn(out, d.target[idx]).mean())
 
     def _validation_score(self):
@@ -337,10 +359,12 @@ def train_network(net, train, val, settings, generator, loss_fn, score_fn):
         Where a later ``partial_fit`` continues from.
     """
     trainer = _Trainer(net, train, val, settings, generator, loss_fn, score_fn)
-    # The frozen-bits fine-tuning repairs what the projection changed; without a
-    # budget nothing is projected and the bits learn to the end, as they do
-    # along a stream of partial_fit calls.
-    n_freeze = settings.max_iter // 10 if settings.learn_bits and trainer.has_budget else 0
+    # The frozen-bits fine-tuning repairs what the projection changed, and
+    # settles the weights once the price has stopped moving the bits; with
+    # neither, the bits learn to the end, as along a stream of partial_fit calls.
+    priced = settings.bit_price > 0 or settings.activation_bit_price > 0
+    n_freeze = (int(settings.max_iter * _FREEZE_FRACTION)
+                if settings.learn_bits and (trainer.has_budget or priced) else 0)
     checkpoint, converged = trainer.run_phase(settings.max_iter - n_freeze,
                                               learn_bits=settings.learn_bits)
     trainer.history.converged = converged
@@ -350,7 +374,7 @@ def train_network(net, train, val, settings, generator, loss_fn, score_fn):
         return trainer.history, trainer.export_state()
     project_network(net, train, settings, generator)
     if n_freeze:
-        trainer.opt = trainer._adam(learn_bits=False)
+        trainer.opt = trainer._adam(learn_bits=False, lr_factor=_FREEZE_LR_FACTOR)
         checkpoint, _ = trainer.run_phase(n_freeze, learn_bits=False)
         if settings.early_stopping:
             trainer.restore(checkpoint)

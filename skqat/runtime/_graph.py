@@ -43,7 +43,7 @@ import numpy as np
 from . import _fixed_point as fp
 from ._c_export import export_c
 from ._layer import (INT32_MAX, MAX_FAN_IN, TASKS, IntegerLayer, LayerPlan, accumulator_bound,
-                     layer_size_bytes)
+                     layer_size_bytes, prune_zero_bit_neurons)
 from ._model_file import dump_bytes
 from ._rows import check_rows, input_codes, row_blocks
 
@@ -140,7 +140,8 @@ class IntegerMLP:
             As in :class:`IntegerMLP`.
         layers : list of QuantizedLayer
             The dense layers; all but the last have activation steps and bits.
-            Biases are clipped to the int32 range.
+            Biases are clipped to the int32 range. Hidden neurons at 0 weight
+            bits are pruned (:func:`~skqat.runtime._layer.prune_zero_bit_neurons`).
         task : {"regression", "binary", "multiclass", "multilabel"}
         target_scale, target_mean : ndarray or None
             Regression: the output's standardization, undone at the end.
@@ -150,6 +151,7 @@ class IntegerMLP:
         -------
         IntegerMLP
         """
+        layers = prune_zero_bit_neurons(layers)
         output_step = float(np.min(layers[-1].weight_step))
         built, max_code = [], 2 ** (int(input_bits) - 1) - 1
         for layer in layers:

@@ -7,7 +7,7 @@ fixed-point requantization; :class:`LayerPlan` computes it (see
 ``_graph.py`` for the arithmetic).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -64,6 +64,46 @@ class QuantizedLayer:
     bias: np.ndarray
     activation_step: np.ndarray | None = None
     activation_bits: np.ndarray | None = None
+
+
+def prune_zero_bit_neurons(layers):
+    """The layers without their 0-bit (pruned) hidden neurons: exactly the same outputs.
+
+    A neuron at 0 weight bits has zero weights and a zero bias, so its
+    activation is always 0: its row, its activation step and bits, and the
+    next layer's column for it go, and nothing else changes. A hidden layer
+    pruned entirely keeps one neuron of zero codes at 2 bits (an output of
+    0), so that no array is empty.
+
+    Parameters
+    ----------
+    layers : list of QuantizedLayer
+        The output layer has no 0-bit neuron.
+
+    Returns
+    -------
+    list of QuantizedLayer
+    """
+    pruned, columns = [], None
+    for layer in layers:
+        weights = layer.weights if columns is None else layer.weights[:, columns]
+        bits = np.asarray(layer.weight_bits)
+        rows = np.flatnonzero(bits > 0) if layer.activation_step is not None else None
+        if rows is None or rows.size == bits.size:
+            pruned.append(replace(layer, weights=weights))
+            columns = None
+            continue
+        bias, act_bits = np.asarray(layer.bias), np.asarray(layer.activation_bits)
+        if rows.size == 0:
+            rows, weights = np.array([0]), np.zeros_like(weights[:1])
+            bits, bias, act_bits = np.array([2]), np.zeros(1, np.int64), np.array([1])
+        pruned.append(QuantizedLayer(
+            weights=weights[rows], weight_bits=bits[rows], bias=bias[rows],
+            weight_step=np.asarray(layer.weight_step)[rows],
+            activation_step=np.asarray(layer.activation_step)[rows],
+            activation_bits=act_bits[rows]))
+        columns = rows
+    return pruned
 
 
 def weight_qmax(bits):
