@@ -7,7 +7,7 @@ SKQAT_DATA_HOME ?= $(abspath $(wildcard ../shared/data))
 export SKQAT_DATA_HOME
 
 .PHONY: install demo test bench bench-quick bench-sparse bench-steps bench-dask bench-compression \
-	bench-paper bench-gpu docs clean
+	bench-paper bench-path bench-gpu docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ bench-compression: install
 # Covertype in the paper's regime: 4 x 512 on 100,000 rows (about 40 minutes on one core).
 bench-paper: install
 	$(PY) -m benchmarks.paper_regime --output benchmarks/results
+
+# Budget paths against independent fits, the CV estimators against GridSearchCV (about 20 minutes).
+bench-path: install
+	$(PY) -m benchmarks.budget_path --output benchmarks/results
 
 # GPU against CPU step time, bits and accuracy (on a machine with a CUDA device).
 bench-gpu: install

@@ -12,12 +12,15 @@ __version__ = "0.1.0"
 _LAZY = {
     "NMPQATClassifier": "._classifier",
     "NMPQATRegressor": "._regressor",
+    "NMPQATClassifierCV": "._cv",
+    "NMPQATRegressorCV": "._cv",
+    "budget_path": "._path",
     "plot_bit_allocation": ".plotting",
     "plot_tradeoff": ".plotting",
 }
 
-__all__ = ["NMPQATClassifier", "NMPQATRegressor", "plot_bit_allocation", "plot_tradeoff",
-           "__version__"]
+__all__ = ["NMPQATClassifier", "NMPQATClassifierCV", "NMPQATRegressor", "NMPQATRegressorCV",
+           "budget_path", "plot_bit_allocation", "plot_tradeoff", "__version__"]
 
 
 def __getattr__(name):

@@ -24,7 +24,8 @@ from ._checks import (check_budgets, check_candidates, check_hidden_layer_sizes,
                       check_weight_candidates)
 from ._inputs import float_forward, input_statistics
 from ._qat import (QuantMLP, TrainSettings, loss_function, make_generator, one_torch_thread,
-                   resolve_device, score_function, train_data, train_increment, train_network)
+                   refine_network, resolve_device, score_function, train_data, train_increment,
+                   train_network)
 from ._report import quantization_report
 from .runtime import IntegerMLP, QuantizedLayer
 from .runtime._rows import encode_rows
@@ -140,11 +141,14 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         """Number of network outputs."""
 
     # ----------------------------------------------------------------- fit
-    def _fit(self, X, y, sample_weight, incremental):
+    def _fit(self, X, y, sample_weight, incremental, refine_epochs=None):
         with one_torch_thread():
-            return self._fit_one_thread(X, y, sample_weight, incremental)
+            return self._fit_one_thread(X, y, sample_weight, incremental, refine_epochs)
 
-    def _fit_one_thread(self, X, y, sample_weight, incremental):
+    def _fit_one_thread(self, X, y, sample_weight, incremental, refine_epochs):
+        # Three ways in: fit; partial_fit (incremental: one pass, no held-out
+        # rows); and a step down a budget path (refine_epochs: project the
+        # fitted network onto the current budgets and fine-tune it).
         weight_cands = check_weight_candidates(self.weight_bits)
         act_cands = check_candidates("activation_bits", self.activation_bits, 1)
         hidden = check_hidden_layer_sizes(self.hidden_layer_sizes)
@@ -155,20 +159,21 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
             raise ValueError("partial_fit does not support early_stopping=True: it makes one "
                              "pass over the rows it is given, with nothing held out. Set "
                              "early_stopping=False, or use fit.")
-        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        stream = incremental or refine_epochs is not None
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not stream)
 
         X, y = validate_data(self, X, y, reset=first_pass, accept_sparse=["csr", "csc"],
                              dtype=(np.float64, np.float32), multi_output=True,
                              y_numeric=self._y_numeric())
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
-        target = self._encode_targets(y, first_pass=first_pass, incremental=incremental)
+        target = self._encode_targets(y, first_pass=first_pass, incremental=stream)
         self.device_ = resolve_device(self.device)
 
         rng = check_random_state(self.random_state)
         generator = make_generator(rng)
         val = None
-        if not incremental:
+        if not stream:
             X, target, sample_weight, val = self._split_validation(X, target, sample_weight, rng)
         if first_pass:
             self.input_mean_, self.input_scale_ = input_statistics(X, sample_weight)
@@ -188,7 +193,10 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
 
         settings = self._train_settings(len(target), weight_cands, act_cands)
         train = self._train_data(X, target, sample_weight)
-        if incremental:
+        if refine_epochs is not None:
+            history, state = refine_network(net, train, settings, generator,
+                                            loss_function(self._task()), refine_epochs)
+        elif incremental:
             state = None if first_pass else getattr(self, "_optimizer_state", None)
             history, state = train_increment(net, train, settings, generator,
                                              loss_function(self._task()), state)
@@ -198,7 +206,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
                 settings, generator, loss_function(self._task()), score_function(self._task()),
             )
         self._optimizer_state = state
-        self._store_history(history, first_pass, incremental, n_samples=len(target))
+        self._store_history(history, first_pass, stream, n_samples=len(target))
         self._store_network(net.cpu(), dtype=X.dtype)
         return self
 

@@ -57,18 +57,21 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         stops early.
     bit_budget : float or None, default=None
         Largest mean weight bit-width (each neuron weighted by its fan-in) the
-        fitted model may have: a hard cap, whatever the price. ``None`` sets
-        no cap. Must be at least ``min(weight_bits)``.
+        fitted model may have: a hard cap, within which the weights pay no
+        price (the best model within the cap). ``None`` sets no cap: the
+        price decides. Must be at least ``min(weight_bits)``.
     activation_bit_budget : float or None, default=None
         Largest mean activation bit-width over hidden neurons.
     bit_price : float, default=0.02
         Price of one mean weight bit in the training objective, relative to
-        the data loss: a neuron's weights get more bits only where that cuts
-        the loss by more than ``bit_price`` (2%) per mean bit it adds, so
-        that precision grows only where the data needs it. 0 lets it grow for
-        any gain of the loss. See the user guide for how the default was chosen.
+        the data loss, when ``bit_budget`` is None: a neuron's weights get
+        more bits only where that cuts the loss by more than ``bit_price``
+        (2%) per mean bit it adds, so that precision grows only where the
+        data needs it. 0 lets it grow for any gain of the loss. See the user
+        guide for how the default was chosen.
     activation_bit_price : float, default=0.002
-        The same price for one mean activation bit.
+        The same price for one mean activation bit, when
+        ``activation_bit_budget`` is None.
     weight_bits : tuple of int, default=(1, 2, 4, 8)
         Candidate weight bit-widths. A single value is uniform QAT. A 0 lets
         training prune hidden neurons (0 bits: their row and their output are

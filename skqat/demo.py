@@ -6,11 +6,11 @@ Run ``python -m skqat.demo`` (or ``make demo``). Steps:
    missing and the network allows), else the synthetic
    :func:`~skqat.datasets.make_cellular_kpis`; it says which.
 2. A ``Pipeline`` of :func:`~skqat.preprocessing.make_tabular_preprocessor`
-   and :class:`~skqat.NMPQATRegressor`, searched by ``GridSearchCV`` over
-   ``bit_budget`` and ``activation_bit_budget`` with folds grouped by trace,
-   scoring R2 next to mean bits and model size.
-3. The refit picks the smallest model whose R2 is within a tolerance of the
-   best (:class:`~skqat.model_selection.smallest_within_tolerance`).
+   and :class:`~skqat.NMPQATRegressorCV`, which cross-validates
+   ``bit_budget`` along one budget path per fold (folds grouped by trace),
+   recording R2 next to mean bits and model size.
+3. It keeps the smallest model whose R2 is within a tolerance of the best,
+   refitted along the path on all training rows.
 4. A printed trade-off table, the chosen model's R2 on held-out traces, and
    an output folder with the trade-off plot, the quantization report, the
    model file and the C export.
@@ -24,17 +24,14 @@ import warnings
 import numpy as np
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import GridSearchCV, GroupKFold, GroupShuffleSplit
+from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 from sklearn.pipeline import Pipeline
 
-from . import NMPQATRegressor
+from ._cv import NMPQATRegressorCV
 from .datasets import DatasetError, fetch_ucc_5g, make_cellular_kpis
-from .model_selection import (mean_activation_bits_scorer, mean_weight_bits_scorer,
-                              model_size_scorer, smallest_within_tolerance)
 from .preprocessing import make_tabular_preprocessor
 
 BIT_BUDGETS = [1.0, 1.5, 2.0, 3.0, None]
-ACTIVATION_BUDGETS = [4.0, 8.0]
 
 
 def load_data(max_rows=15000, random_state=0, data_home=None):
@@ -67,65 +64,62 @@ def load_data(max_rows=15000, random_state=0, data_home=None):
     return data, source
 
 
-def build_search(bit_budgets=BIT_BUDGETS, activation_budgets=ACTIVATION_BUDGETS,
+def build_search(bit_budgets=BIT_BUDGETS, activation_bit_budget=None,
                  hidden_layer_sizes=(32, 32), max_iter=10, cv=3, tolerance=0.02, n_jobs=2,
-                 verbose=2, random_state=0):
-    """The demo's search: preprocessing and regressor, grouped folds, smallest-within-tolerance.
+                 random_state=0):
+    """The demo's model: preprocessing, then the budget chosen by grouped CV along the path.
 
     Parameters
     ----------
-    bit_budgets, activation_budgets : list of float or None
-        Values of ``bit_budget`` and ``activation_bit_budget`` to try.
+    bit_budgets : list of float or None
+        Weight budgets to choose from.
+    activation_bit_budget : float or None
+        One activation budget for every point (None: the price of a bit holds them).
     hidden_layer_sizes : tuple of int
     max_iter : int
-        Epochs per fit.
+        Epochs of each path's first fit.
     cv : int
-        Number of folds, grouped (pass ``groups`` to ``fit``).
+        Number of folds, grouped (pass ``model__groups`` to ``fit``).
     tolerance : float
-        R2 the refit may give up for a smaller model.
+        R2 the choice may give up for a smaller model.
     n_jobs : int
-    verbose : int
-        2 prints a line per fitted candidate and fold.
+        Folds in parallel.
     random_state : int
 
     Returns
     -------
-    GridSearchCV
+    Pipeline
+        Steps ``prep`` and ``model`` (an :class:`~skqat.NMPQATRegressorCV`).
 
     Examples
     --------
     >>> from skqat.demo import build_search
-    >>> sorted(build_search(bit_budgets=[2.0], activation_budgets=[8.0]).param_grid)
-    ['model__activation_bit_budget', 'model__bit_budget']
+    >>> build_search(bit_budgets=[2.0])[-1].bit_budgets
+    [2.0]
     """
-    pipeline = Pipeline([
+    return Pipeline([
         ("prep", make_tabular_preprocessor()),
-        ("model", NMPQATRegressor(hidden_layer_sizes=hidden_layer_sizes, max_iter=max_iter,
-                                  random_state=random_state)),
+        ("model", NMPQATRegressorCV(
+            bit_budgets=list(bit_budgets), activation_bit_budgets=activation_bit_budget,
+            cv=GroupKFold(cv), tolerance=tolerance, n_jobs=n_jobs,
+            hidden_layer_sizes=hidden_layer_sizes, max_iter=max_iter,
+            random_state=random_state)),
     ])
-    return GridSearchCV(
-        pipeline,
-        {"model__bit_budget": list(bit_budgets),
-         "model__activation_bit_budget": list(activation_budgets)},
-        scoring={"r2": "r2", "weight_bits": mean_weight_bits_scorer,
-                 "activation_bits": mean_activation_bits_scorer, "size": model_size_scorer},
-        refit=smallest_within_tolerance(tolerance, score="r2", size="size"),
-        cv=GroupKFold(cv), n_jobs=n_jobs, verbose=verbose,
-    )
 
 
 def tradeoff_table(search):
-    """The search's trade-off as a DataFrame, one row per candidate, the chosen one marked."""
-    res = search.cv_results_
+    """The trade-off as a DataFrame, one row per budget of the path, the chosen one marked."""
+    model = search[-1]
+    res = model.cv_results_
     table = pd.DataFrame({
-        "bit_budget": res["param_model__bit_budget"],
-        "act_budget": res["param_model__activation_bit_budget"],
-        "cv_r2": res["mean_test_r2"], "cv_r2_std": res["std_test_r2"],
+        "bit_budget": res["param_bit_budget"],
+        "act_budget": res["param_activation_bit_budget"],
+        "cv_r2": res["mean_test_score"], "cv_r2_std": res["std_test_score"],
         "weight_bits": res["mean_test_weight_bits"],
         "act_bits": res["mean_test_activation_bits"],
         "size_bytes": res["mean_test_size"],
     })
-    table["chosen"] = np.where(np.arange(len(table)) == search.best_index_, "<==", "")
+    table["chosen"] = np.where(np.arange(len(table)) == model.best_index_, "<==", "")
     return table
 
 
@@ -138,7 +132,7 @@ def write_artefacts(search, out_dir):
         Name to path of everything written.
     """
     os.makedirs(out_dir, exist_ok=True)
-    model = search.best_estimator_[-1]
+    model = search[-1]
     paths = {
         "tradeoff_csv": os.path.join(out_dir, "tradeoff.csv"),
         "report_csv": os.path.join(out_dir, "quantization_report.csv"),
@@ -157,8 +151,8 @@ def write_artefacts(search, out_dir):
         matplotlib.use("Agg")
         from .plotting import plot_tradeoff
 
-        fig = plot_tradeoff(search.cv_results_, score="r2", size="weight_bits",
-                            group_by="model__activation_bit_budget", chosen=search.best_index_)
+        fig = plot_tradeoff(model.cv_results_, score="score", size="weight_bits",
+                            chosen=model.best_index_)
         fig.axes[0].set_title("Cross-validated R2 against mean weight bits")
         fig.savefig(paths["plot"], dpi=120)
     except ImportError:
@@ -185,21 +179,21 @@ def main(argv=None):
     print(f"Data: {source}; {len(data.target)} rows, {len(np.unique(data.groups))} groups.")
     train, test = next(GroupShuffleSplit(1, test_size=0.25, random_state=0)
                        .split(data.data, data.target, data.groups))
-    grid = (dict(bit_budgets=[1.0, 2.0], activation_budgets=[8.0], max_iter=3,
-                 hidden_layer_sizes=(16,)) if args.quick else dict(max_iter=args.epochs))
-    search = build_search(**grid)
-    search.fit(data.data.iloc[train], data.target.iloc[train], groups=data.groups[train])
+    settings = (dict(bit_budgets=[1.0, 2.0], max_iter=3, hidden_layer_sizes=(16,))
+                if args.quick else dict(max_iter=args.epochs))
+    search = build_search(**settings)
+    search.fit(data.data.iloc[train], data.target.iloc[train], model__groups=data.groups[train])
 
     with pd.option_context("display.width", 120, "display.float_format", "{:.3f}".format):
-        print("\nTrade-off (grouped CV; the refit takes the smallest model within "
-              f"{search.refit.tolerance} R2 of the best):")
+        print("\nTrade-off (grouped CV along the budget path; the choice is the smallest model "
+              f"within {search[-1].tolerance} R2 of the best):")
         print(tradeoff_table(search).to_string(index=False))
-    model = search.best_estimator_
-    test_r2 = model.score(data.data.iloc[test], data.target.iloc[test])
-    print(f"\nChosen: {search.best_params_}; R2 on held-out groups {test_r2:.3f}, "
-          f"{model[-1].mean_weight_bits_:.2f} weight bits, "
-          f"{model[-1].mean_activation_bits_:.2f} activation bits, "
-          f"{model[-1].model_size_bytes_} bytes.")
+    model = search[-1]
+    test_r2 = search.score(data.data.iloc[test], data.target.iloc[test])
+    print(f"\nChosen: bit_budget={model.bit_budget_}; R2 on held-out groups {test_r2:.3f}, "
+          f"{model.mean_weight_bits_:.2f} weight bits, "
+          f"{model.mean_activation_bits_:.2f} activation bits, "
+          f"{model.model_size_bytes_} bytes.")
     paths = write_artefacts(search, args.output_dir)
     print("Wrote:", ", ".join(paths.values()))
     print(f"Done in {time.perf_counter() - t0:.0f} s.")

@@ -141,3 +141,20 @@ def test_paper_regime_benchmark_runs_every_method(tmp_path, covertype):
     assert table.method.tolist() == list(METHODS)
     assert ((table.accuracy > 0) & (table.accuracy <= 1)).all()
     assert table.set_index("method").loc["nmp_b1.5_a8", "mean_weight_bits"] <= 1.5
+
+
+def test_budget_path_benchmark_tables(tmp_path, yt_qoe):
+    from benchmarks.budget_path import BUDGETS
+
+    subprocess.run([sys.executable, "-m", "benchmarks.budget_path", "--output", str(tmp_path),
+                    "--tasks", "yt_qoe", "--seeds", "1", "--max-train", "300",
+                    "--max-test", "200"],
+                   cwd=ROOT, check=True, capture_output=True, text=True, timeout=600)
+    quality = pd.read_csv(tmp_path / "budget_path_quality.csv")
+    assert len(quality) == len(BUDGETS)
+    assert (quality.path_bits <= quality.budget.map(
+        lambda b: np.inf if b == "none" else float(b)) + 1e-9).all()
+    cost = pd.read_csv(tmp_path / "budget_path_cost.csv")
+    assert {"path_over_fit", "cv_over_grid", "grid_test_score", "cv_test_score"} <= set(cost)
+    assert (cost[["path_over_fit", "cv_over_grid"]] > 0).all().all()
+    assert "## Path against independent fits" in (tmp_path / "budget_path.md").read_text()

@@ -55,6 +55,25 @@ def test_grid_search_on_a_dask_cluster_equals_the_serial_search(client):
     np.testing.assert_array_equal(serial.predict_proba(X), spread.predict_proba(X))
 
 
+def test_cv_estimator_folds_on_a_dask_cluster_equal_the_serial_fit(client):
+    import joblib
+
+    from skqat import NMPQATClassifierCV, NMPQATRegressorCV
+
+    X, y = make_classification(n_samples=300, n_features=8, random_state=0)
+    Xr, yr = make_regression(n_samples=300, n_features=6, noise=3, random_state=0)
+    for est, (X_, y_) in ((NMPQATClassifierCV, (X, y)), (NMPQATRegressorCV, (Xr, yr))):
+        params = dict(hidden_layer_sizes=(12,), bit_budgets=[1, 2, None], cv=3, max_iter=10,
+                      random_state=0)
+        serial = est(**params).fit(X_, y_)
+        with joblib.parallel_backend("dask"):
+            spread = est(n_jobs=-1, **params).fit(X_, y_)
+        for key in ("mean_test_score", "mean_test_weight_bits", "mean_test_size"):
+            np.testing.assert_array_equal(serial.cv_results_[key], spread.cv_results_[key])
+        assert serial.bit_budget_ == spread.bit_budget_
+        np.testing.assert_array_equal(serial.predict(X_), spread.predict(X_))
+
+
 def test_a_fit_on_a_dask_worker_equals_the_local_fit(client):
     X, y = make_regression(n_samples=400, n_features=6, noise=3, random_state=1)
     est = NMPQATRegressor(hidden_layer_sizes=(16, 16), bit_budget=2, max_iter=8, random_state=3)

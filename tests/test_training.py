@@ -265,3 +265,16 @@ def test_zero_bit_candidates_prune_hidden_neurons_only():
     layer = net.export_integer(np.full(6, 6 / 127))[0]
     gone = layer.weight_bits == 0
     assert (layer.weights[gone] == 0).all() and (layer.bias[gone] == 0).all()
+
+
+def test_budgeted_bits_pay_no_price():
+    # With a budget, the budget says how many bits to spend: the price of those
+    # bits is off, and training is the same whatever its value.
+    data = _problem()
+    nets = [_net(), _net()]
+    for net, price in zip(nets, (0.0, 0.5)):
+        train_network(net, data, None, _settings(bit_budget=3.0, activation_bit_budget=6,
+                                                 bit_price=price, activation_bit_price=price),
+                      torch.Generator().manual_seed(0), _loss, _accuracy)
+    for a, b in zip(*(net.parameters() for net in nets)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

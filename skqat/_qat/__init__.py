@@ -11,6 +11,7 @@ runtime (``skqat/runtime/``) runs the exported graph with numpy alone.
 * ``data``: the training rows as the loop sees them;
 * ``objectives``: the losses and validation scores of the tasks;
 * ``training``: the two-phase training loop and ``partial_fit``'s increment;
+* ``refine``: one step down a budget path (projection, frozen fine-tuning);
 * ``device``: device, thread count and random generator.
 """
 
@@ -18,7 +19,9 @@ from .data import train_data
 from .device import make_generator, one_torch_thread, resolve_device
 from .network import QuantMLP
 from .objectives import loss_function, score_function
+from .refine import refine_network
 from .training import TrainSettings, train_increment, train_network
 
 __all__ = ["QuantMLP", "TrainSettings", "loss_function", "make_generator", "one_torch_thread",
-           "resolve_device", "score_function", "train_data", "train_increment", "train_network"]
+           "refine_network", "resolve_device", "score_function", "train_data", "train_increment",
+           "train_network"]

@@ -130,6 +130,10 @@ class _Trainer:
         self.a_ctrl = BudgetMultiplier(settings.activation_bit_budget)
         self.has_budget = (settings.bit_budget is not None
                            or settings.activation_bit_budget is not None)
+        # Budgeted bits pay no price: the best model within the cap is wanted.
+        self.w_price = settings.bit_price if settings.bit_budget is None else 0.0
+        self.a_price = (settings.activation_bit_price if settings.activation_bit_budget is None
+                        else 0.0)
         self.opt = self._adam(learn_bits=settings.learn_bits)
         self.params = list(net.parameters())
         self.weights = [lin.weight for lin in net.linears]
@@ -187,16 +191,17 @@ class _Trainer:
 
         The price is relative to the data loss (a mean bit must cut the loss
         by ``bit_price`` of itself): the same value means the same trade-off
-        whatever the loss's scale. The budget multipliers are in their own
-        units (the controllers adapt them).
+        whatever the loss's scale. It is paid only by the bits that have no
+        budget: a budget says how many bits to spend. The budget multipliers
+        are in their own units (the controllers adapt them).
         """
-        s, net = self.s, self.net
+        net = self.net
         cost = 0.0
-        w_mult = s.bit_price * data_loss + self.w_ctrl.value / self.max_w_bits
-        if s.bit_price > 0 or self.w_ctrl.value > 0:
+        if self.w_price > 0 or self.w_ctrl.value > 0:
+            w_mult = self.w_price * data_loss + self.w_ctrl.value / self.max_w_bits
             cost = cost + w_mult * net.expected_mean_weight_bits()
-        if net.activations and (s.activation_bit_price > 0 or self.a_ctrl.value > 0):
-            a_mult = s.activation_bit_price * data_loss + self.a_ctrl.value / self.max_a_bits
+        if net.activations and (self.a_price > 0 or self.a_ctrl.value > 0):
+            a_mult = self.a_price * data_loss + self.a_ctrl.value / self.max_a_bits
             cost = cost + a_mult * net.expected_mean_activation_bits()
         return cost
 
@@ -362,7 +367,7 @@ def train_network(net, train, val, settings, generator, loss_fn, score_fn):
     # The frozen-bits fine-tuning repairs what the projection changed, and
     # settles the weights once the price has stopped moving the bits; with
     # neither, the bits learn to the end, as along a stream of partial_fit calls.
-    priced = settings.bit_price > 0 or settings.activation_bit_price > 0
+    priced = trainer.w_price > 0 or trainer.a_price > 0
     n_freeze = (int(settings.max_iter * _FREEZE_FRACTION)
                 if settings.learn_bits and (trainer.has_budget or priced) else 0)
     checkpoint, converged = trainer.run_phase(settings.max_iter - n_freeze,

@@ -1,0 +1,134 @@
+"""Cross-validation along budget paths: what NMPQATClassifierCV and NMPQATRegressorCV share.
+
+As ``LassoCV`` cross-validates along ``lasso_path``, the CV estimators fit one
+budget path per fold (:func:`skqat.budget_path`: one training, then a short
+projection and fine-tuning per lower budget), score every point of it on the
+fold's held-out rows, pick a budget, and refit the path on all rows down to
+that budget. The refitted model becomes the estimator's fitted state, so
+``predict``, ``score``, ``to_integer`` and ``quantization_report`` are those
+of the plain estimator.
+"""
+
+import time
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import is_classifier
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import check_cv
+from sklearn.utils import _safe_indexing, indexable
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+from ._base import BaseNMPQAT
+from ._path import budget_path, path_points
+from .model_selection import smallest_within_tolerance
+
+#: The parameters of the CV estimators that the plain estimator does not have.
+SEARCH_PARAMETERS = ("bit_budgets", "activation_bit_budgets", "cv", "scoring", "tolerance",
+                     "n_jobs")
+
+_BUDGETS = ("bit_budget", "activation_bit_budget")
+
+
+def search_constraints():
+    """The CV estimators' ``_parameter_constraints``: the plain ones, budgets swapped for lists."""
+    plain = {k: v for k, v in BaseNMPQAT._parameter_constraints.items() if k not in _BUDGETS}
+    return {
+        **plain,
+        "bit_budgets": ["array-like"],
+        "activation_bit_budgets": ["array-like", Interval(Real, 0, None, closed="neither"),
+                                   None],
+        "cv": ["cv_object"],
+        "scoring": [str, callable, None],
+        "tolerance": [Interval(Real, 0, None, closed="left")],
+        "n_jobs": [Integral, None],
+    }
+
+
+def _path_scores(template, X, y, sample_weight, train, test, points, scorer):
+    """Fit a path on the rows ``train``; score each point on ``test``, with its bits and size."""
+    X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
+    weights = None if sample_weight is None else _safe_indexing(sample_weight, train)
+    start = time.perf_counter()
+    path = budget_path(template, X_train, y_train, sample_weight=weights,
+                       bit_budgets=[b for b, _ in points],
+                       activation_bit_budgets=[a for _, a in points])
+    seconds = (time.perf_counter() - start) / len(points)
+    X_test, y_test = _safe_indexing(X, test), _safe_indexing(y, test)
+    return [dict(score=scorer(est, X_test, y_test), weight_bits=est.mean_weight_bits_,
+                 activation_bits=est.mean_activation_bits_, size=est.model_size_bytes_,
+                 fit_time=seconds)
+            for est in path]
+
+
+def _cv_results(points, folds):
+    """``cv_results_``: one entry per budget point, per-fold scores, means, stds and ranks."""
+    results = {
+        "param_bit_budget": np.array([b for b, _ in points], dtype=object),
+        "param_activation_bit_budget": np.array([a for _, a in points], dtype=object),
+        "params": [{"bit_budget": b, "activation_bit_budget": a} for b, a in points],
+    }
+    for metric in ("score", "weight_bits", "activation_bits", "size", "fit_time"):
+        values = np.array([[fold[i][metric] for fold in folds] for i in range(len(points))],
+                          dtype=float)
+        if metric == "score":
+            for k in range(values.shape[1]):
+                results[f"split{k}_test_score"] = values[:, k]
+        name = "mean_fit_time" if metric == "fit_time" else f"mean_test_{metric}"
+        results[name] = values.mean(1)
+        if metric != "fit_time":
+            results[name.replace("mean_", "std_")] = values.std(1)
+    scores = results["mean_test_score"]
+    # As GridSearchCV: rank 1 is the best mean score; ties share the lowest rank.
+    results["rank_test_score"] = (np.searchsorted(np.sort(-scores), -scores) + 1).astype(int)
+    return results
+
+
+class BudgetSearchMixin:
+    """``fit`` of the CV estimators; the plain estimator's class is ``_plain``."""
+
+    _plain = None
+
+    def _template(self):
+        """The plain estimator with this one's parameters (budgets set along the path)."""
+        params = self.get_params(deep=False)
+        return self._plain(**{k: v for k, v in params.items() if k not in SEARCH_PARAMETERS})
+
+    def _search_fit(self, X, y, sample_weight, groups):
+        if not self.quantize:
+            raise ValueError("quantize=False trains a float network: there is no budget to "
+                             "cross-validate. Use the plain estimator.")
+        # Validated once, as the plain estimator does (the folds' fits see arrays).
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
+                             dtype=(np.float64, np.float32), multi_output=True,
+                             y_numeric=self._y_numeric())
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                 ensure_non_negative=True)
+        X, y, groups = indexable(X, y, groups)
+        template = self._template()
+        points = path_points(self.bit_budgets, self.activation_bit_budgets)
+        cv = check_cv(self.cv, y, classifier=is_classifier(self))
+        scorer = check_scoring(template, scoring=self.scoring)
+        splits = list(cv.split(X, y, groups))
+        folds = Parallel(n_jobs=self.n_jobs)(
+            delayed(_path_scores)(template, X, y, sample_weight, train, test, points, scorer)
+            for train, test in splits
+        )
+        self.cv_results_ = _cv_results(points, folds)
+        refit = smallest_within_tolerance(self.tolerance, score="score", size="size")
+        self.best_index_ = refit(self.cv_results_)
+        self.bit_budget_, self.activation_bit_budget_ = points[self.best_index_]
+        self.n_splits_ = len(splits)
+        # The path on every row, from the largest budget down to the chosen one.
+        chosen = points[:self.best_index_ + 1]
+        best = budget_path(template, X, y, sample_weight=sample_weight,
+                           bit_budgets=[b for b, _ in chosen],
+                           activation_bit_budgets=[a for _, a in chosen])[-1]
+        parameters = set(best.get_params(deep=False))
+        for name, value in vars(best).items():
+            if name not in parameters:
+                setattr(self, name, value)
+        return self

@@ -1,0 +1,338 @@
+"""NMPQATClassifierCV and NMPQATRegressorCV: the bit budget chosen in one fit per fold."""
+
+from sklearn.base import _fit_context
+from sklearn.utils._available_if import available_if
+
+from ._budget_search import BudgetSearchMixin, search_constraints
+from ._classifier import NMPQATClassifier
+from ._regressor import NMPQATRegressor
+
+
+class NMPQATClassifierCV(BudgetSearchMixin, NMPQATClassifier):
+    """NMP-QAT classifier whose bit budget is chosen by cross-validation along budget paths.
+
+    For each fold, one :func:`~skqat.budget_path` gives a model at every
+    budget for about the cost of one fit; every point is scored on the
+    fold's held-out rows. The chosen budget (the best mean score, or the
+    smallest model within ``tolerance`` of it) is refitted on all rows along
+    the path down to it, and that model is this estimator's: ``predict``,
+    ``predict_proba``, ``score``, ``to_integer`` and
+    ``quantization_report`` are its.
+
+    Parameters
+    ----------
+    bit_budgets : array-like of float or None, default=(1, 1.5, 2, 3, 4, None)
+        The weight budgets to choose from (None: no cap), in any order; the
+        path runs from the largest down.
+    activation_bit_budgets : float, array-like or None, default=None
+        One activation budget for every point, or one per weight budget
+        (paired with ``bit_budgets``); None sets no activation cap.
+    cv : int, cross-validation generator or iterable, default=None
+        As in ``GridSearchCV`` (None: 5 folds, stratified). Pass ``groups`` to
+        ``fit`` for a grouped splitter (rows of one trace together).
+    scoring : str, callable or None, default=None
+        The score to cross-validate (higher is better); None is the
+        estimator's ``score`` (accuracy).
+    tolerance : float, default=0.0
+        How much mean test score may be given up for a smaller model: 0 picks
+        the best score; more picks the smallest model (mean size in bytes)
+        within that much of the best, as
+        :class:`~skqat.model_selection.smallest_within_tolerance` does.
+    n_jobs : int or None, default=None
+        Folds run in parallel (joblib; None is 1). Results do not depend on it.
+    hidden_layer_sizes, alpha, batch_size, learning_rate_init, max_iter, shuffle, random_state, tol, verbose, warm_start, early_stopping, validation_fraction, n_iter_no_change, bit_price, activation_bit_price, weight_bits, activation_bits, input_bits, granularity, quantize, strength_learning_rate, gate_temperature, device
+        As in :class:`NMPQATClassifier` (same defaults), for every fit of the search.
+        ``warm_start`` has no effect: every path trains afresh.
+
+    Attributes
+    ----------
+    bit_budget_, activation_bit_budget_ : float or None
+        The chosen budgets.
+    cv_results_ : dict of ndarray
+        One entry per budget point, from the largest to the smallest
+        (``pandas.DataFrame(cv_results_)`` gives a table):
+        ``param_bit_budget``, ``param_activation_bit_budget``, ``params``,
+        ``split<k>_test_score``, ``mean_test_score``, ``std_test_score``,
+        ``rank_test_score``, and the means (and stds) over folds of
+        ``mean_test_weight_bits``, ``mean_test_activation_bits`` and
+        ``mean_test_size`` (model bytes); ``mean_fit_time`` is the path's
+        time per point.
+    best_index_ : int
+        Index of the chosen point in ``cv_results_``.
+    n_splits_ : int
+        Number of folds.
+    weight_bits_, activation_bits_, mean_weight_bits_, mean_activation_bits_, model_size_bytes_
+        The refitted model's, as in :class:`NMPQATClassifier`, and every other
+        fitted attribute of it (``classes_``, ``coefs_``, ``integer_weights_``, ...).
+
+    See Also
+    --------
+    NMPQATClassifier : One fit at one budget.
+    skqat.budget_path : The path behind each fold.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skqat import NMPQATClassifierCV
+    >>> X, y = make_classification(n_samples=300, random_state=0)
+    >>> clf = NMPQATClassifierCV(hidden_layer_sizes=(16,), bit_budgets=[1, 2, None], cv=3,
+    ...                          max_iter=20, random_state=0).fit(X, y)
+    >>> clf.bit_budget_ in (1, 2, None)
+    True
+    >>> len(clf.cv_results_["mean_test_score"])
+    3
+    """
+
+    _plain = NMPQATClassifier
+    _parameter_constraints = search_constraints()
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        *,
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate_init=0.001,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=0.0001,
+        verbose=False,
+        warm_start=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        bit_price=0.02,
+        activation_bit_price=0.002,
+        weight_bits=(1, 2, 4, 8),
+        activation_bits=(4, 8, 16),
+        input_bits=8,
+        granularity="neuron",
+        quantize=True,
+        strength_learning_rate=0.01,
+        gate_temperature=0.1,
+        device="cpu",
+        bit_budgets=(1, 1.5, 2, 3, 4, None),
+        activation_bit_budgets=None,
+        cv=None,
+        scoring=None,
+        tolerance=0.0,
+        n_jobs=None,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.bit_price = bit_price
+        self.activation_bit_price = activation_bit_price
+        self.weight_bits = weight_bits
+        self.activation_bits = activation_bits
+        self.input_bits = input_bits
+        self.granularity = granularity
+        self.quantize = quantize
+        self.strength_learning_rate = strength_learning_rate
+        self.gate_temperature = gate_temperature
+        self.device = device
+        self.bit_budgets = bit_budgets
+        self.activation_bit_budgets = activation_bit_budgets
+        self.cv = cv
+        self.scoring = scoring
+        self.tolerance = tolerance
+        self.n_jobs = n_jobs
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, groups=None):
+        """Cross-validate the budget path, choose a budget, refit down to it on all rows.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the training rows of every fit (scores are unweighted).
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for a grouped ``cv`` splitter.
+
+        Returns
+        -------
+        self : NMPQATClassifierCV
+        """
+        return self._search_fit(X, y, sample_weight, groups)
+
+    @available_if(lambda self: False)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Not available: a stream has no folds to choose a budget on."""
+
+
+class NMPQATRegressorCV(BudgetSearchMixin, NMPQATRegressor):
+    """NMP-QAT regressor whose bit budget is chosen by cross-validation along budget paths.
+
+    For each fold, one :func:`~skqat.budget_path` gives a model at every
+    budget for about the cost of one fit; every point is scored on the
+    fold's held-out rows. The chosen budget (the best mean score, or the
+    smallest model within ``tolerance`` of it) is refitted on all rows along
+    the path down to it, and that model is this estimator's: ``predict``,
+    ``score``, ``to_integer`` and
+    ``quantization_report`` are its.
+
+    Parameters
+    ----------
+    bit_budgets : array-like of float or None, default=(1, 1.5, 2, 3, 4, None)
+        The weight budgets to choose from (None: no cap), in any order; the
+        path runs from the largest down.
+    activation_bit_budgets : float, array-like or None, default=None
+        One activation budget for every point, or one per weight budget
+        (paired with ``bit_budgets``); None sets no activation cap.
+    cv : int, cross-validation generator or iterable, default=None
+        As in ``GridSearchCV`` (None: 5 folds). Pass ``groups`` to
+        ``fit`` for a grouped splitter (rows of one trace together).
+    scoring : str, callable or None, default=None
+        The score to cross-validate (higher is better); None is the
+        estimator's ``score`` (R2).
+    tolerance : float, default=0.0
+        How much mean test score may be given up for a smaller model: 0 picks
+        the best score; more picks the smallest model (mean size in bytes)
+        within that much of the best, as
+        :class:`~skqat.model_selection.smallest_within_tolerance` does.
+    n_jobs : int or None, default=None
+        Folds run in parallel (joblib; None is 1). Results do not depend on it.
+    hidden_layer_sizes, alpha, batch_size, learning_rate_init, max_iter, shuffle, random_state, tol, verbose, warm_start, early_stopping, validation_fraction, n_iter_no_change, bit_price, activation_bit_price, weight_bits, activation_bits, input_bits, granularity, quantize, strength_learning_rate, gate_temperature, device
+        As in :class:`NMPQATRegressor` (same defaults), for every fit of the search.
+        ``warm_start`` has no effect: every path trains afresh.
+
+    Attributes
+    ----------
+    bit_budget_, activation_bit_budget_ : float or None
+        The chosen budgets.
+    cv_results_ : dict of ndarray
+        One entry per budget point, from the largest to the smallest
+        (``pandas.DataFrame(cv_results_)`` gives a table):
+        ``param_bit_budget``, ``param_activation_bit_budget``, ``params``,
+        ``split<k>_test_score``, ``mean_test_score``, ``std_test_score``,
+        ``rank_test_score``, and the means (and stds) over folds of
+        ``mean_test_weight_bits``, ``mean_test_activation_bits`` and
+        ``mean_test_size`` (model bytes); ``mean_fit_time`` is the path's
+        time per point.
+    best_index_ : int
+        Index of the chosen point in ``cv_results_``.
+    n_splits_ : int
+        Number of folds.
+    weight_bits_, activation_bits_, mean_weight_bits_, mean_activation_bits_, model_size_bytes_
+        The refitted model's, as in :class:`NMPQATRegressor`, and every other
+        fitted attribute of it (``coefs_``, ``integer_weights_``, ...).
+
+    See Also
+    --------
+    NMPQATRegressor : One fit at one budget.
+    skqat.budget_path : The path behind each fold.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from skqat import NMPQATRegressorCV
+    >>> X, y = make_regression(n_samples=300, random_state=0)
+    >>> reg = NMPQATRegressorCV(hidden_layer_sizes=(16,), bit_budgets=[1, 2, None], cv=3,
+    ...                          max_iter=20, random_state=0).fit(X, y)
+    >>> reg.bit_budget_ in (1, 2, None)
+    True
+    >>> len(reg.cv_results_["mean_test_score"])
+    3
+    """
+
+    _plain = NMPQATRegressor
+    _parameter_constraints = search_constraints()
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        *,
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate_init=0.001,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=0.0001,
+        verbose=False,
+        warm_start=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        bit_price=0.02,
+        activation_bit_price=0.002,
+        weight_bits=(1, 2, 4, 8),
+        activation_bits=(4, 8, 16),
+        input_bits=8,
+        granularity="neuron",
+        quantize=True,
+        strength_learning_rate=0.01,
+        gate_temperature=0.1,
+        device="cpu",
+        bit_budgets=(1, 1.5, 2, 3, 4, None),
+        activation_bit_budgets=None,
+        cv=None,
+        scoring=None,
+        tolerance=0.0,
+        n_jobs=None,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.bit_price = bit_price
+        self.activation_bit_price = activation_bit_price
+        self.weight_bits = weight_bits
+        self.activation_bits = activation_bits
+        self.input_bits = input_bits
+        self.granularity = granularity
+        self.quantize = quantize
+        self.strength_learning_rate = strength_learning_rate
+        self.gate_temperature = gate_temperature
+        self.device = device
+        self.bit_budgets = bit_budgets
+        self.activation_bit_budgets = activation_bit_budgets
+        self.cv = cv
+        self.scoring = scoring
+        self.tolerance = tolerance
+        self.n_jobs = n_jobs
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, groups=None):
+        """Cross-validate the budget path, choose a budget, refit down to it on all rows.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the training rows of every fit (scores are unweighted).
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for a grouped ``cv`` splitter.
+
+        Returns
+        -------
+        self : NMPQATRegressorCV
+        """
+        return self._search_fit(X, y, sample_weight, groups)
+
+    @available_if(lambda self: False)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Not available: a stream has no folds to choose a budget on."""

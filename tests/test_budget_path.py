@@ -1,0 +1,124 @@
+"""The budget path and the cross-validated estimators (NMPQATClassifierCV, NMPQATRegressorCV)."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_classification, make_regression
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skqat import NMPQATClassifier, NMPQATClassifierCV, NMPQATRegressorCV, budget_path
+from skqat._path import path_points
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_classification(n_samples=400, n_features=10, n_informative=6, random_state=0)
+
+
+def test_path_points_run_from_the_largest_budget_down():
+    assert path_points([2, None, 1.5, 2]) == [(None, None), (2, None), (1.5, None)]
+    assert path_points([1, 2], [4, 8]) == [(2, 8), (1, 4)]
+    with pytest.raises(ValueError, match="one activation budget per weight budget"):
+        path_points([1, 2], [4])
+    with pytest.raises(ValueError, match="empty"):
+        path_points([])
+
+
+def test_every_point_of_the_path_is_a_complete_model_within_its_budgets(data):
+    X, y = data
+    est = NMPQATClassifier(hidden_layer_sizes=(16,), max_iter=30, random_state=0)
+    path = budget_path(est, X, y, bit_budgets=[1, 1.5, 2, None], activation_bit_budgets=6)
+    assert [(e.bit_budget, e.activation_bit_budget) for e in path] == [
+        (None, 6), (2, 6), (1.5, 6), (1, 6)]
+    bits = [e.mean_weight_bits_ for e in path]
+    assert all(e.mean_weight_bits_ <= (e.bit_budget or np.inf) for e in path)
+    assert all(e.mean_activation_bits_ <= 6 for e in path)
+    assert bits == sorted(bits, reverse=True)  # each point lowers the one above it
+    for e in path:
+        np.testing.assert_array_equal(e.to_integer().predict(X), e.predict(X))
+        assert e.quantization_report().loc["total", "bytes"] == e.model_size_bytes_
+    # The first point is the plain fit at the largest budget; the template is untouched.
+    plain = clone(est).set_params(activation_bit_budget=6).fit(X, y)
+    np.testing.assert_array_equal(path[0].predict_proba(X), plain.predict_proba(X))
+    assert not hasattr(est, "coefs_")
+    # Each lower point is a short fine-tuning: a tenth of the first fit's epochs.
+    assert [e.n_iter_ for e in path[1:]] == [path[0].n_iter_ // 10] * 3
+
+
+def test_the_path_is_deterministic_and_errors_are_clear(data):
+    X, y = data
+    est = NMPQATClassifier(hidden_layer_sizes=(8,), max_iter=10, random_state=0)
+    a = budget_path(est, X, y, bit_budgets=[1, 2])
+    b = budget_path(est, X, y, bit_budgets=[2, 1])
+    for e, f in zip(a, b):
+        np.testing.assert_array_equal(e.predict_proba(X), f.predict_proba(X))
+    with pytest.raises(TypeError, match="NMPQATClassifier or NMPQATRegressor"):
+        budget_path(make_pipeline(StandardScaler(), est), X, y, bit_budgets=[1])
+    with pytest.raises(ValueError, match="float network"):
+        budget_path(NMPQATClassifier(quantize=False), X, y, bit_budgets=[1])
+
+
+def test_cv_estimator_chooses_refits_and_reports(data):
+    X, y = data
+    cv_est = NMPQATClassifierCV(hidden_layer_sizes=(16,), bit_budgets=[1, 2, None], cv=3,
+                                max_iter=20, random_state=0).fit(X, y)
+    results = pd.DataFrame(cv_est.cv_results_)
+    assert results.param_bit_budget.tolist() == [None, 2, 1] and len(results) == 3
+    assert {"split2_test_score", "mean_test_weight_bits", "mean_test_size",
+            "rank_test_score", "mean_fit_time"} <= set(results.columns)
+    best = cv_est.cv_results_["mean_test_score"].argmax()
+    assert cv_est.best_index_ == best and cv_est.bit_budget_ == results.param_bit_budget[best]
+    # The fitted model is the path on all rows down to the chosen budget.
+    template = NMPQATClassifier(hidden_layer_sizes=(16,), max_iter=20, random_state=0)
+    chosen = results.param_bit_budget[:best + 1].tolist()
+    ref = budget_path(template, X, y, bit_budgets=chosen)[-1]
+    np.testing.assert_array_equal(cv_est.predict_proba(X), ref.predict_proba(X))
+    assert cv_est.mean_weight_bits_ == ref.mean_weight_bits_
+    assert cv_est.score(X, y) == ref.score(X, y)
+    np.testing.assert_array_equal(cv_est.to_integer().predict(X), cv_est.predict(X))
+    # A tolerance trades score for size: the smallest model within it.
+    loose = clone(cv_est).set_params(tolerance=1.0).fit(X, y)
+    assert loose.bit_budget_ == 1
+    assert not hasattr(cv_est, "partial_fit")
+
+
+def test_cv_estimator_in_a_pipeline_with_groups_pickles_and_parallel_folds_agree():
+    X, y = make_regression(n_samples=300, n_features=6, noise=5, random_state=0)
+    groups = np.repeat(np.arange(10), 30)
+    model = make_pipeline(StandardScaler(), NMPQATRegressorCV(
+        hidden_layer_sizes=(8,), bit_budgets=[1.5, 3], cv=GroupKFold(3), max_iter=15,
+        random_state=0))
+    serial = model.fit(X, y, nmpqatregressorcv__groups=groups)
+    parallel = clone(model).set_params(nmpqatregressorcv__n_jobs=2).fit(
+        X, y, nmpqatregressorcv__groups=groups)
+    for key in ("mean_test_score", "mean_test_weight_bits", "mean_test_size"):
+        np.testing.assert_array_equal(serial[-1].cv_results_[key], parallel[-1].cv_results_[key])
+    np.testing.assert_array_equal(serial.predict(X), parallel.predict(X))
+    restored = pickle.loads(pickle.dumps(serial))
+    np.testing.assert_array_equal(restored.predict(X), serial.predict(X))
+
+
+def _expected_failed_checks(estimator):
+    reason = ("Mini-batch training with shuffling: a sample of weight 2 and two copies of it "
+              "fall into different batches, so the two fits take different optimization paths.")
+    return {"check_sample_weight_equivalence_on_dense_data": reason,
+            "check_sample_weight_equivalence_on_sparse_data": reason}
+
+
+@parametrize_with_checks(
+    [NMPQATClassifierCV(hidden_layer_sizes=(32,), bit_budgets=(2, None), cv=2,
+                        random_state=0),
+     NMPQATRegressorCV(hidden_layer_sizes=(32,), bit_budgets=(2, None), cv=2,
+                       random_state=0)],
+    expected_failed_checks=_expected_failed_checks,
+)
+def test_sklearn_compatible_cv_estimator(estimator, check):
+    check(estimator)
