@@ -63,6 +63,7 @@ class QuantMLP(nn.Module):
             codes = a / in_step
         return self.linears[-1](codes, in_step)
 
+    @torch.no_grad()
     def latent_forward(self, codes, in_step):
         """Output of the latent float weights: the same network with nothing quantized.
 

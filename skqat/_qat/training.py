@@ -228,8 +228,7 @@ class _Trainer:
         d = self.train
         n = len(d)
         idx = torch.linspace(0, n - 1, min(n, _LATENT_ROWS), device=d.device).long()
-        with torch.no_grad():
-            out = self.net.latent_forward(d.rows(idx), d.in_step)
+        out = self.net.latent_forward(d.rows(idx), d.in_step)
         return float(self.loss_fn(out, d.target[idx]).mean())
 
     def _validation_score(self):
