@@ -13,7 +13,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
@@ -22,6 +21,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from ._checks import (check_budgets, check_candidates, check_hidden_layer_sizes,
                       check_reachable_bit_budget, check_warm_start_shapes,
                       check_weight_candidates)
+from ._fitted import store_history, store_network
 from ._inputs import float_forward, input_statistics
 from ._qat import (QuantMLP, TrainSettings, loss_function, make_generator, one_torch_thread,
                    refine_network, resolve_device, score_function, train_data, train_increment,
@@ -33,7 +33,6 @@ from .runtime._rows import encode_rows
 # Standardized inputs saturate at this many standard deviations. Every
 # feature gets the same step, for the reason ``_layers.QuantReLU`` gives.
 _INPUT_CLIP_STD = 6.0
-_FLOAT_BITS = 32
 
 
 class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
@@ -206,8 +205,9 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
                 settings, generator, loss_function(self._task()), score_function(self._task()),
             )
         self._optimizer_state = state
-        self._store_history(history, first_pass, stream, n_samples=len(target))
-        self._store_network(net.cpu(), dtype=X.dtype)
+        store_history(self, history, first_pass=first_pass, incremental=stream,
+                      n_samples=len(target))
+        store_network(self, net.cpu(), dtype=X.dtype)
         return self
 
     def _split_validation(self, X, target, sample_weight, rng):
@@ -278,75 +278,6 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
             "activation_strengths": self.activation_strengths_,
             "activation_unit_steps": self.activation_unit_steps_,
         }
-
-    def _store_history(self, history, first_pass, incremental, n_samples):
-        # As MLP: n_iter_ counts the epochs of this call, the curves go on
-        # across warm-started fits and partial_fit calls.
-        self.n_iter_ = history.n_iter
-        self.t_ = (0 if first_pass else getattr(self, "t_", 0)) + n_samples * history.n_iter
-        self._no_improvement_count = history.no_improvement_count
-        self.loss_curve_ = ([] if first_pass else self.loss_curve_) + history.loss_curve
-        if self.early_stopping:
-            previous = [] if first_pass else (getattr(self, "validation_scores_", None) or [])
-            self.validation_scores_ = previous + history.validation_scores
-            self.best_validation_score_ = history.best_validation_score
-            self.best_loss_ = None
-        else:
-            previous = np.inf if first_pass or self.best_loss_ is None else self.best_loss_
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
-            self.best_loss_ = min(previous, history.best_loss)
-        if (not incremental and not history.converged
-                and history.n_iter >= self.max_iter - self.max_iter // 10):
-            warnings.warn(
-                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                "optimization hasn't converged yet.", ConvergenceWarning,
-            )
-
-    def _store_network(self, net, dtype):
-        state = net.parameters_numpy()
-        # As MLP: the parameters in the dtype of X (torch trains in float32).
-        self.coefs_ = [c.astype(dtype) for c in state["coefs"]]
-        self.intercepts_ = [b.astype(dtype) for b in state["intercepts"]]
-        self.weight_strengths_ = state["weight_strengths"]
-        self.activation_strengths_ = state["activation_strengths"]
-        self.activation_unit_steps_ = state["activation_unit_steps"]
-        self.n_layers_ = len(self.coefs_) + 1
-        self.n_outputs_ = self.coefs_[-1].shape[1]
-        fan_in = np.concatenate([np.full(c.shape[1], c.shape[0]) for c in self.coefs_])
-        n_neurons = fan_in.size
-        if self.quantize:
-            layers = net.export_integer(self.input_steps_)
-            self.integer_weights_ = [layer.weights for layer in layers]
-            self.weight_steps_ = [layer.weight_step for layer in layers]
-            self.integer_biases_ = [layer.bias for layer in layers]
-            self.activation_steps_ = [layer.activation_step for layer in layers[:-1]]
-            self.weight_bits_ = [layer.weight_bits for layer in layers]
-            # A pruned neuron (0 weight bits) stores no activation: 0 bits.
-            self.activation_bits_ = [np.where(layer.weight_bits > 0, layer.activation_bits, 0)
-                                     for layer in layers[:-1]]
-            # Built once: predict runs it, and must not rebuild it on every call.
-            try:
-                self._graph = self.to_integer()
-            except ValueError as err:
-                raise ValueError(
-                    f"The trained network cannot be represented as an integer graph ({err}). "
-                    "Its parameters have grown out of range: training diverged. Lower "
-                    f"learning_rate_init (now {self.learning_rate_init:g}), or rescale the "
-                    "inputs before this estimator."
-                ) from err
-            self.model_size_bytes_ = self._graph.theoretical_size_bytes()
-        else:
-            self.integer_weights_ = self._graph = None
-            self.weight_steps_ = self.integer_biases_ = self.activation_steps_ = None
-            self.weight_bits_ = [np.full(c.shape[1], _FLOAT_BITS) for c in self.coefs_]
-            self.activation_bits_ = [np.full(c.shape[1], _FLOAT_BITS) for c in self.coefs_[:-1]]
-            self.model_size_bytes_ = int(4 * (fan_in.sum() + n_neurons)
-                                         + 8 * (self.n_features_in_ + self.n_outputs_))
-        self.mean_weight_bits_ = float((np.concatenate(self.weight_bits_) * fan_in).sum()
-                                       / fan_in.sum())
-        self.mean_activation_bits_ = (float(np.concatenate(self.activation_bits_).mean())
-                                      if self.activation_bits_ else 0.0)
 
     # ------------------------------------------------------------- predict
     def to_integer(self):
