@@ -125,13 +125,14 @@ def main(argv=None):
 
 def write_markdown(path, quality, costs, args):
     """The two tables of the benchmark, with the settings."""
+    table = summarize(quality)
     path.write_text(
         "# Budget path and CV estimators\n\n"
         f"Default (100,) network, {args.max_train} training rows, budgets {list(BUDGETS)}; "
         f"quality over {args.seeds} seeds, cost on seed 0 with n_jobs=1 and {FOLDS} folds.\n\n"
         "## Cost\n\n" + markdown_table(costs.round(4), list(costs.columns))
         + "\n## Path against independent fits (test scores)\n\n"
-        + markdown_table(summarize(quality), list(summarize(quality).columns)))
+        + markdown_table(table, list(table.columns)))
 
 
 if __name__ == "__main__":

@@ -13,10 +13,11 @@ import time
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import is_classifier
+from sklearn.base import _fit_context, is_classifier
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.utils import _safe_indexing, indexable
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _check_sample_weight, validate_data
@@ -87,9 +88,102 @@ def _cv_results(points, folds):
 
 
 class BudgetSearchMixin:
-    """``fit`` of the CV estimators; the plain estimator's class is ``_plain``."""
+    """The CV estimators' constructor and ``fit``; the plain estimator's class is ``_plain``.
+
+    Both CV estimators take the same parameters (the plain estimators share
+    theirs), so the one constructor here is each one's signature.
+    """
 
     _plain = None
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        *,
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate_init=0.001,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=0.0001,
+        verbose=False,
+        warm_start=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        bit_price=0.02,
+        activation_bit_price=0.002,
+        weight_bits=(1, 2, 4, 8),
+        activation_bits=(4, 8, 16),
+        input_bits=8,
+        granularity="neuron",
+        quantize=True,
+        strength_learning_rate=0.01,
+        gate_temperature=0.1,
+        device="cpu",
+        bit_budgets=(1, 1.5, 2, 3, 4, None),
+        activation_bit_budgets=None,
+        cv=None,
+        scoring=None,
+        tolerance=0.0,
+        n_jobs=None,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.bit_price = bit_price
+        self.activation_bit_price = activation_bit_price
+        self.weight_bits = weight_bits
+        self.activation_bits = activation_bits
+        self.input_bits = input_bits
+        self.granularity = granularity
+        self.quantize = quantize
+        self.strength_learning_rate = strength_learning_rate
+        self.gate_temperature = gate_temperature
+        self.device = device
+        self.bit_budgets = bit_budgets
+        self.activation_bit_budgets = activation_bit_budgets
+        self.cv = cv
+        self.scoring = scoring
+        self.tolerance = tolerance
+        self.n_jobs = n_jobs
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, groups=None):
+        """Cross-validate the budget path, choose a budget, refit down to it on all rows.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets as the plain estimator takes them (labels, an indicator
+            matrix, or values).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the training rows of every fit (scores are unweighted).
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for a grouped ``cv`` splitter.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._search_fit(X, y, sample_weight, groups)
+
+    @available_if(lambda self: False)
+    def partial_fit(self, X, y, *args, **kwargs):
+        """Not available: a stream has no folds to choose a budget on."""
 
     def _template(self):
         """The plain estimator with this one's parameters (budgets set along the path)."""
