@@ -127,6 +127,9 @@ def test_compression_benchmark_rows_and_gaps(tmp_path, yt_qoe):
     quantized = runs[runs.row != "float"]
     assert (quantized.mean_weight_bits <= 8).all()
     assert (runs[runs.row.str.contains("prune")].pruned_neurons >= 0).all()
+    # Only the rows with a 0-bit candidate can prune.
+    assert (runs[~runs.row.str.contains("prune")].pruned_neurons == 0).all()
+    assert ((runs.neurons_at_1_bit >= 0) & (runs.neurons_at_1_bit <= 1)).all()
     table = (tmp_path / "compression.md").read_text()
     assert "+0.00 pt" in table and all(f"| {row} " in table for row in ROWS)
 
