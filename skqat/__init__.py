@@ -15,12 +15,13 @@ _LAZY = {
     "NMPQATClassifierCV": "._cv",
     "NMPQATRegressorCV": "._cv",
     "budget_path": "._path",
+    "to_integer": "._fold",
     "plot_bit_allocation": ".plotting",
     "plot_tradeoff": ".plotting",
 }
 
 __all__ = ["NMPQATClassifier", "NMPQATClassifierCV", "NMPQATRegressor", "NMPQATRegressorCV",
-           "budget_path", "plot_bit_allocation", "plot_tradeoff", "__version__"]
+           "budget_path", "plot_bit_allocation", "plot_tradeoff", "to_integer", "__version__"]
 
 
 def __getattr__(name):

@@ -29,9 +29,10 @@ def quantization_report(estimator):
         each weight bit-width (``w1``, ``w2``, ...) and each activation
         bit-width (``a4``, ...; ``w0`` and ``a0`` count pruned neurons),
         ``mean_weight_bits``,
-        ``mean_activation_bits``, ``bytes`` (packed weights plus a bias,
-        multiplier and shift per neuron, as the integer graph stores them:
-        without pruned neurons; the input and output steps have their own row), ``float32_bytes`` (the same weights and biases in float32, and a
+        ``mean_activation_bits``, ``bytes`` (packed weights plus each
+        neuron's bias, multiplier, shift and bit-widths at the widths the
+        layer needs, as the model file stores them: without pruned neurons;
+        the input and output steps have their own row), ``float32_bytes`` (the same weights and biases in float32, and a
         float32 mean and scale per feature and output)
         and ``compression`` (``float32_bytes / bytes``). The total row's
         ``bytes`` is the estimator's ``model_size_bytes_``.
@@ -53,8 +54,7 @@ def quantization_report(estimator):
         row["mean_activation_bits"] = float(np.mean(a_bits[i])) if hidden else np.nan
         # What the integer graph stores: pruned (0-bit) neurons and their
         # columns in the next layer are gone from it.
-        row["bytes"] = (layer_size_bytes(graph.layers[i].n_in, graph.layers[i].weight_bits)
-                        if est.quantize else _FLOAT32_BYTES * (n_in + 1) * n_out)
+        row["bytes"] = (layer_size_bytes(graph.layers[i]) if est.quantize else _FLOAT32_BYTES * (n_in + 1) * n_out)
         row["float32_bytes"] = _FLOAT32_BYTES * (n_in + 1) * n_out
         rows.append(row)
         index.append(f"hidden_{i + 1}" if hidden else "output")

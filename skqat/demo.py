@@ -12,8 +12,10 @@ Run ``python -m skqat.demo`` (or ``make demo``). Steps:
 3. It keeps the smallest model whose R2 is within a tolerance of the best,
    refitted along the path on all training rows.
 4. A printed trade-off table, the chosen model's R2 on held-out traces, and
-   an output folder with the trade-off plot, the quantization report, the
-   model file and the C export.
+   an output folder with the trade-off plot, the quantization report, and
+   the whole pipeline as one integer model (:func:`skqat.to_integer`): its
+   model file, and its C for microcontrollers with a test program of
+   held-out rows; the printed resource report gives its flash and RAM.
 """
 
 import argparse
@@ -28,6 +30,7 @@ from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 from sklearn.pipeline import Pipeline
 
 from ._cv import NMPQATRegressorCV
+from ._fold import to_integer
 from .datasets import DatasetError, fetch_ucc_5g, make_cellular_kpis
 from .preprocessing import make_tabular_preprocessor
 
@@ -123,8 +126,19 @@ def tradeoff_table(search):
     return table
 
 
-def write_artefacts(search, out_dir):
+def write_artefacts(search, out_dir, test_rows=None):
     """Trade-off plot (PNG), quantization report (CSV), model file and C export.
+
+    The model file and the C carry the whole pipeline (:func:`skqat.to_integer`):
+    they read the raw KPI columns.
+
+    Parameters
+    ----------
+    search : Pipeline
+        The fitted demo pipeline.
+    out_dir : str
+    test_rows : DataFrame or None
+        Raw rows for the C test program (``c/skqat_model_test.c``).
 
     Returns
     -------
@@ -142,9 +156,9 @@ def write_artefacts(search, out_dir):
     }
     tradeoff_table(search).to_csv(paths["tradeoff_csv"], index=False)
     model.quantization_report().to_csv(paths["report_csv"])
-    graph = model.to_integer()
+    graph = to_integer(search)
     graph.save(paths["model_file"])
-    graph.export_c(paths["c_dir"])
+    graph.export_c(paths["c_dir"], test_rows=test_rows)
     try:
         import matplotlib
 
@@ -194,7 +208,13 @@ def main(argv=None):
           f"{model.mean_weight_bits_:.2f} weight bits, "
           f"{model.mean_activation_bits_:.2f} activation bits, "
           f"{model.model_size_bytes_} bytes.")
-    paths = write_artefacts(search, args.output_dir)
+    test_rows = data.data.iloc[test[:200]]
+    paths = write_artefacts(search, args.output_dir, test_rows=test_rows)
+    report = to_integer(search).resource_report()
+    print(f"On a microcontroller (C export, preprocessing included): {report.flash_bytes} B "
+          f"of flash ({report.table_bytes} B of tables), {report.ram_bytes} B of RAM buffers, "
+          f"{report.macs_per_row} multiply-accumulates per row, "
+          f"{report.widest_accumulator_bits}-bit accumulators.")
     print("Wrote:", ", ".join(paths.values()))
     print(f"Done in {time.perf_counter() - t0:.0f} s.")
     return search, paths

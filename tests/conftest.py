@@ -2,6 +2,7 @@
 
 import importlib
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -24,6 +25,18 @@ def require(module):
     if os.environ.get("CI"):
         return importlib.import_module(module)
     return pytest.importorskip(module)
+
+
+def require_tool(*names):
+    """Skip without these programs, except in CI (where .ci/run installs them)."""
+    missing = [n for n in names if shutil.which(n) is None]
+    if missing:
+        message = (f"{', '.join(missing)} not installed (Debian: gcc-arm-none-eabi, "
+                   "libnewlib-arm-none-eabi, gcc-arm-linux-gnueabihf, qemu-user; .ci/run "
+                   "installs them)")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import pytest
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 
-from skqat import NMPQATClassifier, demo
+from skqat import NMPQATClassifier, demo, to_integer
 from skqat.model_selection import (mean_weight_bits_scorer, model_size_scorer,
                                    smallest_within_tolerance)
 from skqat.runtime import load
@@ -66,7 +66,11 @@ def test_demo_runs_end_to_end_and_writes_every_artefact(tmp_path, ucc_5g):
     assert set(paths) == {"tradeoff_csv", "report_csv", "model_file", "c_dir", "plot"}
     for key in ("tradeoff_csv", "report_csv", "model_file", "plot"):
         assert os.path.getsize(paths[key]) > 0, key
-    assert sorted(os.listdir(paths["c_dir"])) == ["skqat_model.c", "skqat_model.h"]
+    assert sorted(os.listdir(paths["c_dir"])) == ["skqat_model.c", "skqat_model.h",
+                                                   "skqat_model_test.c"]
+    # The model file is the whole pipeline: it reads the raw KPI columns.
     graph = load(paths["model_file"])
-    assert graph == search[-1].to_integer()
+    assert graph == to_integer(search)
+    rows = ucc_5g.data.iloc[:300]
+    np.testing.assert_array_equal(graph.predict(rows), search.predict(rows))
     assert search[-1].bit_budget_ in (1.0, 2.0)

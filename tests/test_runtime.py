@@ -5,6 +5,7 @@ bit-width from 1 to 16, random requantization factors, inputs far outside
 any training range, and the widest fan-in the runtime supports.
 """
 
+import re
 import shutil
 import subprocess
 import zlib
@@ -24,17 +25,20 @@ ALL_BITS = np.arange(1, 17)
 # ---------------------------------------------------------------- reference
 def reference_outputs(graph, X):
     """A deliberately plain integer implementation: Python ints, explicit loops."""
-    qmax = 2 ** (graph.input_bits - 1) - 1
+    qmax = np.float32(2 ** (graph.input_bits - 1) - 1)
     outputs = []
-    for x in np.asarray(X, dtype=np.float64):
+    with np.errstate(over="ignore", invalid="ignore"):
+        X = np.asarray(X, dtype=np.float64).astype(np.float32)
+    for x in X:
         codes = []
         for xi, a, c in zip(x, graph.input_scale, graph.input_offset):
-            v = float(xi) * float(a)
-            v = v + float(c)
+            with np.errstate(over="ignore", invalid="ignore"):  # float32 scalars, one rounding each
+                v = np.float32(xi) * np.float32(a)
+                v = np.float32(v + np.float32(c))
             if v != v:
-                v = 0.0
+                v = np.float32(0.0)
             v = min(max(v, -qmax), qmax)
-            codes.append(int(np.floor(v + 0.5)))
+            codes.append(int(np.floor(np.float32(v + np.float32(0.5)))))
         for layer in graph.layers:
             rows = layer.weights.astype(np.int64)
             nxt = []
@@ -169,10 +173,11 @@ def test_model_file_errors_are_clear(tmp_path, classifier_graph):
     data = classifier_graph.to_bytes()
     with pytest.raises(ModelFileError, match="magic"):
         load_bytes(b"PK\x03\x04" + data[4:])
-    wrong_version = bytearray(data)
-    wrong_version[8] = 2
-    with pytest.raises(ModelFileError, match="format version 2"):
-        load_bytes(bytes(wrong_version))
+    for version, message in [(3, "format version 3"), (1, "version 1 had a float64 input")]:
+        wrong_version = bytearray(data)
+        wrong_version[8] = version
+        with pytest.raises(ModelFileError, match=message):
+            load_bytes(bytes(wrong_version))
     with pytest.raises(ModelFileError, match="truncated"):
         load_bytes(data[:-10])
     flipped = bytearray(data)
@@ -181,7 +186,7 @@ def test_model_file_errors_are_clear(tmp_path, classifier_graph):
         load_bytes(bytes(flipped))
     # A forged checksum does not get a broken graph through either.
     forged = bytearray(data[:-4])
-    forged[36] = 0xFF  # the number of outputs
+    forged[20] = 0x7F  # the number of features
     forged = bytes(forged) + zlib.crc32(bytes(forged)).to_bytes(4, "little")
     with pytest.raises(ModelFileError):
         load_bytes(forged)
@@ -239,66 +244,53 @@ def test_fuzz_overwrites_with_a_valid_checksum(offset, junk, classifier_graph):
 
 
 # ----------------------------------------------------------------- C export
-def compile_c(graph, directory, name="skqat_model", float_output=False):
-    """Compile the export with a small driver; return a function of X."""
+def compile_c(graph, directory, rows, prefix="skqat_model"):
+    """Export with ``rows`` as test rows, compile natively, run: the C's outputs must agree."""
     if shutil.which("gcc") is None:
         pytest.fail("gcc is needed for the C export tests")
-    header, source = graph.export_c(directory, name)
-    macro = name.upper()
-    driver = directory / "main.c"
-    driver.write_text(f"""
-#include <stdio.h>
-#include <stdlib.h>
-#include "{header.name}"
-int main(void) {{
-    double x[{macro}_N_FEATURES];
-    int64_t out[{macro}_N_OUTPUTS];
-    int i;
-    char buf[64];
-    for (;;) {{
-        for (i = 0; i < {macro}_N_FEATURES; ++i) {{
-            if (scanf("%63s", buf) != 1) return 0;
-            x[i] = strtod(buf, NULL);
-        }}
-        {name}_predict(x, out);
-        for (i = 0; i < {macro}_N_OUTPUTS; ++i) printf("%lld ", (long long)out[i]);
-        printf("\\n");
-    }}
-}}
-""")
-    exe = directory / "model"
-    flags = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"]
-    if float_output:
-        flags.append(f"-D{macro}_FLOAT_OUTPUT")
-    subprocess.run(["gcc", *flags, str(source), str(driver), "-o", str(exe)], check=True)
-
-    def run(X):
-        text = "\n".join(" ".join(repr(float(v)) for v in row) for row in X) + "\n"
-        out = subprocess.run([str(exe)], input=text, capture_output=True, text=True, check=True)
-        return np.array([[int(v) for v in line.split()] for line in out.stdout.splitlines()])
-
-    return run, source
+    header, source, test = graph.export_c(directory, prefix=prefix, test_rows=rows)
+    exe = directory / "model_test"
+    flags = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wdouble-promotion",
+             "-Wconversion", "-O2"]
+    subprocess.run(["gcc", *flags, str(source), str(test), "-o", str(exe)], check=True)
+    done = subprocess.run([str(exe)], capture_output=True, text=True)
+    n = len(rows)
+    assert done.stdout.strip() == f"{n} of {n} rows agree", done.stdout
+    assert done.returncode == 0
+    return source
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_c_export_matches_runtime_on_random_graphs(tmp_path, seed):
     rng = np.random.default_rng(seed)
     graph = random_graph(rng, [6, 17, 11, 3], input_bits=int(rng.integers(2, 17)))
-    run, source = compile_c(graph, tmp_path, float_output=seed == 0)
-    X = extreme_rows(rng, 6, 200)
-    np.testing.assert_array_equal(run(X), graph.decision_function(X))
+    compile_c(graph, tmp_path, extreme_rows(rng, 6, 200))
 
 
-def test_c_export_integer_path_has_no_floating_point(tmp_path, classifier_graph):
-    _, source = classifier_graph.export_c(tmp_path, "net")
+def test_c_test_program_fails_when_the_c_disagrees(tmp_path, classifier_graph):
+    rows = extreme_rows(np.random.default_rng(3), 7, 20)
+    _, _, test = classifier_graph.export_c(tmp_path, prefix="net", test_rows=rows)
+    text = test.read_text()
+    head, table = text.split("expected[", 1)
+    first = re.search(r"\{ (INT64_C\()?(-?\d+)", table)  # row 0, output 0: off by one
+    table = table[:first.start(2)] + str(int(first[2]) + 1) + table[first.end(2):]
+    test.write_text(head + "expected[" + table)
+    exe = tmp_path / "net_test"
+    subprocess.run(["gcc", "-std=c99", str(tmp_path / "net.c"), str(test), "-o", str(exe)],
+                   check=True)
+    done = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert done.returncode == 1 and done.stdout.strip() == "19 of 20 rows agree"
+
+
+def test_c_export_layers_are_integer_only(tmp_path, classifier_graph):
+    _, source = classifier_graph.export_c(tmp_path, prefix="net")
     text = source.read_text()
-    integer_part = text[text.index("void net_forward_codes"):text.index("void net_predict(")]
-    assert "double" not in integer_part and "float" not in integer_part
+    layers = text[text.index("static void layer_0"):text.index("void net_predict(")]
+    assert "float" not in layers and "double" not in text
     with pytest.raises(ValueError, match="C identifier"):
-        classifier_graph.export_c(tmp_path, "not-an-identifier")
+        classifier_graph.export_c(tmp_path, prefix="not-an-identifier")
 
 
-# ----------------------------------------------------------- 0-bit pruning
 def _layers_with_pruned_neurons(rng, sizes, pruned_bits):
     """Random trained layers whose hidden neurons of ``pruned`` bits are zero rows, zero bias.
 
@@ -340,8 +332,7 @@ def test_zero_bit_neurons_are_pruned_and_compute_the_same(tmp_path, seed):
     pruned.save(tmp_path / "m.skqat")
     np.testing.assert_array_equal(load(tmp_path / "m.skqat").decision_function(X),
                                   kept.decision_function(X))
-    run, _ = compile_c(pruned, tmp_path)
-    np.testing.assert_array_equal(run(X), kept.decision_function(X))
+    compile_c(pruned, tmp_path, X)  # the C of the pruned graph computes what it computes
 
 
 def test_a_hidden_layer_pruned_entirely_becomes_one_zero_neuron():

@@ -1,14 +1,20 @@
 """Integer inference of fitted NMP-QAT models, with numpy alone (no torch).
 
 ``estimator.to_integer()`` returns an :class:`IntegerMLP`: the fully integer
-graph that ``predict`` runs. It saves to a compact model file
-(:meth:`IntegerMLP.save`, :func:`load`) and exports to portable C99
-(:meth:`IntegerMLP.export_c`).
+graph that ``predict`` runs; ``skqat.to_integer(pipeline)`` one that also
+carries a fitted pipeline's preprocessing (:class:`RawInputs`) and reads raw
+rows. It saves to a compact model file (:meth:`IntegerMLP.save`,
+:func:`load`), exports to C99 for microcontrollers
+(:meth:`IntegerMLP.export_c`) and reports what that C needs
+(:meth:`IntegerMLP.resource_report`).
 """
 
-from ._graph import IntegerLayer, IntegerMLP
-from ._layer import QuantizedLayer
+from ._bytes import ModelFileError
+from ._graph import IntegerMLP
+from ._layer import IntegerLayer, QuantizedLayer
 from ._load import load, load_bytes
-from ._model_file import ModelFileError
+from ._raw_inputs import CategoricalInput, NumericInput, RawInputs, Step
+from ._resources import ResourceReport
 
-__all__ = ["IntegerLayer", "IntegerMLP", "ModelFileError", "QuantizedLayer", "load", "load_bytes"]
+__all__ = ["CategoricalInput", "IntegerLayer", "IntegerMLP", "ModelFileError", "NumericInput",
+           "QuantizedLayer", "RawInputs", "ResourceReport", "Step", "load", "load_bytes"]

@@ -25,6 +25,8 @@ MAX_SHIFT = 61
 PRODUCT_BITS = 62
 #: float64 holds every integer below ``2**FLOAT_EXACT_BITS`` exactly.
 FLOAT_EXACT_BITS = 53
+#: Bits a multiplier keeps below the last bit of the largest result it scales.
+GUARD_BITS = 12
 #: The float64 path is used when it leaves the multiplier at least this many
 #: bits (the precision of the float32 steps it comes from).
 FLOAT_MIN_MULTIPLIER_BITS = 24
@@ -57,6 +59,42 @@ def multiplier_bits(bound):
     if in_float >= FLOAT_MIN_MULTIPLIER_BITS:
         return min(MAX_MULTIPLIER_BITS, in_float)
     return min(MAX_MULTIPLIER_BITS, PRODUCT_BITS - 1 - length)
+
+
+def needed_multiplier_bits(bound, real, max_result=None):
+    """Bits a multiplier needs: :data:`GUARD_BITS` below the last bit of the largest result.
+
+    A multiplier of ``n`` bits has a relative error below ``2**-n``, so a
+    result up to ``R`` in magnitude is off by less than ``R * 2**-n``: with
+    ``n = GUARD_BITS + bit_length(R)`` the rounded result differs from the
+    exactly scaled one only within ``2**-GUARD_BITS`` of a rounding tie.
+    Narrower multipliers keep the model file small (and the
+    requantization in 32 bits on a microcontroller more often).
+
+    Parameters
+    ----------
+    bound : int
+        Largest magnitude of the integers to requantize.
+    real : float
+        The requantization factor.
+    max_result : int or None
+        Largest result that matters (a hidden neuron's largest code); None:
+        ``bound * real``, an output neuron's largest value.
+
+    Returns
+    -------
+    int
+        At most :func:`multiplier_bits` of ``bound``.
+
+    Examples
+    --------
+    >>> needed_multiplier_bits(5000, 0.01, max_result=3)
+    14
+    """
+    if max_result is None:
+        max_result = math.ceil(int(bound) * float(real)) + 1
+    need = GUARD_BITS + max(1, int(max_result).bit_length())
+    return min(need, multiplier_bits(bound))
 
 
 def exact_in_float64(bound, multiplier, shift):

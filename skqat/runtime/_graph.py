@@ -5,8 +5,11 @@ Arithmetic, layer by layer (``l = 1 .. L``, neuron ``j``):
 1. **Input step** (the only floating point before the outputs). Feature
    ``i`` of a row ``x`` becomes the signed code
    ``q_i = floor(clip(x_i * a_i + c_i, -Q, Q) + 1/2)`` with
-   ``Q = 2**(input_bits - 1) - 1``: one affine step that folds the
-   standardization and the input quantization. NaN maps to code 0.
+   ``Q = 2**(input_bits - 1) - 1``, in float32 (each operation rounded to
+   float32, as a microcontroller computes it; :func:`~skqat.runtime._rows.input_codes`):
+   one affine step that folds the standardization and the input
+   quantization. NaN maps to code 0. A graph of a whole pipeline reads raw
+   columns first (:mod:`~skqat.runtime._raw_inputs`).
 2. **Accumulation**: ``acc_j = sum_i W_ji * q_i + B_j`` with integer weights
    ``W_ji`` at the neuron's bit-width ``b_j`` (1 bit: ``{-1, +1}``; ``b`` bits:
    ``|W| <= 2**(b-1) - 1``) and an int32 bias ``B_j``.
@@ -35,42 +38,20 @@ product is an integer float64 represents exactly, whatever the summation
 order; and the requantization runs in float64 when ``A_j * M_j + 2**k_j <
 2**53`` (see :class:`~skqat.runtime._layer.LayerPlan`), in int64 otherwise. The results equal the
 int64 computation bit for bit (the test suite checks them against a plain
-integer implementation); the C export computes in int64 throughout.
+integer implementation); the C export computes in 32 bits wherever the
+bound proves it fits (:mod:`~skqat.runtime._device_plan`).
 """
 
 import numpy as np
 
-from . import _fixed_point as fp
 from ._c_export import export_c
-from ._layer import (INT32_MAX, MAX_FAN_IN, TASKS, IntegerLayer, LayerPlan, accumulator_bound,
-                     layer_size_bytes, prune_zero_bit_neurons)
+from ._graph_check import check_graph
+from ._layer import LayerPlan, layer_size_bytes, requantized_layers
 from ._model_file import dump_bytes
+from ._raw_inputs import encode_raw_rows
+from ._raw_inputs_file import dump_raw_inputs
+from ._resources import resource_report
 from ._rows import check_rows, input_codes, row_blocks
-
-
-def quantize_input(X, scale, offset, bits):
-    """Signed ``bits``-bit codes ``floor(clip(X * scale + offset, -Q, Q) + 1/2)``.
-
-    The graph's input step (and the codes training sees). Two separate
-    roundings, no fused multiply-add, as the C export computes; NaN gives 0.
-
-    Parameters
-    ----------
-    X : ndarray of float64, shape (n_samples, n_features)
-    scale, offset : ndarray of float64, shape (n_features,)
-    bits : int
-
-    Returns
-    -------
-    ndarray of int64, shape (n_samples, n_features)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> quantize_input(np.array([[0.5, -0.5, 1e9, np.nan]]), np.ones(4), np.zeros(4), 4)
-    array([[1, 0, 7, 0]])
-    """
-    return input_codes(X, scale, offset, bits).astype(np.int64)
 
 
 class IntegerMLP:
@@ -82,8 +63,9 @@ class IntegerMLP:
 
     Parameters
     ----------
-    input_scale, input_offset : ndarray of float64, shape (n_features,)
-        The input step ``x * input_scale + input_offset`` before rounding.
+    input_scale, input_offset : ndarray of float32, shape (n_features,)
+        The input step ``x * input_scale + input_offset`` before rounding,
+        computed in float32 (given as float64, they are rounded to float32).
     input_bits : int
         Bit-width of the signed input codes, 2 to 16.
     layers : list of IntegerLayer
@@ -96,6 +78,10 @@ class IntegerMLP:
         logit per label).
     classes : ndarray or None
         Class labels (classification); None predicts class indices.
+    raw_inputs : RawInputs or None
+        A pipeline's preprocessing (``skqat.to_integer``): the graph then
+        reads raw rows, a DataFrame with the pipeline's columns. None: rows of
+        ``n_features`` numbers.
 
     Examples
     --------
@@ -111,28 +97,31 @@ class IntegerMLP:
     """
 
     def __init__(self, input_scale, input_offset, input_bits, layers, output_scale,
-                 output_offset, task, classes=None):
-        self.input_scale = np.asarray(input_scale, dtype=np.float64)
-        self.input_offset = np.asarray(input_offset, dtype=np.float64)
+                 output_offset, task, classes=None, raw_inputs=None):
+        for name, v in (("input_scale", input_scale), ("input_offset", input_offset)):
+            if np.any(np.abs(np.asarray(v, dtype=np.float64)) > np.finfo(np.float32).max):
+                raise ValueError(f"{name} must be finite in float32.")
+        self.input_scale = np.asarray(input_scale, dtype=np.float64).astype(np.float32)
+        self.input_offset = np.asarray(input_offset, dtype=np.float64).astype(np.float32)
         self.input_bits = int(input_bits)
         self.layers = list(layers)
         self.output_scale = np.asarray(output_scale, dtype=np.float64)
         self.output_offset = np.asarray(output_offset, dtype=np.float64)
         self.task = task
         self.classes = None if classes is None else np.asarray(classes)
-        self._check()
+        self.raw_inputs = raw_inputs
+        check_graph(self)
         self._plans = [LayerPlan(layer, bounds)
                        for layer, bounds in zip(self.layers, self.accumulator_bounds())]
 
     # ------------------------------------------------------------ building
     @classmethod
     def from_layers(cls, *, input_scale, input_offset, input_bits, layers, task,
-                    target_scale=None, target_mean=None, classes=None):
+                    target_scale=None, target_mean=None, classes=None, raw_inputs=None):
         """Build the graph from trained layers in integer codes and real steps.
 
-        The real requantization factor of a hidden neuron is its weight step
-        over its layer's activation step; an output neuron's is its weight
-        step over the smallest output weight step (the common output step).
+        See :func:`~skqat.runtime._layer.requantized_layers` for the
+        requantization factors.
 
         Parameters
         ----------
@@ -140,83 +129,24 @@ class IntegerMLP:
             As in :class:`IntegerMLP`.
         layers : list of QuantizedLayer
             The dense layers; all but the last have activation steps and bits.
-            Biases are clipped to the int32 range. Hidden neurons at 0 weight
-            bits are pruned (:func:`~skqat.runtime._layer.prune_zero_bit_neurons`).
         task : {"regression", "binary", "multiclass", "multilabel"}
         target_scale, target_mean : ndarray or None
             Regression: the output's standardization, undone at the end.
         classes : ndarray or None
+        raw_inputs : RawInputs or None
 
         Returns
         -------
         IntegerMLP
         """
-        layers = prune_zero_bit_neurons(layers)
-        output_step = float(np.min(layers[-1].weight_step))
-        built, max_code = [], 2 ** (int(input_bits) - 1) - 1
-        for layer in layers:
-            hidden = layer.activation_step is not None
-            target_step = (layer.activation_step if hidden
-                           else np.full(len(layer.weight_step), output_step))
-            bias = np.clip(np.asarray(layer.bias, dtype=np.int64), -INT32_MAX, INT32_MAX)
-            bounds = accumulator_bound(layer.weight_bits, bias, np.shape(layer.weights)[1],
-                                       max_code)
-            pairs = [fp.quantize_multiplier(float(s) / float(t), fp.multiplier_bits(b))
-                     for s, t, b in zip(layer.weight_step, target_step, bounds)]
-            built.append(IntegerLayer(layer.weights, layer.weight_bits, bias,
-                                      [m for m, _ in pairs], [k for _, k in pairs],
-                                      layer.activation_bits if hidden else None))
-            if hidden:
-                max_code = built[-1].max_output_code()
-        n_out = built[-1].n_out
-        scale = np.full(n_out, output_step)
-        offset = np.zeros(n_out)
+        built, output_step = requantized_layers(layers, input_bits)
+        scale = np.full(built[-1].n_out, output_step)
+        offset = np.zeros(built[-1].n_out)
         if target_scale is not None:
             scale = scale * np.asarray(target_scale, dtype=np.float64)
             offset = np.asarray(target_mean, dtype=np.float64) + offset
-        return cls(input_scale, input_offset, input_bits, built, scale, offset, task, classes)
-
-    def _check(self):
-        n_features = self.input_scale.shape[0] if self.input_scale.ndim == 1 else -1
-        if n_features < 1 or self.input_offset.shape != (n_features,):
-            raise ValueError("input_scale and input_offset must be 1-D arrays of one length.")
-        if not (np.all(np.isfinite(self.input_scale)) and np.all(np.isfinite(self.input_offset))):
-            raise ValueError("input_scale and input_offset must be finite.")
-        if not 2 <= self.input_bits <= 16:
-            raise ValueError(f"input_bits must be in [2, 16], got {self.input_bits}.")
-        if not self.layers or not all(isinstance(lay, IntegerLayer) for lay in self.layers):
-            raise ValueError("layers must be a non-empty list of IntegerLayer.")
-        n_in = n_features
-        for i, layer in enumerate(self.layers):
-            hidden = i < len(self.layers) - 1
-            if layer.n_in != n_in:
-                raise ValueError(f"layer {i} has fan-in {layer.n_in}, expected {n_in}.")
-            if layer.n_in > MAX_FAN_IN:
-                raise ValueError(f"layer {i} has fan-in {layer.n_in}; the widest supported "
-                                 f"is {MAX_FAN_IN}.")
-            if hidden != (layer.activation_bits is not None):
-                raise ValueError("every hidden layer, and only those, has activation_bits.")
-            n_in = layer.n_out
-        if self.output_scale.shape != (n_in,) or self.output_offset.shape != (n_in,):
-            raise ValueError(f"output_scale and output_offset must have shape ({n_in},).")
-        if not (np.all(np.isfinite(self.output_scale)) and np.all(np.isfinite(self.output_offset))):
-            raise ValueError("output_scale and output_offset must be finite.")
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}.")
-        if self.task == "binary" and n_in != 1:
-            raise ValueError("a binary graph has a single output (the logit).")
-        if self.classes is not None:
-            n_classes = 2 if self.task == "binary" else n_in
-            if self.task in ("regression", "multilabel") or self.classes.shape != (n_classes,):
-                raise ValueError(f"classes must have shape ({n_classes},) for a {self.task} graph.")
-        for i, bounds in enumerate(self.accumulator_bounds()):
-            layer = self.layers[i]
-            for j, (bound, m, k) in enumerate(zip(bounds, layer.multiplier, layer.shift)):
-                if bound * int(m) + (1 << int(k)) >= 1 << fp.PRODUCT_BITS:
-                    raise ValueError(
-                        f"layer {i}, neuron {j}: the accumulator bound {bound} times the "
-                        f"multiplier {m} could overflow int64 (see the module docstring)."
-                    )
+        return cls(input_scale, input_offset, input_bits, built, scale, offset, task, classes,
+                   raw_inputs)
 
     # ----------------------------------------------------------- inspection
     @property
@@ -250,12 +180,24 @@ class IntegerMLP:
     def theoretical_size_bytes(self):
         """Bytes of the model's content, without any file structure.
 
-        Per layer the packed weight bits (rounded up to bytes), plus per
-        neuron an int32 bias, an int32 multiplier and a shift byte, plus per feature the float64 input
-        scale and offset, plus per output the float64 output scale and offset.
+        Per layer the packed weight bits and the per-neuron fields at the
+        widths the layer needs (:func:`~skqat.runtime._layer.layer_size_bytes`),
+        plus per feature the float32 input scale and offset, plus the float64
+        output steps (one common scale, or a scale and offset per output).
         """
-        return (sum(layer_size_bytes(layer.n_in, layer.weight_bits) for layer in self.layers)
-                + 16 * self.n_features + 16 * self.n_outputs)
+        per_output = np.any(self.output_offset) or np.any(self.output_scale != self.output_scale[0])
+        return (sum(layer_size_bytes(layer) for layer in self.layers)
+                + 8 * self.n_features + (16 * self.n_outputs if per_output else 8))
+
+    def resource_report(self):
+        """What the C export needs on a microcontroller: flash, RAM, work per row.
+
+        Returns
+        -------
+        ResourceReport
+            See :func:`~skqat.runtime._resources.resource_report`.
+        """
+        return resource_report(self)
 
     def __eq__(self, other):
         if not isinstance(other, IntegerMLP):
@@ -268,7 +210,10 @@ class IntegerMLP:
                 and len(self.layers) == len(other.layers)
                 and all(a == b for a, b in zip(self.layers, other.layers))
                 and all(np.array_equal(getattr(self, k), getattr(other, k)) for k in
-                        ("input_scale", "input_offset", "output_scale", "output_offset")))
+                        ("input_scale", "input_offset", "output_scale", "output_offset"))
+                and (self.raw_inputs is None) == (other.raw_inputs is None)
+                and (self.raw_inputs is None or dump_raw_inputs(self.raw_inputs)
+                     == dump_raw_inputs(other.raw_inputs)))
 
     __hash__ = None
 
@@ -282,17 +227,25 @@ class IntegerMLP:
         Parameters
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_features)
+            Or, for a graph with ``raw_inputs``, the raw rows: a DataFrame
+            (or a mapping of columns) with the pipeline's columns.
 
         Returns
         -------
         ndarray of int64, shape (n_samples, n_features)
         """
-        X = self._check_X(X)
-        out = np.empty(X.shape, dtype=np.int64)
+        return np.concatenate([codes for _, codes in self._code_blocks(X)] or
+                              [np.empty((0, self.n_features))]).astype(np.int64)
+
+    def _code_blocks(self, X):
+        # Input codes (float64 integers) a block of rows at a time.
+        if self.raw_inputs is not None:
+            yield slice(None), encode_raw_rows(self.raw_inputs, X, scale=self.input_scale,
+                                               offset=self.input_offset, bits=self.input_bits)
+            return
+        X = check_rows(X, self.n_features)
         for rows, block in row_blocks(X):
-            out[rows] = quantize_input(block, self.input_scale, self.input_offset,
-                                       self.input_bits)
-        return out
+            yield rows, input_codes(block, self.input_scale, self.input_offset, self.input_bits)
 
     def forward_codes(self, codes):
         """Integer outputs for integer input codes.
@@ -325,12 +278,12 @@ class IntegerMLP:
         -------
         ndarray of int64, shape (n_samples, n_outputs)
         """
-        X = self._check_X(X)
-        out = np.empty((X.shape[0], self.n_outputs), dtype=np.int64)
-        for rows, block in row_blocks(X):
-            out[rows] = self._layers_forward(
-                input_codes(block, self.input_scale, self.input_offset, self.input_bits))
-        return out
+        blocks = [(rows, self._layers_forward(codes)) for rows, codes in self._code_blocks(X)]
+        n = sum(len(out) for _, out in blocks)
+        result = np.empty((n, self.n_outputs), dtype=np.int64)
+        for rows, out in blocks:
+            result[rows] = out
+        return result
 
     def dequantize(self, outputs):
         """Real-valued outputs: logits, or regression targets in their units."""
@@ -381,9 +334,6 @@ class IntegerMLP:
         z = np.exp(z - z.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
 
-    def _check_X(self, X):
-        return check_rows(X, self.n_features)
-
     # --------------------------------------------------------------- export
     def to_bytes(self):
         """The model file's bytes (see :mod:`skqat.runtime._model_file`)."""
@@ -406,20 +356,28 @@ class IntegerMLP:
             f.write(data)
         return len(data)
 
-    def export_c(self, directory, name="skqat_model"):
-        """Write a C99 header and source of this graph to ``directory``.
+    def export_c(self, directory, *, prefix="skqat_model", test_rows=None):
+        """Write C99 for microcontrollers: ``<prefix>.h`` and ``<prefix>.c`` in ``directory``.
+
+        Single-precision input step, 32-bit integers wherever the overflow
+        bound proves they fit, ``const`` tables, no ``malloc``; see
+        :mod:`skqat.runtime._c_export`. :meth:`resource_report` gives its
+        flash and RAM.
 
         Parameters
         ----------
         directory : str or path-like
             Created if missing.
-        name : str, default="skqat_model"
+        prefix : str, default="skqat_model"
             C identifier prefix and file stem.
+        test_rows : array-like, DataFrame or None
+            Also write ``<prefix>_test.c``: these rows, the outputs this graph
+            gives them, and a ``main`` that returns 0 only if the C agrees on
+            every row (and prints how many it agrees on).
 
         Returns
         -------
-        (pathlib.Path, pathlib.Path)
-            The header and the source.
+        list of pathlib.Path
+            The header, the source, and the test program if asked for.
         """
-
-        return export_c(self, directory, name)
+        return export_c(self, directory, prefix=prefix, test_rows=test_rows)

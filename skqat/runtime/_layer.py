@@ -121,14 +121,41 @@ def _as_int(name, a, shape, low, high):
     return a.astype(np.int64)
 
 
-def layer_size_bytes(n_in, weight_bits):
-    """Bytes of a layer's content: packed weights, and a bias, multiplier and shift per neuron.
+def _width(values):
+    """Bits of the widest non-negative value (0 when all are 0)."""
+    return int(np.max(values)).bit_length() if len(values) else 0
+
+
+def metadata_widths(layer):
+    """The layer's per-neuron fields as the model file stores them.
+
+    Returns
+    -------
+    (ndarray, ndarray, int, list of int)
+        The distinct bit-width pairs ``(w_bits - 1) | (act_bits - 1) << 4``,
+        each neuron's index among them, the smallest shift ``k0``, and the
+        widths in bits of the pair index, ``k - k0``, the multiplier and the
+        bias (two's complement; 0 when every value is 0).
+    """
+    act = 0 if layer.activation_bits is None else layer.activation_bits - 1
+    pairs, index = np.unique((layer.weight_bits - 1) | (act << 4), return_inverse=True)
+    k0 = int(layer.shift.min())
+    bias = layer.bias
+    bias_width = 1 + _width(np.where(bias < 0, ~bias, bias)) if bias.any() else 0
+    widths = [(len(pairs) - 1).bit_length(), _width(layer.shift - k0),
+              _width(layer.multiplier), bias_width]
+    return pairs, index, k0, widths
+
+
+def layer_size_bytes(layer):
+    """Bytes of a layer's content: its packed weights and its per-neuron fields.
+
+    The fields (bias, multiplier, shift, bit-widths) take the widths the
+    layer needs (:func:`metadata_widths`), each rounded up to whole bytes.
 
     Parameters
     ----------
-    n_in : int
-        Fan-in.
-    weight_bits : array-like of int, shape (n_out,)
+    layer : IntegerLayer
 
     Returns
     -------
@@ -136,11 +163,13 @@ def layer_size_bytes(n_in, weight_bits):
 
     Examples
     --------
-    >>> layer_size_bytes(10, [2, 2, 4])
-    37
+    >>> layer = IntegerLayer(weights=[[1, -1, 1]], weight_bits=[2], bias=[-3],
+    ...                      multiplier=[5], shift=[2])
+    >>> layer_size_bytes(layer)  # 6 weight bits; 0 + 0 + 3 + 3 field bits
+    2
     """
-    n_bits = int(n_in) * int(np.sum(weight_bits))
-    return -(-n_bits // 8) + 9 * len(weight_bits)
+    n_bits = layer.n_in * int(np.sum(layer.weight_bits))
+    return -(-n_bits // 8) + -(-layer.n_out * sum(metadata_widths(layer)[3]) // 8)
 
 
 def accumulator_bound(weight_bits, bias, n_in, max_input_code):
@@ -277,3 +306,44 @@ class LayerPlan:
             np.maximum(r, 0.0, out=r)
             np.minimum(r, self.qmax, out=r)
         return r
+
+
+def requantized_layers(layers, input_bits):
+    """Integer layers from trained ones: each neuron's real factor as a multiplier and shift.
+
+    A hidden neuron's real requantization factor is its weight step over its
+    activation step; an output neuron's is its weight step over the smallest
+    output weight step (the common output step, so that the arg-max of the
+    integers is the class). Biases are clipped to the int32 range; hidden
+    neurons at 0 weight bits are pruned (:func:`prune_zero_bit_neurons`).
+
+    Parameters
+    ----------
+    layers : list of QuantizedLayer
+    input_bits : int
+
+    Returns
+    -------
+    (list of IntegerLayer, float)
+        The layers and the output step (the real value of one output unit).
+    """
+    layers = prune_zero_bit_neurons(layers)
+    output_step = float(np.min(layers[-1].weight_step))
+    built, max_code = [], 2 ** (int(input_bits) - 1) - 1
+    for layer in layers:
+        hidden = layer.activation_step is not None
+        target_step = layer.activation_step if hidden else output_step
+        bias = np.clip(np.asarray(layer.bias, dtype=np.int64), -INT32_MAX, INT32_MAX)
+        bounds = accumulator_bound(layer.weight_bits, bias, np.shape(layer.weights)[1], max_code)
+        reals = np.asarray(layer.weight_step, np.float64) / np.asarray(target_step, np.float64)
+        # The largest result that matters: a hidden code, or (None) an output's bound.
+        largest = ((1 << np.asarray(layer.activation_bits, np.int64)) - 1 if hidden
+                   else [None] * len(reals))
+        pairs = [fp.quantize_multiplier(float(r), fp.needed_multiplier_bits(b, r, q))
+                 for r, b, q in zip(reals, bounds, largest)]
+        built.append(IntegerLayer(layer.weights, layer.weight_bits, bias,
+                                  [m for m, _ in pairs], [k for _, k in pairs],
+                                  layer.activation_bits if hidden else None))
+        if hidden:
+            max_code = built[-1].max_output_code()
+    return built, output_step

@@ -1,7 +1,8 @@
 """Loading model files into integer graphs (numpy only)."""
 
 from ._graph import IntegerMLP
-from ._model_file import ModelFileError, read_graph
+from ._bytes import ModelFileError
+from ._model_file import read_graph
 
 
 def load_bytes(data):
@@ -37,7 +38,7 @@ def load_bytes(data):
     try:
         return IntegerMLP(stored.input_scale, stored.input_offset, stored.input_bits,
                           stored.layers, stored.output_scale, stored.output_offset,
-                          stored.task, stored.classes)
+                          stored.task, stored.classes, stored.raw_inputs)
     except ValueError as err:
         raise ModelFileError(f"The model file describes an invalid graph: {err}") from err
 

@@ -1,41 +1,54 @@
 """The skqat model file: a documented binary format, no pickle.
 
-All integers little-endian. Format version 1:
+All integers little-endian; "varint" is unsigned LEB128 (7 bits a byte).
+Format version 2:
 
 ============  ==================  =============================================
 offset        type                field
 ============  ==================  =============================================
 0             8 bytes             magic ``b"SKQATMLP"``
-8             uint16              format version (1)
+8             uint16              format version (2)
 10            uint8               task: 0 regression, 1 binary, 2 multiclass,
-                                  3 multilabel (no class labels)
+                                  3 multilabel
 11            uint8               input bits (2..16)
-12            uint16              ``L``, number of dense layers
-14            uint8               class labels: 0 none, 1 int64, 2 float64, 3 UTF-8
-15            uint8               reserved, 0
-16            uint32              number of class labels (0 with none)
-20            uint32              length of the whole file in bytes
-24            uint32 x (L + 1)    layer sizes ``[n_features, hidden..., n_outputs]``
-..            float64 x n_feat    input scale (``a_i``)
-..            float64 x n_feat    input offset (``c_i``)
-..            float64 x n_out     output scale
-..            float64 x n_out     output offset
-per layer     uint8 x n           bit-widths: ``(w_bits - 1) | (act_bits - 1) << 4``
+12            uint8               ``L``, number of dense layers (1..255)
+13            uint8               flags: bits 0-1 class labels (0 none,
+                                  1 integers, 2 float64, 3 UTF-8); bit 2 one
+                                  scale and offset per output (else one
+                                  common scale, offsets 0); bit 3 a raw-input
+                                  section follows the labels
+14            uint16              number of class labels
+16            uint32              length of the whole file in bytes
+20            varint x (L + 1)    layer sizes ``[n_features, hidden..., n_outputs]``
+..            float32 x n_feat    input scale ``a_i`` (the float32 input step)
+..            float32 x n_feat    input offset ``c_i``
+..            float64 x 1 or 2n   output scale (one common one, or per output),
+                                  then per output the offset (bit 2 only)
+per layer     uint8               ``P``, the number of bit-width pairs
+              uint8 x P           the pairs: ``(w_bits - 1) | (act_bits - 1) << 4``
                                   (activation nibble 0 in the output layer)
-              uint8 x n           requantization shift ``k``
-              int32 x n           requantization multiplier ``M``
-              int32 x n           bias ``B``
-..            labels              int64 or float64 each, or per label a uint32
-                                  length and its UTF-8 bytes
+              uint8 x 5           ``k0``, then the widths in bits of the four
+                                  per-neuron fields: pair index, ``k - k0``,
+                                  ``M``, ``B``
+              bytes               per neuron the four fields, bit-packed
+                                  (:func:`~skqat.runtime._packing.pack_fields`;
+                                  ``B`` in two's complement), zero-padded
+..            labels              integers: a width byte (1, 2, 4 or 8) and
+                                  the values; float64 each; or per label its
+                                  UTF-8 text (varint length)
+..            raw inputs          :mod:`~skqat.runtime._raw_inputs_file` (bit 3)
 ..            bytes               packed weights (:mod:`~skqat.runtime._packing`)
 end - 4       uint32              CRC-32 (zlib) of every byte before it
 ============  ==================  =============================================
 
-The header (the first ``24 + 4 (L + 1)`` bytes) is at most 256 bytes for
-up to 57 layers. Reading checks the magic, the version, the length and the
+Each neuron's bias, multiplier and shift take the widths its layer needs, so
+a model of ``N`` neurons (with their fields under 40 bits, as trained models
+have them) and ``F`` inputs fits in ``ceil(sum(fan_in * bits) / 8) + 5 N +
+8 F + 64`` bytes. Reading checks the magic, the version, the length and the
 checksum before it parses anything, then every size against the bytes that
 are there, so a damaged file raises :class:`ModelFileError` and never
-allocates more than its own size.
+allocates more than its own size. Version 1 files (float64 input steps) are
+refused with a version error: export the model again.
 """
 
 import struct
@@ -45,90 +58,68 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _packing
-from ._layer import TASKS, IntegerLayer
+from ._bytes import ModelFileError, Reader, text, varint
+from ._layer import TASKS, IntegerLayer, metadata_widths
+from ._raw_inputs_file import dump_raw_inputs, read_raw_inputs
 
 MAGIC = b"SKQATMLP"
-VERSION = 1
-_FIXED = struct.Struct("<8sHBBHBBII")
-_LABEL_KINDS = {0: None, 1: "<i8", 2: "<f8", 3: "utf-8"}
-
-
-class ModelFileError(ValueError):
-    """A model file that cannot be read: not a model file, damaged, or from another version.
-
-    Examples
-    --------
-    >>> from skqat.runtime import ModelFileError, load_bytes
-    >>> try:
-    ...     load_bytes(b"not a model")
-    ... except ModelFileError as exc:
-    ...     print("refused")
-    refused
-    """
+VERSION = 2
+_FIXED = struct.Struct("<8sHBBBBHI")
+_LABELS, _PER_OUTPUT, _RAW = 3, 4, 8
+_INT_WIDTHS = {1: "<i1", 2: "<i2", 4: "<i4", 8: "<i8"}
 
 
 def _label_block(classes):
     if classes is None:
         return 0, b""
     if classes.dtype.kind in "iub":
-        return 1, classes.astype("<i8").tobytes()
+        values = classes.astype(np.int64)
+        width = next(w for w, t in _INT_WIDTHS.items()
+                     if np.iinfo(t).min <= values.min() and values.max() <= np.iinfo(t).max)
+        return 1, bytes([width]) + values.astype(_INT_WIDTHS[width]).tobytes()
     if classes.dtype.kind == "f":
         return 2, classes.astype("<f8").tobytes()
     if classes.dtype.kind in "UO" and all(isinstance(c, str) for c in classes):
-        parts = [struct.pack("<I", len(e)) + e for e in (c.encode("utf-8") for c in classes)]
-        return 3, b"".join(parts)
+        return 3, b"".join(text(c) for c in classes)
     raise ValueError(
         f"Class labels of dtype {classes.dtype} cannot be stored in a model file: use integer, "
         "float or string labels (e.g. encode them with a LabelEncoder first)."
     )
 
 
+def _layer_block(layer):
+    """A layer's per-neuron metadata at the widths it needs (module docstring)."""
+    palette, index, k0, widths = metadata_widths(layer)
+    bias = layer.bias & ((1 << widths[3]) - 1)
+    fields = _packing.pack_fields(list(zip([index, layer.shift - k0, layer.multiplier, bias],
+                                           widths)))
+    return bytes([len(palette), *palette.tolist(), k0, *widths]) + fields
+
+
 def dump_bytes(graph):
     """The model file of an :class:`~skqat.runtime.IntegerMLP`, as bytes."""
     kind, labels = _label_block(graph.classes)
-    n_classes = 0 if graph.classes is None else len(graph.classes)
-    sizes = graph.layer_sizes
-    body = [
-        np.asarray(sizes, dtype="<u4").tobytes(),
-        graph.input_scale.astype("<f8").tobytes(),
-        graph.input_offset.astype("<f8").tobytes(),
-        graph.output_scale.astype("<f8").tobytes(),
-        graph.output_offset.astype("<f8").tobytes(),
-    ]
-    for layer in graph.layers:
-        act = 0 if layer.activation_bits is None else layer.activation_bits - 1
-        body += [
-            ((layer.weight_bits - 1) | (act << 4)).astype(np.uint8).tobytes(),
-            layer.shift.astype(np.uint8).tobytes(),
-            layer.multiplier.astype("<i4").tobytes(),
-            layer.bias.astype("<i4").tobytes(),
-        ]
-    body += [labels, _packing.pack_layers(graph.layers)]
+    per_output = not (np.all(graph.output_offset == 0)
+                      and np.all(graph.output_scale == graph.output_scale[0]))
+    steps = (np.concatenate([graph.output_scale, graph.output_offset]) if per_output
+             else graph.output_scale[:1])
+    flags = kind | (_PER_OUTPUT if per_output else 0) | (_RAW if graph.raw_inputs else 0)
+    body = [b"".join(varint(s) for s in graph.layer_sizes),
+            graph.input_scale.astype("<f4").tobytes(),
+            graph.input_offset.astype("<f4").tobytes(),
+            steps.astype("<f8").tobytes()]
+    body += [_layer_block(layer) for layer in graph.layers]
+    body += [labels, dump_raw_inputs(graph.raw_inputs) if graph.raw_inputs else b"",
+             _packing.pack_layers(graph.layers)]
     body = b"".join(body)
+    n_classes = 0 if graph.classes is None else len(graph.classes)
+    if len(graph.layers) > 255 or n_classes > 65535:
+        raise ValueError("A model file holds at most 255 layers and 65,535 classes.")
     length = _FIXED.size + len(body) + 4
     head = _FIXED.pack(MAGIC, VERSION, TASKS.index(graph.task), graph.input_bits,
-                       len(graph.layers), kind, 0, n_classes, length)
+                       len(graph.layers), flags, n_classes, length)
     data = head + body
     return data + struct.pack("<I", zlib.crc32(data))
-
-
-class _Reader:
-    """Sequential reads that refuse to run past the end."""
-
-    def __init__(self, data, offset):
-        self.data, self.offset = data, offset
-
-    def take(self, n):
-        if n < 0 or self.offset + n > len(self.data):
-            raise ModelFileError("The model file is truncated or its sizes are inconsistent.")
-        chunk = self.data[self.offset:self.offset + n]
-        self.offset += n
-        return chunk
-
-    def array(self, dtype, count):
-        dtype = np.dtype(dtype)
-        return np.frombuffer(self.take(dtype.itemsize * count), dtype=dtype).astype(
-            dtype.newbyteorder("="))
 
 
 def _check_envelope(data):
@@ -139,8 +130,10 @@ def _check_envelope(data):
         raise ModelFileError("Not a skqat model file (wrong magic bytes).")
     if version != VERSION:
         raise ModelFileError(
-            f"This model file has format version {version}; this skqat reads version {VERSION}. "
-            "Export the model again with this skqat, or install the skqat that wrote it."
+            f"This model file has format version {version}; this skqat reads version {VERSION}"
+            + (" (version 1 had a float64 input step, which version 2 replaced by float32)"
+               if version == 1 else "")
+            + ". Export the model again with this skqat, or install the skqat that wrote it."
         )
     if length != len(data):
         raise ModelFileError(
@@ -153,32 +146,48 @@ def _check_envelope(data):
 
 
 def _read_labels(r, kind, count):
-    if kind not in _LABEL_KINDS:
-        raise ModelFileError(f"Unknown class-label kind {kind}.")
     if kind == 0:
         if count:
             raise ModelFileError("Class labels are counted but have no kind.")
         return None
-    if kind in (1, 2):
-        return r.array(_LABEL_KINDS[kind], count)
-    labels = []
-    for _ in range(count):
-        n, = struct.unpack("<I", r.take(4))
-        try:
-            labels.append(r.take(n).decode("utf-8"))
-        except UnicodeDecodeError as err:
-            raise ModelFileError("The model file's class labels are not valid UTF-8.") from err
-    return np.array(labels, dtype=str)
+    if kind == 1:
+        width = r.take(1)[0]
+        if width not in _INT_WIDTHS:
+            raise ModelFileError(f"Invalid integer label width {width}.")
+        return r.array(_INT_WIDTHS[width], count).astype(np.int64)
+    if kind == 2:
+        return r.array("<f8", count)
+    return np.array([r.text() for _ in range(count)], dtype=str)
+
+
+def _read_layer(r, n_out, hidden):
+    """The per-neuron fields of a layer: (weight bits, activation bits, shift, multiplier, bias)."""
+    n_pairs = r.take(1)[0]
+    palette = np.frombuffer(r.take(n_pairs), dtype=np.uint8).astype(np.int64)
+    k0, *widths = r.take(5)
+    if not n_pairs or widths[0] > 8 or widths[1] > 6 or widths[2] > 31 or widths[3] > 32:
+        raise ModelFileError("The model file's per-neuron fields have invalid widths.")
+    index, dk, mult, bias = _packing.unpack_fields(
+        r.take(-(-n_out * sum(widths) // 8)), n_out, widths)
+    if index.max() >= n_pairs:
+        raise ModelFileError("The model file refers to a bit-width pair it does not hold.")
+    if widths[3]:
+        bias = np.where(bias >= 1 << (widths[3] - 1), bias - (1 << widths[3]), bias)
+    pair = palette[index]
+    if not hidden and np.any(pair >> 4):
+        raise ModelFileError("The model file's output layer has activation bit-widths.")
+    return (pair & 15) + 1, (pair >> 4) + 1 if hidden else None, dk + k0, mult, bias
 
 
 @dataclass(frozen=True)
 class StoredGraph:
     """What a model file holds: the arguments of :class:`~skqat.runtime.IntegerMLP`.
 
-    ``input_scale``, ``input_offset`` (float64, per feature), ``input_bits``,
+    ``input_scale``, ``input_offset`` (float32, per feature), ``input_bits``,
     ``layers`` (list of IntegerLayer), ``output_scale``, ``output_offset``
-    (float64, per output), ``task`` and ``classes`` (ndarray or None), as
-    :class:`~skqat.runtime.IntegerMLP` documents them.
+    (float64, per output), ``task``, ``classes`` (ndarray or None) and
+    ``raw_inputs`` (RawInputs or None), as :class:`~skqat.runtime.IntegerMLP`
+    documents them.
     """
 
     input_scale: np.ndarray
@@ -189,6 +198,7 @@ class StoredGraph:
     output_offset: np.ndarray
     task: str
     classes: np.ndarray | None
+    raw_inputs: object = None
 
 
 def read_graph(data):
@@ -202,24 +212,24 @@ def read_graph(data):
     """
     data = bytes(data)
     _check_envelope(data)
-    _, _, task, input_bits, n_layers, kind, reserved, n_classes, _ = _FIXED.unpack_from(data)
-    if task >= len(TASKS) or reserved or n_layers < 1:
+    _, _, task, input_bits, n_layers, flags, n_classes, _ = _FIXED.unpack_from(data)
+    if task >= len(TASKS) or flags >> 4 or n_layers < 1:
         raise ModelFileError("The model file's header holds invalid values.")
-    r = _Reader(data[:-4], _FIXED.size)
-    sizes = r.array("<u4", n_layers + 1).astype(np.int64)
-    if sizes.min() < 1:
+    r = Reader(data[:-4], _FIXED.size)
+    sizes = [r.varint(len(data) * 8) for _ in range(n_layers + 1)]
+    if min(sizes) < 1:
         raise ModelFileError("The model file has a layer of size 0.")
-    n_features, n_out = int(sizes[0]), int(sizes[-1])
-    input_scale, input_offset = r.array("<f8", n_features), r.array("<f8", n_features)
-    output_scale, output_offset = r.array("<f8", n_out), r.array("<f8", n_out)
-    fields = []
-    for i in range(n_layers):
-        n = int(sizes[i + 1])
-        code = r.array("u1", n).astype(np.int64)
-        fields.append((code, r.array("u1", n), r.array("<i4", n), r.array("<i4", n)))
-    classes = _read_labels(r, kind, n_classes)
-    shapes = [(int(sizes[i + 1]), int(sizes[i])) for i in range(n_layers)]
-    w_bits = [(code & 15) + 1 for code, *_ in fields]
+    n_features, n_out = sizes[0], sizes[-1]
+    input_scale, input_offset = r.array("<f4", n_features), r.array("<f4", n_features)
+    if flags & _PER_OUTPUT:
+        output_scale, output_offset = r.array("<f8", n_out), r.array("<f8", n_out)
+    else:
+        output_scale, output_offset = np.repeat(r.array("<f8", 1), n_out), np.zeros(n_out)
+    fields = [_read_layer(r, sizes[i + 1], i < n_layers - 1) for i in range(n_layers)]
+    classes = _read_labels(r, flags & _LABELS, n_classes)
+    raw_inputs = read_raw_inputs(r) if flags & _RAW else None
+    shapes = [(sizes[i + 1], sizes[i]) for i in range(n_layers)]
+    w_bits = [f[0] for f in fields]
     n_bits = sum(n_in * int(b.sum()) for (_, n_in), b in zip(shapes, w_bits))
     packed = r.take(-(-n_bits // 8))
     if r.offset != len(r.data):
@@ -229,17 +239,11 @@ def read_graph(data):
         raise ModelFileError("The model file's padding bits are not zero.")
     weights = _packing.unpack_layers(packed, shapes, w_bits)
     try:
-        layers = []
-        for i, ((code, shift, mult, bias), w, bits) in enumerate(zip(fields, weights, w_bits)):
-            hidden = i < n_layers - 1
-            if not hidden and np.any(code >> 4):
-                raise ValueError("the output layer has activation bit-widths.")
-            layers.append(IntegerLayer(w, bits, bias, mult, shift,
-                                       (code >> 4) + 1 if hidden else None))
+        layers = [IntegerLayer(w, bits, bias, mult, shift, act)
+                  for w, (bits, act, shift, mult, bias) in zip(weights, fields)]
     except ValueError as err:
         raise ModelFileError(f"The model file describes an invalid graph: {err}") from err
     return StoredGraph(input_scale=input_scale, input_offset=input_offset,
                        input_bits=input_bits, layers=layers, output_scale=output_scale,
-                       output_offset=output_offset, task=TASKS[task], classes=classes)
-
-
+                       output_offset=output_offset, task=TASKS[task], classes=classes,
+                       raw_inputs=raw_inputs)

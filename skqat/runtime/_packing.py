@@ -98,3 +98,46 @@ def unpack_layers(data, layer_shapes, layer_bits):
         rows.append(unpack_bits(stream[offset:offset + n], n_in, bits))
         offset += n
     return rows
+
+
+def pack_fields(fields):
+    """Per-row records of unsigned bit fields, packed into one zero-padded byte string.
+
+    Parameters
+    ----------
+    fields : list of (ndarray of int, int)
+        Each field's values (non-negative, one per record) and its width in
+        bits (0 stores nothing). Record after record, within a record field
+        after field, each value least significant bit first.
+
+    Returns
+    -------
+    bytes
+        ``ceil(n_records * sum(widths) / 8)`` bytes.
+    """
+    columns = [(np.asarray(v, dtype=np.uint64)[:, None] >> np.arange(w, dtype=np.uint64)) & 1
+               for v, w in fields if w]
+    if not columns:
+        return b""
+    stream = np.concatenate(columns, axis=1).astype(np.uint8).ravel()
+    return np.packbits(stream, bitorder="little").tobytes()
+
+
+def unpack_fields(data, n_records, widths):
+    """Inverse of :func:`pack_fields`: one int64 array per width.
+
+    Parameters
+    ----------
+    data : bytes
+        At least ``ceil(n_records * sum(widths) / 8)`` bytes.
+    n_records : int
+    widths : list of int
+    """
+    total = int(sum(widths))
+    stream = np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")
+    bits = stream[:n_records * total].reshape(n_records, total).astype(np.int64)
+    out, start = [], 0
+    for w in widths:
+        out.append((bits[:, start:start + w] << np.arange(w)).sum(axis=1))
+        start += w
+    return out

@@ -53,18 +53,33 @@ def row_blocks(X):
 
 
 def input_codes(X, scale, offset, bits):
-    """Input codes as float64 integers: ``floor(clip(X * scale + offset, -Q, Q) + 1/2)``.
+    """Input codes as float64 integers: ``floor(clip(x * scale + offset, -Q, Q) + 1/2)`` in float32.
 
-    ``Q = 2^(bits - 1) - 1``; NaN gives 0. Two separate roundings, no fused
-    multiply-add, as the C export computes.
+    ``Q = 2^(bits - 1) - 1``; NaN gives 0. Every step is one IEEE float32
+    operation (``x`` rounded to float32, then the product, the sum and the
+    ``+ 1/2`` each rounded to float32, no fused multiply-add), exactly as the
+    C export computes it on a microcontroller without double precision.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    scale, offset : ndarray of shape (n_features,)
+        Rounded to float32 (the graph stores them so).
+    bits : int
+
+    Returns
+    -------
+    ndarray of float64, shape (n_samples, n_features)
     """
-    qmax = 2 ** (bits - 1) - 1
-    v = X * scale
-    v += offset
+    qmax = np.float32(2 ** (bits - 1) - 1)
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32: +-inf, clipped below
+        v = np.asarray(X).astype(np.float32)
+        v *= np.asarray(scale, dtype=np.float32)
+        v += np.asarray(offset, dtype=np.float32)
     np.clip(v, -qmax, qmax, out=v)
     v[np.isnan(v)] = 0.0
-    v += 0.5
-    return np.floor(v, out=v)
+    v += np.float32(0.5)
+    return np.floor(v, out=v).astype(np.float64)
 
 
 def encode_rows(X, *, scale, offset, bits):
@@ -74,7 +89,8 @@ def encode_rows(X, *, scale, offset, bits):
     ----------
     X : ndarray of shape (n_samples, n_features)
     scale, offset : ndarray of float64, shape (n_features,)
-        ``x * scale + offset`` is the input in units of one code.
+        ``x * scale + offset`` is the input in units of one code (in float32
+        when ``bits`` is given: :func:`input_codes`).
     bits : int or None
         Signed code bit-width (the graph's rounded and clipped input step),
         or None for the float network (standardized inputs, no rounding).
