@@ -121,9 +121,10 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
     mean_activation_bits_ : float
         Mean activation bits over hidden neurons (32 in float).
     model_size_bytes_ : int
-        Content of the integer graph: per layer the packed weight bits, per
-        neuron an int32 bias and multiplier and a shift byte, per feature and
-        output a float64 scale and offset. In float (``quantize=False``): float32
+        Content of the integer graph as the model file stores it: per layer
+        the packed weight bits and each neuron's bias, multiplier, shift and
+        bit-widths at the widths the layer needs; per feature a float32 scale
+        and offset; the float64 output steps. In float (``quantize=False``): float32
         weights and biases and a float32 mean and scale per feature and output.
     integer_weights_ : list of ndarray of int8 or int16, or None
         Integer weight codes, shape (n_out, n_in) per layer (None in float).

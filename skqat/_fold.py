@@ -147,6 +147,19 @@ def _probe_frame(encoder, i, values):
     return frame if hasattr(encoder, "feature_names_in_") else frame.to_numpy(dtype=object)
 
 
+def _category_kind(column, categories):
+    """object for text categories, float64 for numbers and booleans (the runtime's two kinds)."""
+    if categories.dtype.kind not in "OUS":
+        return np.float64
+    values = categories.tolist()
+    if all(isinstance(v, str) for v in values):
+        return object
+    if all(isinstance(v, (bool, int, float, np.number, np.bool_)) for v in values):
+        return np.float64
+    raise ValueError(f"Column {column!r} mixes text and number categories; the integer model "
+                     "stores one kind. Cast the column to str before the pipeline.")
+
+
 def _unseen(categories):
     if categories.dtype.kind in "OUS":
         return "\x00skqat-unseen-category"
@@ -166,8 +179,11 @@ def _encode(encoder, signals, group_start):
                              f"most); column {signal.column!r} is transformed before it.")
         present = np.array([not _missing_marker(c) for c in cats.tolist()], dtype=bool)
         categories = cats[present]
+        # A missing value reaches the encoder as the pipeline's own marker (None or NaN),
+        # or as what an imputer before it fills in.
+        marker = next((c for c in cats.tolist() if _missing_marker(c)), np.nan)
         missing_value = (signal.category_fill if signal.category_fill is not None
-                         else signal.steps[-1].b if signal.steps else np.nan)
+                         else signal.steps[-1].b if signal.steps else marker)
         probes = list(categories.tolist()) + [_unseen(cats), missing_value]
         values = np.full((len(probes), widths[i]), np.nan)
         valid = np.ones(len(probes), dtype=bool)
@@ -181,7 +197,7 @@ def _encode(encoder, signals, group_start):
                     continue
                 block = block.toarray() if hasattr(block, "toarray") else np.asarray(block)
                 values[row] = block[0, start:start + widths[i]]
-        kind = object if categories.dtype.kind in "OUS" else np.float64
+        kind = _category_kind(signal.column, categories)
         out += [_Encoded(column=signal.column, group=group_start + i,
                          categories=categories.astype(kind), values=values[:, j],
                          valid=valid.copy()) for j in range(widths[i])]

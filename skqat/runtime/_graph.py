@@ -12,7 +12,7 @@ Arithmetic, layer by layer (``l = 1 .. L``, neuron ``j``):
    columns first (:mod:`~skqat.runtime._raw_inputs`).
 2. **Accumulation**: ``acc_j = sum_i W_ji * q_i + B_j`` with integer weights
    ``W_ji`` at the neuron's bit-width ``b_j`` (1 bit: ``{-1, +1}``; ``b`` bits:
-   ``|W| <= 2**(b-1) - 1``) and an int32 bias ``B_j``.
+   ``|W| <= 2**(b-1) - 1``) and an integer bias ``B_j`` (int32 range).
 3. **Requantization** (:mod:`~skqat.runtime._fixed_point`):
    ``r_j = floor((acc_j * M_j + 2**(k_j - 1)) / 2**k_j)``, round half up.
 4. **Activation** (hidden layers): ``h_j = clip(r_j, 0, 2**a_j - 1)``, an
@@ -272,7 +272,8 @@ class IntegerMLP:
         Parameters
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_features)
-            Sparse rows are densified a block at a time.
+            Sparse rows are densified a block at a time. With ``raw_inputs``:
+            the raw rows (a DataFrame with the pipeline's columns).
 
         Returns
         -------
@@ -295,6 +296,7 @@ class IntegerMLP:
         Parameters
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_features)
+            With ``raw_inputs``: the raw rows (a DataFrame with the pipeline's columns).
 
         Returns
         -------
