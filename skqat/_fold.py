@@ -71,12 +71,8 @@ def _apply(signal, step):
     """An elementwise :class:`Step` on a traced column."""
     if isinstance(signal, _Raw):
         return replace(signal, steps=signal.steps + (step,))
-    values = signal.values
-    if step.op in ("fill", "missing") or np.isfinite(values).all():
-        values = step.apply(values)
-    else:  # NaN values stay NaN through arithmetic, as in numpy
-        values = np.where(np.isnan(values), np.nan, step.apply(np.nan_to_num(values)))
-    return replace(signal, values=values)
+    with np.errstate(invalid="ignore"):  # NaN (a refused level) stays NaN, as in numpy
+        return replace(signal, values=step.apply(signal.values))
 
 
 def _scaler_steps(step, j, sparse):
@@ -127,7 +123,7 @@ def _impute(step, signals):
             out.append(_apply(signal, Step("fill", missing, fill)))
     if step.add_indicator:  # after the imputed columns, one per column that had missing values
         for j in step.indicator_.features_:
-            if isinstance(signals[j], _Raw) and signals[j].category_fill is not None:
+            if isinstance(stats[j], str):
                 raise ValueError(f"skqat.to_integer folds missing indicators of numeric "
                                  f"columns only, not of {signals[j].column!r}.")
             out.append(_apply(signals[j], Step("missing", missing)))

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from skqat.runtime import (IntegerLayer, IntegerMLP, ModelFileError, QuantizedLayer, load,
                            load_bytes)
-from skqat.runtime._layer import MAX_FAN_IN
+from skqat.runtime._layer import MAX_FAN_IN, LayerPlan, saturated_bias
 
 ALL_BITS = np.arange(1, 17)
 
@@ -347,3 +347,27 @@ def test_a_hidden_layer_pruned_entirely_becomes_one_zero_neuron():
     X = rng.normal(size=(20, 4))
     out = graph.decision_function(X)
     assert (out == out[0]).all()  # the inputs no longer reach the outputs
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), k=st.integers(0, 20), act=st.integers(1, 8))
+def test_saturated_biases_never_change_an_output(seed, k, act):
+    # Dead and saturated hidden neurons get smaller biases; every code stays the same,
+    # for inputs at the extremes of the code range as well as random ones.
+    rng = np.random.default_rng(seed)
+    n_out, n_in, max_code = 12, 5, 15
+    w = rng.integers(-3, 4, (n_out, n_in))
+    reach = np.abs(w).sum(1) * max_code
+    bias = rng.choice([-1, 1], n_out) * (reach + rng.integers(-3, 3000, n_out))
+    mult = rng.integers(0, 2**10, n_out)
+    shift = np.full(n_out, k)
+    acts = np.full(n_out, act)
+    new = saturated_bias(w, bias, mult, shift, acts, max_code)
+    assert np.all(np.abs(new) <= np.abs(bias))
+    assert np.any(new != bias)
+    codes = np.vstack([rng.integers(0, max_code + 1, (200, n_in)),
+                       np.where(w > 0, max_code, 0), np.where(w < 0, max_code, 0)])
+    outs = [LayerPlan(layer, layer.accumulator_bound(max_code)).forward(codes.astype(np.float64))
+            for layer in (IntegerLayer(w, np.full(n_out, 3), b, mult, shift, acts)
+                          for b in (bias, new))]
+    np.testing.assert_array_equal(outs[0], outs[1])

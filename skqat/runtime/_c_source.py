@@ -10,12 +10,20 @@ def _c_string(s):
     return repr(str(s)).replace("*/", "*\\/")
 
 
+def max_entries(plan):
+    """Length of the buffers of one row's categorical entries (0 without categories)."""
+    return max(sum(c.max_entries for c in plan.categorical), 1) if plan.categorical else 0
+
+
 def stack_bytes(graph, plan):
-    """Bytes of the stack buffers of ``<prefix>_predict``: input codes, two layers, entries."""
+    """Bytes of the stack buffers of ``<prefix>_predict``.
+
+    int16 input codes, one or two uint16 buffers of the widest hidden layer,
+    and the categorical entries (a uint16 column and an int32 delta each).
+    """
     hidden = [layer.n_out for layer in graph.layers[:-1]]
     n_buffers = min(len(hidden), 2)
-    entries = sum(c.max_entries for c in plan.categorical)
-    return 2 * graph.n_features + 2 * n_buffers * max(hidden, default=0) + 4 * entries
+    return 2 * graph.n_features + 2 * n_buffers * max(hidden, default=0) + 6 * max_entries(plan)
 
 
 def _signature(graph, prefix, out):
@@ -232,7 +240,7 @@ def _predict_text(graph, plan, prefix):
     width = max(graph.layer_sizes[1:-1], default=0)
     body += [f"    uint16_t h{b}[{width}];" for b in range(n_buffers)]
     if plan.categorical:
-        n_max = max(sum(c.max_entries for c in plan.categorical), 1)
+        n_max = max_entries(plan)
         body += [f"    uint16_t entry_f[{n_max}];", f"    int32_t entry_d[{n_max}];",
                  "    int32_t n_entries = 0, k, v, e;"]
     if affine or table:

@@ -27,6 +27,10 @@ PRODUCT_BITS = 62
 FLOAT_EXACT_BITS = 53
 #: Bits a multiplier keeps below the last bit of the largest result it scales.
 GUARD_BITS = 12
+#: A hidden neuron's codes count as at most this many bits for its multiplier: a
+#: wider code keeps the same relative precision (16 bits in all), since an
+#: off-by-one code is then a small fraction of its range.
+HIDDEN_CODE_BITS = 4
 #: The float64 path is used when it leaves the multiplier at least this many
 #: bits (the precision of the float32 steps it comes from).
 FLOAT_MIN_MULTIPLIER_BITS = 24
@@ -78,8 +82,9 @@ def needed_multiplier_bits(bound, real, max_result=None):
     real : float
         The requantization factor.
     max_result : int or None
-        Largest result that matters (a hidden neuron's largest code); None:
-        ``bound * real``, an output neuron's largest value.
+        Largest result that matters (a hidden neuron's largest code, counted
+        at most :data:`HIDDEN_CODE_BITS` wide); None: ``bound * real``, an
+        output neuron's largest value.
 
     Returns
     -------
@@ -92,8 +97,10 @@ def needed_multiplier_bits(bound, real, max_result=None):
     14
     """
     if max_result is None:
-        max_result = math.ceil(int(bound) * float(real)) + 1
-    need = GUARD_BITS + max(1, int(max_result).bit_length())
+        result_bits = (math.ceil(int(bound) * float(real)) + 1).bit_length()
+    else:
+        result_bits = min(int(max_result).bit_length(), HIDDEN_CODE_BITS)
+    need = GUARD_BITS + max(1, result_bits)
     return min(need, multiplier_bits(bound))
 
 

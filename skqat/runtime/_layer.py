@@ -131,20 +131,24 @@ def metadata_widths(layer):
 
     Returns
     -------
-    (ndarray, ndarray, int, list of int)
+    (ndarray, ndarray, int, list of int, bool)
         The distinct bit-width pairs ``(w_bits - 1) | (act_bits - 1) << 4``,
-        each neuron's index among them, the smallest shift ``k0``, and the
-        widths in bits of the pair index, ``k - k0``, the multiplier and the
-        bias (two's complement; 0 when every value is 0).
+        each neuron's index among them, the smallest shift ``k0``, the
+        stored widths in bits of the pair index, ``k - k0``, the multiplier
+        and the bias (two's complement; 0 when every value is 0), and whether
+        the multiplier's top bit is implicit (every multiplier of the layer
+        has the same bit length, so that bit is always 1).
     """
     act = 0 if layer.activation_bits is None else layer.activation_bits - 1
     pairs, index = np.unique((layer.weight_bits - 1) | (act << 4), return_inverse=True)
     k0 = int(layer.shift.min())
     bias = layer.bias
     bias_width = 1 + _width(np.where(bias < 0, ~bias, bias)) if bias.any() else 0
+    lengths = {int(m).bit_length() for m in layer.multiplier}
+    implicit = len(lengths) == 1 and lengths != {0}
     widths = [(len(pairs) - 1).bit_length(), _width(layer.shift - k0),
-              _width(layer.multiplier), bias_width]
-    return pairs, index, k0, widths
+              _width(layer.multiplier) - implicit, bias_width]
+    return pairs, index, k0, widths, implicit
 
 
 def layer_size_bytes(layer):
@@ -165,7 +169,7 @@ def layer_size_bytes(layer):
     --------
     >>> layer = IntegerLayer(weights=[[1, -1, 1]], weight_bits=[2], bias=[-3],
     ...                      multiplier=[5], shift=[2])
-    >>> layer_size_bytes(layer)  # 6 weight bits; 0 + 0 + 3 + 3 field bits
+    >>> layer_size_bytes(layer)  # 6 weight bits; 0 + 0 + 2 + 3 field bits
     2
     """
     n_bits = layer.n_in * int(np.sum(layer.weight_bits))
@@ -308,14 +312,60 @@ class LayerPlan:
         return r
 
 
+def saturated_bias(weights, bias, multiplier, shift, activation_bits, max_code):
+    """Hidden biases no larger than they need to be for exactly the same outputs.
+
+    With ``S_j = sum_i |W_ji| * X`` (``X`` the largest input code), a bias
+    at or below ``-S_j`` keeps the accumulator at most 0 for every input, so
+    the neuron always outputs 0, as it does with the bias ``-S_j``. A bias
+    above ``S_j + T_j``, where ``T_j`` is the smallest accumulator that
+    requantizes to the largest code, always gives the largest code, as
+    ``S_j + T_j`` does. Such neurons (dead or saturated) are common after
+    training with a price per bit; their smaller biases take fewer bits in
+    the model file and never change a prediction.
+
+    Parameters
+    ----------
+    weights : ndarray of int, shape (n_out, n_in)
+    bias, multiplier, shift, activation_bits : ndarray of int, shape (n_out,)
+    max_code : int
+
+    Returns
+    -------
+    ndarray of int64, shape (n_out,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> saturated_bias(np.array([[1, -1], [1, 1]]), np.array([-1000, 5000]), np.array([1, 1]),
+    ...                np.array([0, 0]), np.array([2, 2]), 7).tolist()
+    [-14, 17]
+    """
+    reach = np.abs(np.asarray(weights, dtype=np.int64)).sum(axis=1) * int(max_code)
+    out = np.asarray(bias, dtype=np.int64).copy()
+    for j, (b, s, m, k, a) in enumerate(zip(out, reach, multiplier, shift, activation_bits)):
+        m, k, top = int(m), int(k), (1 << int(a)) - 1
+        if b < -s:
+            out[j] = -s
+        elif m > 0:
+            # The smallest accumulator whose requantization reaches the top code.
+            need = top << k if k == 0 else (top << k) - (1 << (k - 1))
+            t = -(-need // m)
+            if b > s + t:
+                out[j] = s + t
+    return out
+
+
 def requantized_layers(layers, input_bits):
     """Integer layers from trained ones: each neuron's real factor as a multiplier and shift.
 
     A hidden neuron's real requantization factor is its weight step over its
     activation step; an output neuron's is its weight step over the smallest
     output weight step (the common output step, so that the arg-max of the
-    integers is the class). Biases are clipped to the int32 range; hidden
-    neurons at 0 weight bits are pruned (:func:`prune_zero_bit_neurons`).
+    integers is the class). Biases are clipped to the int32 range, and those
+    of dead or saturated hidden neurons to what they need
+    (:func:`saturated_bias`); hidden neurons at 0 weight bits are pruned
+    (:func:`prune_zero_bit_neurons`).
 
     Parameters
     ----------
@@ -341,8 +391,11 @@ def requantized_layers(layers, input_bits):
                    else [None] * len(reals))
         pairs = [fp.quantize_multiplier(float(r), fp.needed_multiplier_bits(b, r, q))
                  for r, b, q in zip(reals, bounds, largest)]
-        built.append(IntegerLayer(layer.weights, layer.weight_bits, bias,
-                                  [m for m, _ in pairs], [k for _, k in pairs],
+        mult, shift = np.array([m for m, _ in pairs]), np.array([k for _, k in pairs])
+        if hidden:
+            bias = saturated_bias(layer.weights, bias, mult, shift, layer.activation_bits,
+                                  max_code)
+        built.append(IntegerLayer(layer.weights, layer.weight_bits, bias, mult, shift,
                                   layer.activation_bits if hidden else None))
         if hidden:
             max_code = built[-1].max_output_code()

@@ -29,7 +29,8 @@ per layer     uint8               ``P``, the number of bit-width pairs
                                   (activation nibble 0 in the output layer)
               uint8 x 5           ``k0``, then the widths in bits of the four
                                   per-neuron fields: pair index, ``k - k0``,
-                                  ``M``, ``B``
+                                  ``M`` (+ 128: its top bit, always 1, is
+                                  not stored), ``B``
               bytes               per neuron the four fields, bit-packed
                                   (:func:`~skqat.runtime._packing.pack_fields`;
                                   ``B`` in two's complement), zero-padded
@@ -67,6 +68,7 @@ VERSION = 2
 _FIXED = struct.Struct("<8sHBBBBHI")
 _LABELS, _PER_OUTPUT, _RAW = 3, 4, 8
 _INT_WIDTHS = {1: "<i1", 2: "<i2", 4: "<i4", 8: "<i8"}
+_IMPLICIT_TOP = 0x80  # in the multiplier's width byte: its top bit is 1, not stored
 
 
 def _label_block(classes):
@@ -89,11 +91,12 @@ def _label_block(classes):
 
 def _layer_block(layer):
     """A layer's per-neuron metadata at the widths it needs (module docstring)."""
-    palette, index, k0, widths = metadata_widths(layer)
+    palette, index, k0, widths, implicit = metadata_widths(layer)
     bias = layer.bias & ((1 << widths[3]) - 1)
-    fields = _packing.pack_fields(list(zip([index, layer.shift - k0, layer.multiplier, bias],
-                                           widths)))
-    return bytes([len(palette), *palette.tolist(), k0, *widths]) + fields
+    mult = layer.multiplier & ((1 << widths[2]) - 1)  # without an implicit top bit
+    fields = _packing.pack_fields(list(zip([index, layer.shift - k0, mult, bias], widths)))
+    flagged = widths[:2] + [widths[2] | (_IMPLICIT_TOP if implicit else 0), widths[3]]
+    return bytes([len(palette), *palette.tolist(), k0, *flagged]) + fields
 
 
 def dump_bytes(graph):
@@ -165,6 +168,8 @@ def _read_layer(r, n_out, hidden):
     n_pairs = r.take(1)[0]
     palette = np.frombuffer(r.take(n_pairs), dtype=np.uint8).astype(np.int64)
     k0, *widths = r.take(5)
+    implicit = bool(widths[2] & _IMPLICIT_TOP)
+    widths[2] &= ~_IMPLICIT_TOP
     if not n_pairs or widths[0] > 8 or widths[1] > 6 or widths[2] > 31 or widths[3] > 32:
         raise ModelFileError("The model file's per-neuron fields have invalid widths.")
     index, dk, mult, bias = _packing.unpack_fields(
@@ -173,6 +178,8 @@ def _read_layer(r, n_out, hidden):
         raise ModelFileError("The model file refers to a bit-width pair it does not hold.")
     if widths[3]:
         bias = np.where(bias >= 1 << (widths[3] - 1), bias - (1 << widths[3]), bias)
+    if implicit:
+        mult = mult | (1 << widths[2])
     pair = palette[index]
     if not hidden and np.any(pair >> 4):
         raise ModelFileError("The model file's output layer has activation bit-widths.")
