@@ -203,3 +203,18 @@ def test_a_warning_free_fold():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         to_integer(pipe)
+
+
+def test_scaled_columns_at_wide_input_bits_are_refused_by_the_c_export(tmp_path):
+    # A threshold table per scaled column has 2**input_bits entries: above 12 bits the
+    # export says so (the numpy model and the model file still work).
+    X, y = _toy_frame(200, 0)
+    pipe = make_pipeline(make_column_transformer((StandardScaler(), ["load", "snr"])),
+                         NMPQATRegressor(input_bits=14, **SMALL)).fit(X, y)
+    model = to_integer(pipe)
+    np.testing.assert_array_equal(load_bytes(model.to_bytes()).predict(X), pipe.predict(X))
+    with pytest.raises(ValueError, match="input_bits <= 12"):
+        model.export_c(tmp_path)
+    unscaled = make_pipeline(make_column_transformer(("passthrough", ["load", "snr"])),
+                             NMPQATRegressor(input_bits=14, **SMALL)).fit(X, y)
+    compile_c(to_integer(unscaled), tmp_path, X.iloc[:50])
