@@ -37,13 +37,23 @@ def _inputs_doc(graph, plan, macro):
         return (f"/* x[i], i < {macro}_N_NUMERIC: the model's input features, in the order the\n"
                 " * estimator was fitted on; NaN gives input code 0. */\n")
     lines = [f"/* Numeric inputs x[i] (NaN for a missing value), i < {macro}_N_NUMERIC:"]
-    lines += [f" *   x[{i}]: {_c_string(n.column)}" for i, n in enumerate(raw.numeric)]
+    lines += [f" *   x[{i}]: {_c_string(n.column)}{_numeric_note(n, plan.numeric[i])}"
+              for i, n in enumerate(raw.numeric)]
     lines.append(f" * Categorical inputs c[i], i < {macro}_N_CATEGORICAL, as category indices")
     lines.append(" * (-1 for a missing value, any other index outside the list: unknown):")
     for i, cat in enumerate(raw.categorical):
         lines.append(f" *   c[{i}]: {_c_string(cat.column)}")
         lines += [f" *     {j}: {_c_string(v)}" for j, v in enumerate(cat.categories.tolist())]
     return "\n".join(lines) + "\n */\n"
+
+
+def _numeric_note(num, numeric_plan):
+    """How the device reads a numeric input, for the header."""
+    if any(s.op == "missing" for s in num.steps):
+        return " (again: its missing indicator)"
+    if numeric_plan.thresholds is not None:
+        return f" (scaled: a table of {len(numeric_plan.thresholds)} thresholds)"
+    return ""
 
 
 def header_text(graph, plan, prefix):
