@@ -7,8 +7,8 @@ buffers sized by the widest layer (``<PREFIX>_STACK_BYTES`` in the header);
 32-bit accumulators and requantization wherever the overflow bound proves
 they fit. The only floating point is single precision: the float32 input
 step, which numpy computes the same way (no ``double``, no fused
-multiply-add: do not compile with ``-ffp-contract=fast``), and the optional
-``<prefix>_predict_float``. The integer outputs equal
+multiply-add: do not compile with ``-ffp-contract=fast``), and the
+dequantized outputs of ``<prefix>_predict_float``. The integer outputs equal
 :meth:`IntegerMLP.decision_function` bit for bit.
 """
 
