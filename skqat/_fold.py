@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+import sklearn
 from sklearn.base import is_classifier, is_regressor
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -163,9 +164,20 @@ def _unseen(categories):
     return float(finite.max() + 1) if finite.size else 0.0
 
 
+def _fitted_detail(obj, name):
+    """A fitted attribute scikit-learn keeps private (checked: a renamed one is a clear error)."""
+    try:
+        return getattr(obj, name)
+    except AttributeError:
+        raise ValueError(f"skqat.to_integer reads {type(obj).__name__}.{name}, which scikit-learn "
+                         f"{sklearn.__version__} does not have; use a scikit-learn version that "
+                         "skqat supports (see pyproject.toml).") from None
+
+
 def _encode(encoder, signals, group_start):
     """The encoded columns of ``encoder`` applied to raw ``signals``."""
-    widths = (encoder._n_features_outs if isinstance(encoder, OneHotEncoder)
+    # The width of each input's block of one-hot columns.
+    widths = (_fitted_detail(encoder, "_n_features_outs") if isinstance(encoder, OneHotEncoder)
               else [1] * len(signals))
     out, start = [], 0
     for i, (signal, cats) in enumerate(zip(signals, encoder.categories_)):
@@ -212,8 +224,9 @@ def _trace(step, signals, sparse, groups):
         return signals, sparse
     if isinstance(step, ColumnTransformer):
         out = []
+        indices = _fitted_detail(step, "_transformer_to_input_indices")  # columns as positions
         for name, trans, _ in step.transformers_:
-            idx = step._transformer_to_input_indices.get(name, [])
+            idx = indices.get(name, [])
             if trans == "drop" or not len(idx):
                 continue
             out += _trace(trans, [signals[k] for k in idx], sparse, groups)[0]
