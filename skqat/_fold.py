@@ -31,6 +31,7 @@ from sklearn.preprocessing import (FunctionTransformer, MaxAbsScaler, MinMaxScal
 from sklearn.utils.validation import check_is_fitted
 
 from .runtime import CategoricalInput, IntegerMLP, NumericInput, RawInputs, Step
+from .runtime._raw_inputs import is_missing
 from .runtime._rows import input_codes
 
 SUPPORTED = ("ColumnTransformer", "Pipeline", "SimpleImputer", "OneHotEncoder", "OrdinalEncoder",
@@ -64,16 +65,17 @@ def _unsupported(step):
         "'drop'. Apply other steps before the pipeline, or replace them.")
 
 
-def _missing_marker(value):
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
 def _apply(signal, step):
     """An elementwise :class:`Step` on a traced column."""
     if isinstance(signal, _Raw):
         return replace(signal, steps=signal.steps + (step,))
     with np.errstate(invalid="ignore"):  # NaN (a refused level) stays NaN, as in numpy
         return replace(signal, values=step.apply(signal.values))
+
+
+def _divide(scale, sparse):
+    """Division by a scale as scikit-learn computes it: ``x / s``, or ``x * (1 / s)`` if sparse."""
+    return Step("mul", float(1.0 / scale)) if sparse else Step("div", float(scale))
 
 
 def _scaler_steps(step, j, sparse):
@@ -83,21 +85,18 @@ def _scaler_steps(step, j, sparse):
         if step.with_mean:
             out.append(Step("sub", float(step.mean_[j])))
         if step.with_std:
-            out.append(Step("mul", float(1 / step.scale_[j])) if sparse
-                       else Step("div", float(step.scale_[j])))
+            out.append(_divide(step.scale_[j], sparse))
     elif isinstance(step, RobustScaler):
         if step.with_centering:
             out.append(Step("sub", float(step.center_[j])))
         if step.with_scaling:
-            out.append(Step("mul", float(1.0 / step.scale_[j])) if sparse
-                       else Step("div", float(step.scale_[j])))
+            out.append(_divide(step.scale_[j], sparse))
     elif isinstance(step, MinMaxScaler):
         out += [Step("mul", float(step.scale_[j])), Step("add", float(step.min_[j]))]
         if step.clip:
             out.append(Step("clip", *map(float, step.feature_range)))
     else:  # MaxAbsScaler
-        out.append(Step("mul", float(1.0 / step.scale_[j])) if sparse
-                   else Step("div", float(step.scale_[j])))
+        out.append(_divide(step.scale_[j], sparse))
         if step.clip:
             out.append(Step("clip", -1.0, 1.0))
     return out
@@ -105,8 +104,7 @@ def _scaler_steps(step, j, sparse):
 
 def _impute(step, signals):
     missing = step.missing_values
-    if not (_missing_marker(missing) or missing is pd.NA
-            or isinstance(missing, (int, float, np.number))):
+    if not (is_missing(missing) or isinstance(missing, (int, float, np.number))):
         raise ValueError(f"skqat.to_integer folds SimpleImputer with numeric or NaN "
                          f"missing_values only, not {missing!r}.")
     missing = np.nan if not isinstance(missing, (int, float, np.number)) else float(missing)
@@ -114,7 +112,7 @@ def _impute(step, signals):
     out = []
     for j, signal in enumerate(signals):
         fill = stats[j]
-        if not step.keep_empty_features and _missing_marker(fill):
+        if not step.keep_empty_features and is_missing(fill):
             continue  # scikit-learn drops a column it never saw a value in
         if isinstance(fill, (int, float, np.number)):
             fill = float(fill)
@@ -185,11 +183,11 @@ def _encode(encoder, signals, group_start):
                 not (s.op == "fill" and math.isnan(s.a)) for s in signal.steps):
             raise ValueError(f"skqat.to_integer folds an encoder on raw columns (imputed at "
                              f"most); column {signal.column!r} is transformed before it.")
-        present = np.array([not _missing_marker(c) for c in cats.tolist()], dtype=bool)
+        present = np.array([not is_missing(c) for c in cats.tolist()], dtype=bool)
         categories = cats[present]
         # A missing value reaches the encoder as the pipeline's own marker (None or NaN),
         # or as what an imputer before it fills in.
-        marker = next((c for c in cats.tolist() if _missing_marker(c)), np.nan)
+        marker = next((c for c in cats.tolist() if is_missing(c)), np.nan)
         missing_value = (signal.category_fill if signal.category_fill is not None
                          else signal.steps[-1].b if signal.steps else marker)
         probes = list(categories.tolist()) + [_unseen(cats), missing_value]

@@ -18,37 +18,20 @@ import re
 import numpy as np
 
 from . import _packing
-from ._c_source import c_test_file, header_text, source_text
+from ._c_source import c_test_file, float32_literal, header_text, int_literal, source_text
 from ._device_plan import device_plan
 
 
 def _ctype(values, unsigned=False):
-    """The narrowest C integer type that holds every value, and its size in bytes."""
+    """The narrowest C integer type that holds every value."""
     values = np.asarray(values, dtype=np.int64)
     lo, hi = (int(values.min()), int(values.max())) if values.size else (0, 0)
     for bits in (8, 16, 32, 64):
         if unsigned and lo >= 0 and hi < 2**bits:
-            return f"uint{bits}_t", bits // 8
+            return f"uint{bits}_t"
         if not unsigned and -(2 ** (bits - 1)) <= lo and hi < 2 ** (bits - 1):
-            return f"int{bits}_t", bits // 8
+            return f"int{bits}_t"
     raise ValueError("A value does not fit in 64 bits.")
-
-
-def _float32(v):
-    """A C float literal that reads back as exactly this float32 (hex, C99)."""
-    v = float(np.float32(v))
-    if np.isnan(v):
-        return "NAN"
-    if np.isinf(v):
-        return "INFINITY" if v > 0 else "-INFINITY"
-    return v.hex() + "f"
-
-
-def _int(v, ctype):
-    v = int(v)
-    if ctype.startswith("int64") or (ctype.startswith("int32") and v == -(2**31)):
-        return f"INT64_C({v})" if ctype.startswith("int64") else "(-2147483647 - 1)"
-    return str(v)
 
 
 class CArray:
@@ -73,7 +56,7 @@ class CArray:
         return size * max(len(self.values), 1)
 
     def text(self):
-        fmt = _float32 if self.ctype == "float" else (lambda v: _int(v, self.ctype))
+        fmt = float32_literal if self.ctype == "float" else (lambda v: int_literal(v, self.ctype))
         items = [fmt(v) for v in self.values] or ["0"]
         per_line = 6 if self.ctype == "float" else 12
         lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
@@ -82,7 +65,7 @@ class CArray:
 
 
 def _typed(name, values, unsigned=False):
-    return CArray(name, _ctype(values, unsigned)[0], values)
+    return CArray(name, _ctype(values, unsigned), values)
 
 
 def c_arrays(graph, plan):
@@ -175,5 +158,5 @@ def export_c(graph, directory, *, prefix="skqat_model", test_rows=None):
     paths = [header, source]
     if test_rows is not None:
         paths.append(directory / f"{prefix}_test.c")
-        paths[-1].write_text(c_test_file(graph, plan, prefix, test_rows, _float32, _int))
+        paths[-1].write_text(c_test_file(graph, plan, prefix, test_rows))
     return paths

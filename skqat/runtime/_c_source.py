@@ -5,6 +5,26 @@ import numpy as np
 from ._raw_inputs import raw_column
 
 
+def float32_literal(v):
+    """A C float literal that reads back as exactly this float32 (hex, C99)."""
+    v = float(np.float32(v))
+    if np.isnan(v):
+        return "NAN"
+    if np.isinf(v):
+        return "INFINITY" if v > 0 else "-INFINITY"
+    return v.hex() + "f"
+
+
+def int_literal(v, ctype):
+    """A C literal of integer ``v`` for an array of ``ctype``."""
+    v = int(v)
+    if ctype.startswith("int64"):
+        return f"INT64_C({v})"
+    if ctype.startswith("int32") and v == -(2**31):
+        return "(-2147483647 - 1)"
+    return str(v)
+
+
 def _c_string(s):
     """``s`` inside a C comment: no comment terminator, no non-ASCII surprises."""
     return repr(str(s)).replace("*/", "*\\/")
@@ -296,8 +316,8 @@ def _extras_text(graph, prefix):
     args = "x, c" if graph.raw_inputs is not None else "x"
     sig = _signature(graph, prefix, "void").replace(", void", "")
     q = f"    {prefix}_output_t q[{macro}_N_OUTPUTS];\n    int32_t j"
-    scale = ", ".join(f"{float(np.float32(v)).hex()}f" for v in graph.output_scale)
-    offset = ", ".join(f"{float(np.float32(v)).hex()}f" for v in graph.output_offset)
+    scale = ", ".join(float32_literal(v) for v in graph.output_scale)
+    offset = ", ".join(float32_literal(v) for v in graph.output_offset)
     text = (f"\nvoid {prefix}_predict_float({_signature(graph, prefix, 'float *out')})\n{{\n"
             f"    static const float scale[{graph.n_outputs}] = {{ {scale} }};\n"
             f"    static const float offset[{graph.n_outputs}] = {{ {offset} }};\n{q};\n"
@@ -352,7 +372,7 @@ def _device_index(cat, raw):
     return np.where(levels == n + 1, -1, levels)
 
 
-def c_test_file(graph, plan, prefix, rows, float32, integer):
+def c_test_file(graph, plan, prefix, rows):
     """``<prefix>_test.c``: rows, the outputs the graph gives them, and a checking ``main``."""
     macro = prefix.upper()
     out_t = "int64_t" if plan.wide_output else "int32_t"
@@ -382,10 +402,11 @@ def c_test_file(graph, plan, prefix, rows, float32, integer):
 
     text = (f'/* {prefix}_test.c: {n_rows} rows and the outputs skqat computed for them. */\n'
             f'#include <math.h>\n#include <stdio.h>\n#include "{prefix}.h"\n\n'
-            + table("test_x", "float", x if x.shape[1] else np.zeros((n_rows, 1)), float32)
+            + table("test_x", "float", x if x.shape[1] else np.zeros((n_rows, 1)),
+                    float32_literal)
             + (table("test_c", "int32_t", cats, str) if cats is not None else "")
             + table("expected", out_t, expected,
-                    lambda v: integer(v, "int64_t" if plan.wide_output else "int32_t")))
+                    lambda v: int_literal(v, out_t)))
     args = "test_x[r], test_c[r]" if cats is not None else "test_x[r]"
     text += (f"\nint main(void)\n{{\n    {prefix}_output_t out[{macro}_N_OUTPUTS];\n"
              "    int r, j, agree = 0;\n"

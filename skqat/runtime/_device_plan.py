@@ -116,8 +116,6 @@ class DevicePlan:
     categorical : tuple of CategoricalPlan
     first_bias : ndarray of int64
         The first layer's bias with the categorical inputs' common codes folded in.
-    bounds : list of ndarray of object (Python int)
-        Per layer, each neuron's accumulator bound as the device computes it.
     wide_accumulator, wide_product : list of bool
         Per layer: 64-bit accumulator; 64-bit requantization product.
     wide_output : bool
@@ -127,7 +125,6 @@ class DevicePlan:
     numeric: tuple
     categorical: tuple
     first_bias: np.ndarray
-    bounds: list
     wide_accumulator: list
     wide_product: list
     wide_output: bool
@@ -232,5 +229,5 @@ def device_plan(graph):
     wide_out = any((int(bj) * int(m) + (1 << int(k))) >> int(k) >= INT32_LIMIT
                    for bj, m, k in zip(bounds[-1], last.multiplier, last.shift))
     return DevicePlan(numeric=numeric, categorical=tuple(categorical), first_bias=bias,
-                      bounds=bounds, wide_accumulator=wide_acc, wide_product=wide_prod,
+                      wide_accumulator=wide_acc, wide_product=wide_prod,
                       wide_output=wide_out)

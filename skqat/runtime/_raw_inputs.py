@@ -168,14 +168,14 @@ class CategoricalInput:
         n = len(self.categories)
         if self.categories.dtype.kind in "UO":
             index = {c: i for i, c in enumerate(self.categories.tolist())}
-            return np.array([n + 1 if _is_missing(value) else
+            return np.array([n + 1 if is_missing(value) else
                              index.get(value, n) if isinstance(value, str) else n
                              for value in np.asarray(raw, dtype=object).tolist()], dtype=np.int64)
         out = np.full(np.shape(raw), n, dtype=np.int64)
         try:
             v = np.asarray(raw, dtype=np.float64)
         except (TypeError, ValueError):  # text in a numeric column: unknown, or missing
-            return np.array([n + 1 if _is_missing(x) else n for x in np.asarray(raw).tolist()],
+            return np.array([n + 1 if is_missing(x) else n for x in np.asarray(raw).tolist()],
                             dtype=np.int64)
         if n:
             order = np.argsort(self.categories)
@@ -186,7 +186,8 @@ class CategoricalInput:
         return out
 
 
-def _is_missing(value):
+def is_missing(value):
+    """Whether a raw value is missing: None, a float NaN or pandas' NA."""
     return value is None or (isinstance(value, float) and value != value) or (
         type(value).__name__ == "NAType")
 
