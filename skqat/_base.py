@@ -22,11 +22,12 @@ from ._checks import (check_budgets, check_candidates, check_hidden_layer_sizes,
                       check_reachable_bit_budget, check_warm_start_shapes,
                       check_weight_candidates)
 from ._fitted import store_history, store_network
-from ._inputs import float_forward, input_statistics
+from ._inputs import float_forward
 from ._qat import (QuantMLP, TrainSettings, loss_function, make_generator, one_torch_thread,
-                   refine_network, resolve_device, score_function, train_data, train_increment,
-                   train_network)
+                   refine_network, rescale_network_, resolve_device, score_function, train_data,
+                   train_increment, train_network)
 from ._report import quantization_report
+from ._stream import start_input_statistics, update_input_statistics, warn_constant_first_block
 from .runtime import IntegerMLP, QuantizedLayer
 from .runtime._rows import encode_rows
 
@@ -139,6 +140,18 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
     def _n_outputs(self):
         """Number of network outputs."""
 
+    def _update_target_statistics(self, y):
+        """Merge a stream block's targets into the running target statistics.
+
+        Returns the output layer's ``AffineChange``, or None (classifiers,
+        whose targets are labels, have none).
+        """
+        return None
+
+    def _constant_target(self):
+        """Whether the targets of the first call were constant (regression)."""
+        return False
+
     # ----------------------------------------------------------------- fit
     def _fit(self, X, y, sample_weight, incremental, refine_epochs=None):
         with one_torch_thread():
@@ -166,6 +179,9 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
                              y_numeric=self._y_numeric())
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
+        # A stream's statistics keep learning: the target's move before it is encoded.
+        out_change = (self._update_target_statistics(y)
+                      if incremental and not first_pass else None)
         target = self._encode_targets(y, first_pass=first_pass, incremental=stream)
         self.device_ = resolve_device(self.device)
 
@@ -174,10 +190,15 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         val = None
         if not stream:
             X, target, sample_weight, val = self._split_validation(X, target, sample_weight, rng)
+        in_change = None
         if first_pass:
-            self.input_mean_, self.input_scale_ = input_statistics(X, sample_weight)
+            constant = start_input_statistics(self, X, sample_weight, stream=incremental)
+            warn_constant_first_block(constant_columns=constant,
+                                      constant_target=incremental and self._constant_target())
             self.input_steps_ = np.full(X.shape[1],
                                         _INPUT_CLIP_STD / (2 ** (self.input_bits - 1) - 1))
+        elif incremental:
+            in_change = update_input_statistics(self, X, sample_weight, clip=_INPUT_CLIP_STD)
         layer_sizes = [X.shape[1], *hidden, self._n_outputs()]
         check_reachable_bit_budget(self.bit_budget, weight_cands, layer_sizes)
         net = QuantMLP(layer_sizes=layer_sizes, weight_bits=weight_cands,
@@ -188,6 +209,10 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
             check_warm_start_shapes([self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_],
                                     layer_sizes)
             net.load_parameters_numpy(self._trainable_state())
+            if in_change is not None or out_change is not None:
+                self._optimizer_state = rescale_network_(
+                    net, getattr(self, "_optimizer_state", None), inputs=in_change,
+                    outputs=out_change)
         net.to(self.device_)
 
         settings = self._train_settings(len(target), weight_cands, act_cands)

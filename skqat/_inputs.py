@@ -39,7 +39,17 @@ def _dense_moments(X, w):
     return mean, var
 
 
-def input_statistics(X, sample_weight):
+def is_constant(mean, var):
+    """Columns whose spread is below float64 resolution at their mean (boolean array)."""
+    return np.sqrt(var) < 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)
+
+
+def scale_of(mean, var):
+    """Standard deviations from variances; 1 for a (numerically) constant column."""
+    return np.where(is_constant(mean, var), 1.0, np.sqrt(var))
+
+
+def input_statistics(X, sample_weight, raw_variance=False):
     """Weighted mean and standard deviation of every column of ``X``.
 
     Parameters
@@ -47,11 +57,14 @@ def input_statistics(X, sample_weight):
     X : ndarray or scipy sparse matrix of shape (n_samples, n_features)
     sample_weight : ndarray of shape (n_samples,)
         Non-negative; all zeros counts every sample once.
+    raw_variance : bool, default=False
+        Return the variances themselves (for running moments) instead of
+        the scales.
 
     Returns
     -------
     mean, scale : ndarray of float64, shape (n_features,)
-        A constant column gets scale 1.
+        A constant column gets scale 1 (with ``raw_variance``: the variance).
 
     Raises
     ------
@@ -64,9 +77,7 @@ def input_statistics(X, sample_weight):
         bad = np.flatnonzero(~np.isfinite(stat))
         if bad.size:
             raise ValueError(_OVERFLOW_HELP.format(what=what, cols=bad[:10].tolist()))
-    scale = np.sqrt(var)
-    scale[scale < 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)] = 1.0
-    return mean, scale
+    return (mean, var) if raw_variance else (mean, scale_of(mean, var))
 
 
 def float_forward(X, *, coefs, intercepts, scale, offset):

@@ -4,6 +4,8 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 
 from ._base import BaseNMPQAT
+from ._inputs import is_constant
+from ._stream import RunningMoments, target_change
 
 
 class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
@@ -228,24 +230,47 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         """
         return self._fit(X, y, sample_weight, incremental=True)
 
-    def _encode_targets(self, y, first_pass, incremental):
+    @staticmethod
+    def _target_block(y):
         y = np.asarray(y, dtype=np.float64)
         y2 = y.reshape(-1, 1) if y.ndim == 1 else y
+        with np.errstate(over="ignore", invalid="ignore"):
+            var = y2.var(axis=0)
+        if not np.all(np.isfinite(var)):
+            raise ValueError("The standard deviation of y overflows float64: rescale the "
+                             "target (for example with a TransformedTargetRegressor).")
+        return y2, RunningMoments(weight=float(len(y2)), mean=y2.mean(axis=0), var=var)
+
+    def _encode_targets(self, y, first_pass, incremental):
+        y2, moments = self._target_block(y)
         if first_pass:
-            self.target_mean_ = y2.mean(axis=0)
-            with np.errstate(over="ignore", invalid="ignore"):
-                scale = y2.std(axis=0)
-            if not np.all(np.isfinite(scale)):
-                raise ValueError("The standard deviation of y overflows float64: rescale the "
-                                 "target (for example with a TransformedTargetRegressor).")
-            scale[scale == 0] = 1.0
-            self.target_scale_ = scale
+            self._target_moments = moments
+            self.target_mean_ = moments.mean
+            self.target_scale_ = moments.scale()
         elif y2.shape[1] != self.target_mean_.size:
             raise ValueError(
                 f"The fitted model has {self.target_mean_.size} outputs, but y has "
                 f"{y2.shape[1]}. Refit with warm_start=False for another target."
             )
         return ((y2 - self.target_mean_) / self.target_scale_).astype(np.float32)
+
+    def _update_target_statistics(self, y):
+        old = getattr(self, "_target_moments", None)
+        y2, block = self._target_block(y)
+        if old is None or y2.shape[1] != old.mean.size:
+            return None  # fitted before the moments were kept, or refused by _encode_targets
+        new = old.merged(block)
+        self._target_moments = new
+        change = target_change(old_mean=self.target_mean_, old_scale=self.target_scale_,
+                               was_constant=is_constant(old.mean, old.var), new_mean=new.mean,
+                               new_scale=new.scale())
+        if change is not None:
+            self.target_mean_, self.target_scale_ = new.mean, new.scale()
+        return change
+
+    def _constant_target(self):
+        moments = self._target_moments
+        return bool(np.any(is_constant(moments.mean, moments.var)))
 
     def _n_outputs(self):
         return self.target_mean_.size

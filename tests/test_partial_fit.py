@@ -32,13 +32,16 @@ def test_classifier_partial_fit_follows_mlp():
         NMPQATClassifier(early_stopping=True).partial_fit(X, y, classes=[0, 1, 2])
 
 
-def test_partial_fit_continues_a_fit_and_keeps_the_input_statistics():
+def test_partial_fit_continues_a_fit_and_its_running_statistics():
     X, y = make_regression(400, 5, noise=1.0, random_state=0)
     reg = NMPQATRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X, y)
-    mean, losses = reg.input_mean_.copy(), list(reg.loss_curve_)
+    losses = list(reg.loss_curve_)
     reg.partial_fit(X[:100] + 100.0, y[:100])
-    # Fixed from the first call (here, the fit): the graph's input step stays the same.
-    np.testing.assert_array_equal(reg.input_mean_, mean)
+    # The statistics are those of every row seen: the fit's, then the block's.
+    seen = np.vstack([X, X[:100] + 100.0])
+    np.testing.assert_allclose(reg.input_mean_, seen.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(reg.input_scale_, seen.std(0), rtol=1e-12)
+    np.testing.assert_allclose(reg.target_mean_, np.r_[y, y[:100]].mean(), rtol=1e-12)
     assert reg.loss_curve_[:5] == losses and len(reg.loss_curve_) == 6
 
 

@@ -12,6 +12,7 @@ runtime (``skqat/runtime/``) runs the exported graph with numpy alone.
 * ``objectives``: the losses and validation scores of the tasks;
 * ``training``: the two-phase training loop and ``partial_fit``'s increment;
 * ``refine``: one step down a budget path (projection, frozen fine-tuning);
+* ``rescale``: the layers next to statistics that moved along a stream;
 * ``device``: device, thread count and random generator.
 """
 
@@ -20,8 +21,9 @@ from .device import make_generator, one_torch_thread, resolve_device
 from .network import QuantMLP
 from .objectives import loss_function, score_function
 from .refine import refine_network
+from .rescale import rescale_network_
 from .training import TrainSettings, train_increment, train_network
 
 __all__ = ["QuantMLP", "TrainSettings", "loss_function", "make_generator", "one_torch_thread",
-           "refine_network", "resolve_device", "score_function", "train_data", "train_increment",
-           "train_network"]
+           "refine_network", "rescale_network_", "resolve_device", "score_function",
+           "train_data", "train_increment", "train_network"]
