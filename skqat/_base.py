@@ -153,14 +153,16 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         return False
 
     # ----------------------------------------------------------------- fit
-    def _fit(self, X, y, sample_weight, incremental, refine_epochs=None):
+    def _fit(self, X, y, sample_weight, incremental, refine_epochs=None, split_seed=None):
         with one_torch_thread():
-            return self._fit_one_thread(X, y, sample_weight, incremental, refine_epochs)
+            return self._fit_one_thread(X, y, sample_weight, incremental, refine_epochs,
+                                        split_seed)
 
-    def _fit_one_thread(self, X, y, sample_weight, incremental, refine_epochs):
+    def _fit_one_thread(self, X, y, sample_weight, incremental, refine_epochs, split_seed):
         # Three ways in: fit; partial_fit (incremental: one pass, no held-out
         # rows); and a step down a budget path (refine_epochs: project the
-        # fitted network onto the current budgets and fine-tune it).
+        # fitted network onto the current budgets and fine-tune it). A path
+        # passes split_seed so that every point holds out the same rows.
         weight_cands = check_weight_candidates(self.weight_bits)
         act_cands = check_candidates("activation_bits", self.activation_bits, 1)
         hidden = check_hidden_layer_sizes(self.hidden_layer_sizes)
@@ -188,8 +190,10 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         rng = check_random_state(self.random_state)
         generator = make_generator(rng)
         val = None
-        if not stream:
-            X, target, sample_weight, val = self._split_validation(X, target, sample_weight, rng)
+        if not incremental:
+            split_rng = rng if split_seed is None else np.random.RandomState(split_seed)
+            X, target, sample_weight, val = self._split_validation(X, target, sample_weight,
+                                                                   split_rng)
         in_change = None
         if first_pass:
             constant = start_input_statistics(self, X, sample_weight, stream=incremental)
@@ -217,18 +221,19 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
 
         settings = self._train_settings(len(target), weight_cands, act_cands)
         train = self._train_data(X, target, sample_weight)
+        val = None if val is None else self._train_data(*val)
         if refine_epochs is not None:
-            history, state = refine_network(net, train, settings, generator,
-                                            loss_function(self._task()), refine_epochs)
+            history, state = refine_network(net, train, val, settings, generator,
+                                            loss_function(self._task()),
+                                            score_function(self._task()), refine_epochs)
         elif incremental:
             state = None if first_pass else getattr(self, "_optimizer_state", None)
             history, state = train_increment(net, train, settings, generator,
                                              loss_function(self._task()), state)
         else:
-            history, state = train_network(
-                net, train, None if val is None else self._train_data(*val),
-                settings, generator, loss_function(self._task()), score_function(self._task()),
-            )
+            history, state = train_network(net, train, val, settings, generator,
+                                           loss_function(self._task()),
+                                           score_function(self._task()))
         self._optimizer_state = state
         store_history(self, history, first_pass=first_pass, incremental=stream,
                       n_samples=len(target))

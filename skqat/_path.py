@@ -7,10 +7,11 @@ it onto the new budgets and fine-tunes it briefly with the bits frozen.
 """
 
 import copy
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.utils import check_random_state
 
 from ._base import BaseNMPQAT
 
@@ -77,8 +78,11 @@ def budget_path(estimator, X, y, *, bit_budgets, activation_bit_budgets=None,
     The first point (the largest budget; None is no cap) is a full ``fit``.
     Each lower point starts from the point above it, projects it onto its
     budgets and fine-tunes its weights with the bits frozen, at a fifth of
-    the learning rate, for a tenth of the epochs the first fit ran. Every point is a complete fitted estimator within
-    its budgets: ``predict``, ``to_integer``, ``quantization_report``.
+    the learning rate, for a tenth of the epochs the first fit ran. Every
+    point is a complete fitted estimator within its budgets: ``predict``,
+    ``to_integer``, ``quantization_report``. With ``early_stopping=True``
+    every point holds out the same validation rows and keeps the epoch of
+    its best validation score.
 
     Parameters
     ----------
@@ -119,14 +123,20 @@ def budget_path(estimator, X, y, *, bit_budgets, activation_bit_budgets=None,
         raise ValueError("quantize=False trains a float network, which has no bits to budget.")
     points = path_points(bit_budgets, activation_bit_budgets)
     first, rest = points[0], points[1:]
+    # With early stopping every point holds out the same rows: an int
+    # random_state draws them the same way each time; otherwise one seed does.
+    split_seed = None
+    if estimator.early_stopping and not isinstance(estimator.random_state, Integral):
+        split_seed = check_random_state(estimator.random_state).randint(np.iinfo(np.int32).max)
     model = clone(estimator).set_params(bit_budget=first[0], activation_bit_budget=first[1])
-    path = [model.fit(X, y, sample_weight=sample_weight)]
+    model._validate_params()
+    path = [model._fit(X, y, sample_weight, incremental=False, split_seed=split_seed)]
     n_epochs = fine_tune_epochs(model)
     for bits, act_bits in rest:
         model = copy.deepcopy(model)
         model.set_params(bit_budget=bits, activation_bit_budget=act_bits)
         model._validate_params()
-        model._fit(X, y, sample_weight, incremental=False,
-                   refine_epochs=n_epochs)
+        model._fit(X, y, sample_weight, incremental=False, refine_epochs=n_epochs,
+                   split_seed=split_seed)
         path.append(model)
     return path

@@ -122,3 +122,41 @@ def _expected_failed_checks(estimator):
 )
 def test_sklearn_compatible_cv_estimator(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("random_state", [0, None, np.random.RandomState(3)])
+def test_early_stopping_points_hold_out_the_same_rows_and_keep_their_best_epoch(
+        data, random_state, monkeypatch):
+    X, y = data
+    from skqat._base import BaseNMPQAT
+
+    held_out, split = [], BaseNMPQAT._split_validation
+
+    def recording(self, X, target, sample_weight, rng):
+        out = split(self, X, target, sample_weight, rng)
+        held_out.append(np.sort(out[3][0][:, 0]))
+        return out
+
+    monkeypatch.setattr(BaseNMPQAT, "_split_validation", recording)
+    est = NMPQATClassifier(hidden_layer_sizes=(16,), max_iter=20, early_stopping=True,
+                           n_iter_no_change=100, random_state=random_state)
+    path = budget_path(est, X, y, bit_budgets=[None, 2, 1], activation_bit_budgets=6)
+    assert len(held_out) == 3
+    for rows in held_out[1:]:
+        np.testing.assert_array_equal(rows, held_out[0])
+    for point in path:
+        assert point.mean_weight_bits_ <= (point.bit_budget or np.inf)
+        # The restored epoch is the best of this point's fine-tuning.
+        own = point.validation_scores_[-(point.n_iter_):]
+        assert point.best_validation_score_ == max(own) or point is path[0]
+
+
+@pytest.mark.parametrize("cls, make", [(NMPQATClassifierCV, make_classification),
+                                       (NMPQATRegressorCV, make_regression)])
+def test_cv_estimators_take_early_stopping(cls, make):
+    X, y = make(n_samples=300, n_features=6, random_state=0)
+    cv = cls(hidden_layer_sizes=(8,), max_iter=15, early_stopping=True, bit_budgets=[1, 2, None],
+             cv=2, random_state=0).fit(X, y)
+    assert cv.validation_scores_ is not None and cv.best_validation_score_ is not None
+    assert cv.mean_weight_bits_ <= (cv.bit_budget_ or np.inf)
+    assert np.all(np.isfinite(cv.cv_results_["mean_test_score"]))

@@ -12,7 +12,7 @@ from .projection import project_network
 from .training import _FREEZE_LR_FACTOR, _Trainer
 
 
-def refine_network(net, train, settings, generator, loss_fn, n_epochs):
+def refine_network(net, train, val, settings, generator, loss_fn, score_fn, n_epochs):
     """Project ``net`` onto ``settings``' budgets and fine-tune it for ``n_epochs`` (in place).
 
     Parameters
@@ -20,11 +20,16 @@ def refine_network(net, train, settings, generator, loss_fn, n_epochs):
     net : QuantMLP
         A trained network, within budgets at least as large as ``settings``'.
     train : TrainData
+    val : TrainData or None
+        Held-out rows of early stopping (the same as the fit's): the
+        fine-tuning keeps its epoch of best validation score.
     settings : TrainSettings
         The new, lower budgets; its stopping rule applies to the fine-tuning.
     generator : torch.Generator
         Shuffling and the projection's sample.
     loss_fn : callable
+    score_fn : callable
+        ``score_fn(output, target, weight)`` -> float, higher is better.
     n_epochs : int
         Epochs of the frozen-bits fine-tuning, at a fifth of the learning rate.
 
@@ -34,10 +39,12 @@ def refine_network(net, train, settings, generator, loss_fn, n_epochs):
         Of the fine-tuning.
     state : OptimizerState
     """
-    trainer = _Trainer(net, train, None, settings, generator, loss_fn, None)
+    trainer = _Trainer(net, train, val, settings, generator, loss_fn, score_fn)
     if settings.learn_bits:
         project_network(net, train, settings, generator)
     trainer.opt = trainer._adam(learn_bits=False, lr_factor=_FREEZE_LR_FACTOR)
-    _, converged = trainer.run_phase(n_epochs, learn_bits=False)
+    checkpoint, converged = trainer.run_phase(n_epochs, learn_bits=False)
+    if settings.early_stopping:  # the bits are frozen within budget: every epoch fits
+        trainer.restore(checkpoint)
     trainer.history.converged = converged
     return trainer.history, trainer.export_state()
