@@ -18,7 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._checks import (check_budgets, check_candidates, check_hidden_layer_sizes,
+from ._checks import (check_budgets, check_candidates, check_fan_in, check_hidden_layer_sizes,
                       check_reachable_bit_budget, check_warm_start_shapes,
                       check_weight_candidates)
 from ._fitted import store_history, store_network
@@ -179,6 +179,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         X, y = validate_data(self, X, y, reset=first_pass, accept_sparse=["csr", "csc"],
                              dtype=(np.float64, np.float32), multi_output=True,
                              y_numeric=self._y_numeric())
+        check_fan_in([X.shape[1], *hidden], quantize=self.quantize)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
         # A stream's statistics keep learning: the target's move before it is encoded.

@@ -4,6 +4,8 @@ from numbers import Integral
 
 import numpy as np
 
+from .runtime._layer import MAX_FAN_IN
+
 
 def check_candidates(name, values, low):
     try:
@@ -79,6 +81,25 @@ def check_hidden_layer_sizes(hidden_layer_sizes):
             f"hidden_layer_sizes must contain positive integers, got {hidden_layer_sizes!r}."
         )
     return [int(h) for h in hidden]
+
+
+def check_fan_in(fan_ins, *, quantize):
+    """Every neuron's fan-in within the integer graph's limit, checked before training.
+
+    ``fan_ins`` is ``[n_features, *hidden_layer_sizes]``.
+    """
+    if not quantize or max(fan_ins) <= MAX_FAN_IN:
+        return
+    if fan_ins[0] > MAX_FAN_IN:
+        raise ValueError(
+            f"X has {fan_ins[0]:,} features, but a neuron of the integer graph takes at "
+            f"most {MAX_FAN_IN:,} inputs (its accumulator must not overflow). Reduce the "
+            "features before this estimator: fewer hashed features (FeatureHasher or "
+            "HashingVectorizer with a smaller n_features), a SelectKBest, or a TruncatedSVD "
+            "in the pipeline.")
+    raise ValueError(
+        f"hidden_layer_sizes has a layer of {max(fan_ins):,} neurons, but a neuron of the next "
+        f"layer takes at most {MAX_FAN_IN:,} inputs. Use narrower hidden layers.")
 
 
 def check_warm_start_shapes(fitted, requested):

@@ -10,6 +10,8 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from .runtime import GraphRangeError
+
 # Bits of a float network's weights and activations, as the attributes report them.
 _FLOAT_BITS = 32
 
@@ -75,7 +77,7 @@ def store_network(est, net, *, dtype):
         # Built once: predict runs it, and must not rebuild it on every call.
         try:
             est._graph = est.to_integer()
-        except ValueError as err:
+        except GraphRangeError as err:  # not a malformed graph: parameters out of range
             raise ValueError(
                 f"The trained network cannot be represented as an integer graph ({err}). "
                 "Its parameters have grown out of range: training diverged. Lower "

@@ -132,3 +132,45 @@ def test_a_quantized_linear_model_learns_as_the_float_one(seed):
     float_ = NMPQATClassifier(hidden_layer_sizes=(), quantize=False, random_state=seed).fit(X, y)
     assert quantized.score(X_test, y_test) >= float_.score(X_test, y_test) - 0.03
     assert quantized.score(X_test, y_test) > 0.75
+
+
+def test_inputs_wider_than_the_integer_graph_are_refused_before_training():
+    import scipy.sparse as sp
+
+    X = sp.random(50, 70_000, density=1e-3, format="csr", random_state=0)
+    y = np.arange(50) % 2
+    clf = NMPQATClassifier(hidden_layer_sizes=(8,), max_iter=200)
+    with pytest.raises(ValueError, match=r"70,000 features.*at most 65,536.*TruncatedSVD"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "input_mean_") and not hasattr(clf, "n_iter_")
+    with pytest.raises(ValueError, match=r"70,000 features"):
+        NMPQATRegressor().partial_fit(X, y)
+    # A hidden layer that wide is refused before its weights are allocated.
+    with pytest.raises(ValueError, match=r"layer of 70,000 neurons.*narrower"):
+        NMPQATClassifier(hidden_layer_sizes=(70_000, 4)).fit(X[:, :10], y)
+    # The float network has no integer graph and no such limit (checked cheaply).
+    from skqat._checks import check_fan_in
+    check_fan_in([70_000, 8], quantize=False)
+
+
+def test_only_out_of_range_graph_errors_are_reported_as_divergence(monkeypatch):
+    from skqat._base import BaseNMPQAT
+    from skqat.runtime import GraphRangeError, IntegerLayer
+
+    # The runtime tells the two apart: a value beyond the integers, or a malformed layer.
+    with pytest.raises(GraphRangeError):
+        IntegerLayer(weights=[[1]], weight_bits=[2], bias=[2**40], multiplier=[1], shift=[0])
+    with pytest.raises(ValueError) as malformed:
+        IntegerLayer(weights=[[1]], weight_bits=[2], bias=[0, 0], multiplier=[1], shift=[0])
+    assert not isinstance(malformed.value, GraphRangeError)
+
+    X, y = make_classification(100, 4, random_state=0)
+    est = NMPQATClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+    for error, message in ((GraphRangeError("bias out of range"), "training diverged"),
+                           (ValueError("a malformed graph"), "a malformed graph")):
+        def to_integer(self, error=error):
+            raise error
+        monkeypatch.setattr(BaseNMPQAT, "to_integer", to_integer)
+        with pytest.raises(ValueError, match=message) as raised:
+            est.fit(X, y)
+        assert ("diverged" in str(raised.value)) == isinstance(error, GraphRangeError)

@@ -10,11 +10,13 @@ rows. It saves to a compact model file (:meth:`IntegerMLP.save`,
 """
 
 from ._bytes import ModelFileError
+from ._fixed_point import GraphRangeError
 from ._graph import IntegerMLP
 from ._layer import IntegerLayer, QuantizedLayer
 from ._load import load, load_bytes
 from ._raw_inputs import CategoricalInput, NumericInput, RawInputs, Step
 from ._resources import ResourceReport
 
-__all__ = ["CategoricalInput", "IntegerLayer", "IntegerMLP", "ModelFileError", "NumericInput",
+__all__ = ["CategoricalInput", "GraphRangeError", "IntegerLayer", "IntegerMLP", "ModelFileError",
+           "NumericInput",
            "QuantizedLayer", "RawInputs", "ResourceReport", "Step", "load", "load_bytes"]

@@ -17,6 +17,15 @@ import math
 
 import numpy as np
 
+
+class GraphRangeError(ValueError):
+    """A value of the graph is beyond what its integers and requantization can hold.
+
+    Trained parameters that grew out of range (a training that diverged)
+    end here; a malformed graph (shapes, bit-widths, the task) raises a plain
+    ``ValueError``.
+    """
+
 #: Largest number of bits of a multiplier (it is stored as int32).
 MAX_MULTIPLIER_BITS = 31
 #: Largest right shift; with the product bound below, int64 never overflows.
@@ -132,7 +141,8 @@ def quantize_multiplier(real, n_bits):
         with no shift left to give (a factor above ``2**(n_bits - 1)``).
     """
     if not (math.isfinite(real) and real > 0):
-        raise ValueError(f"A requantization factor must be positive and finite, got {real!r}.")
+        raise GraphRangeError(
+            f"A requantization factor must be positive and finite, got {real!r}.")
     frac, exp = math.frexp(real)  # real = frac * 2**exp, 0.5 <= frac < 1
     shift = n_bits - exp
     m = round(frac * 2**n_bits)
@@ -143,7 +153,7 @@ def quantize_multiplier(real, n_bits):
         m = (m + (1 << (shift - MAX_SHIFT - 1))) >> (shift - MAX_SHIFT)
         shift = MAX_SHIFT
     if shift < 0:
-        raise ValueError(
+        raise GraphRangeError(
             f"The requantization factor {real!r} is too large for a {n_bits}-bit multiplier."
         )
     return int(m), int(shift)

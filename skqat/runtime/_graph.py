@@ -44,6 +44,7 @@ bound proves it fits (:mod:`~skqat.runtime._device_plan`).
 
 import numpy as np
 
+from . import _fixed_point as fp
 from ._c_export import export_c
 from ._graph_check import check_graph
 from ._layer import LayerPlan, layer_size_bytes, requantized_layers
@@ -100,7 +101,7 @@ class IntegerMLP:
                  output_offset, task, classes=None, raw_inputs=None):
         for name, v in (("input_scale", input_scale), ("input_offset", input_offset)):
             if np.any(np.abs(np.asarray(v, dtype=np.float64)) > np.finfo(np.float32).max):
-                raise ValueError(f"{name} must be finite in float32.")
+                raise fp.GraphRangeError(f"{name} must be finite in float32.")
         self.input_scale = np.asarray(input_scale, dtype=np.float64).astype(np.float32)
         self.input_offset = np.asarray(input_offset, dtype=np.float64).astype(np.float32)
         self.input_bits = int(input_bits)

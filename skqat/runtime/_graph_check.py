@@ -17,7 +17,7 @@ def check_graph(graph):
     if n_features < 1 or graph.input_offset.shape != (n_features,):
         raise ValueError("input_scale and input_offset must be 1-D arrays of one length.")
     if not (np.all(np.isfinite(graph.input_scale)) and np.all(np.isfinite(graph.input_offset))):
-        raise ValueError("input_scale and input_offset must be finite.")
+        raise fp.GraphRangeError("input_scale and input_offset must be finite.")
     if not 2 <= graph.input_bits <= 16:
         raise ValueError(f"input_bits must be in [2, 16], got {graph.input_bits}.")
     if not graph.layers or not all(isinstance(lay, IntegerLayer) for lay in graph.layers):
@@ -36,7 +36,7 @@ def check_graph(graph):
     if graph.output_scale.shape != (n_in,) or graph.output_offset.shape != (n_in,):
         raise ValueError(f"output_scale and output_offset must have shape ({n_in},).")
     if not (np.all(np.isfinite(graph.output_scale)) and np.all(np.isfinite(graph.output_offset))):
-        raise ValueError("output_scale and output_offset must be finite.")
+        raise fp.GraphRangeError("output_scale and output_offset must be finite.")
     if graph.raw_inputs is not None:
         if not isinstance(graph.raw_inputs, RawInputs):
             raise ValueError("raw_inputs must be a RawInputs or None.")
@@ -56,7 +56,7 @@ def check_graph(graph):
         layer = graph.layers[i]
         for j, (bound, m, k) in enumerate(zip(bounds, layer.multiplier, layer.shift)):
             if bound * int(m) + (1 << int(k)) >= 1 << fp.PRODUCT_BITS:
-                raise ValueError(
+                raise fp.GraphRangeError(
                     f"layer {i}, neuron {j}: the accumulator bound {bound} times the "
                     f"multiplier {m} could overflow int64 (see the module docstring)."
                 )

@@ -116,8 +116,10 @@ def _as_int(name, a, shape, low, high):
     a = np.asarray(a)
     if a.shape != shape:
         raise ValueError(f"{name} has shape {a.shape}, expected {shape}.")
-    if a.size and (a.dtype.kind not in "iub" or a.min() < low or a.max() > high):
+    if a.size and a.dtype.kind not in "iub":
         raise ValueError(f"{name} must hold integers in [{low}, {high}].")
+    if a.size and (a.min() < low or a.max() > high):
+        raise fp.GraphRangeError(f"{name} must hold integers in [{low}, {high}].")
     return a.astype(np.int64)
 
 
