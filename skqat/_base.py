@@ -23,8 +23,8 @@ from ._checks import (check_budgets, check_candidates, check_fan_in, check_hidde
                       check_weight_candidates)
 from ._fitted import store_history, store_network
 from ._inputs import float_forward
-from ._qat import (QuantMLP, TrainSettings, loss_function, make_generator, one_torch_thread,
-                   refine_network, rescale_network_, resolve_device, score_function, train_data,
+from ._qat import (QuantMLP, TrainSettings, loss_function, make_generator, refine_network,
+                   rescale_network_, resolve_device, score_function, torch_threads, train_data,
                    train_increment, train_network)
 from ._report import quantization_report
 from ._stream import start_input_statistics, update_input_statistics, warn_constant_first_block
@@ -69,6 +69,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         "strength_learning_rate": [Interval(Real, 0, None, closed="neither")],
         "gate_temperature": [Interval(Real, 0, None, closed="neither")],
         "device": [StrOptions({"cpu", "cuda", "auto"})],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     @abstractmethod
@@ -100,6 +101,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         strength_learning_rate,
         gate_temperature,
         device,
+        n_threads,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.alpha = alpha
@@ -126,6 +128,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         self.strength_learning_rate = strength_learning_rate
         self.gate_temperature = gate_temperature
         self.device = device
+        self.n_threads = n_threads
 
     # ----------------------------------------------------- task-specific hooks
     @abstractmethod
@@ -154,7 +157,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
 
     # ----------------------------------------------------------------- fit
     def _fit(self, X, y, sample_weight, incremental, refine_epochs=None, split_seed=None):
-        with one_torch_thread():
+        with torch_threads(self.n_threads):
             return self._fit_one_thread(X, y, sample_weight, incremental, refine_epochs,
                                         split_seed)
 

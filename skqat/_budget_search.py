@@ -122,6 +122,7 @@ class BudgetSearchMixin:
         strength_learning_rate=0.01,
         gate_temperature=0.1,
         device="cpu",
+        n_threads=1,
         bit_budgets=(1, 1.5, 2, 3, 4, None),
         activation_bit_budgets=None,
         cv=None,
@@ -152,6 +153,7 @@ class BudgetSearchMixin:
         self.strength_learning_rate = strength_learning_rate
         self.gate_temperature = gate_temperature
         self.device = device
+        self.n_threads = n_threads
         self.bit_budgets = bit_budgets
         self.activation_bit_budgets = activation_bit_budgets
         self.cv = cv

@@ -90,6 +90,14 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         Temperature of the soft gates behind the strengths' gradient.
     device : {"cpu", "cuda", "auto"}, default="cpu"
         Where torch trains; "auto" takes a GPU when there is one.
+    n_threads : int or None, default=1
+        Threads torch trains with on the CPU. 1 makes a fit's result the
+        same on every machine and in every worker (joblib, Dask). More
+        threads speed up large networks on many cores, but then the result
+        may depend on the thread count (the order of float sums changes);
+        None trains with torch's current setting. Fits running at once in
+        one process share torch's thread count safely: one that asks for
+        another count waits for the others to end.
 
     Attributes
     ----------
@@ -195,6 +203,7 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         strength_learning_rate=0.01,
         gate_temperature=0.1,
         device="cpu",
+        n_threads=1,
     ):
         super().__init__(
             hidden_layer_sizes, alpha=alpha, batch_size=batch_size,
@@ -207,6 +216,7 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
             granularity=granularity, quantize=quantize,
             strength_learning_rate=strength_learning_rate, gate_temperature=gate_temperature,
             device=device,
+            n_threads=n_threads,
         )
 
     @_fit_context(prefer_skip_nested_validation=True)

@@ -17,13 +17,13 @@ runtime (``skqat/runtime/``) runs the exported graph with numpy alone.
 """
 
 from .data import train_data
-from .device import make_generator, one_torch_thread, resolve_device
+from .device import make_generator, resolve_device, torch_threads
 from .network import QuantMLP
 from .objectives import loss_function, score_function
 from .refine import refine_network
 from .rescale import rescale_network_
 from .training import TrainSettings, train_increment, train_network
 
-__all__ = ["QuantMLP", "TrainSettings", "loss_function", "make_generator", "one_torch_thread",
-           "refine_network", "rescale_network_", "resolve_device", "score_function",
+__all__ = ["QuantMLP", "TrainSettings", "loss_function", "make_generator", "refine_network",
+           "rescale_network_", "resolve_device", "score_function", "torch_threads",
            "train_data", "train_increment", "train_network"]

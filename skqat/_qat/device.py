@@ -1,5 +1,6 @@
 """Where and on how many threads torch trains, and its random generator."""
 
+import threading
 from contextlib import contextmanager
 
 import numpy as np
@@ -19,19 +20,62 @@ def resolve_device(device):
     return device
 
 
+class _ThreadSetting:
+    """Torch's thread count shared by the fits running at once in this process.
+
+    ``torch.set_num_threads`` is process-wide: a fit that restored the count
+    when it ended changed it under another fit still running (joblib's
+    threading backend, a Dask worker with several threads). Here the first
+    fit to enter sets the count and the last to leave restores it; a fit
+    that asks for another count waits until the fits using the current one
+    have left, so that each runs on the count it asked for.
+    """
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._active = 0
+        self._count = None
+        self._previous = None
+
+    @contextmanager
+    def use(self, n_threads):
+        with self._cond:
+            self._cond.wait_for(lambda: self._active == 0 or self._count == n_threads)
+            if self._active == 0:
+                self._previous, self._count = torch.get_num_threads(), n_threads
+                torch.set_num_threads(n_threads)
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                if self._active == 0:
+                    torch.set_num_threads(self._previous)
+                    self._count = None
+                    self._cond.notify_all()
+
+
+# One per process, as torch's own setting is.
+_THREADS = _ThreadSetting()
+
+
 @contextmanager
-def one_torch_thread():
-    """Run the block with torch on one thread, then restore the thread count."""
-    # Results must not depend on the thread count (a loky worker has one
-    # thread, the main process several): the reduction order of a float sum
-    # changes with the number of threads. One thread costs little on the
-    # small matrices of tabular data.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+def torch_threads(n_threads=1):
+    """Run the block with torch on ``n_threads`` threads (None: as torch is set now).
+
+    Results must not depend on the thread count (a loky worker has one
+    thread, the main process several): the reduction order of a float sum
+    changes with the number of threads. So fits run on one thread unless
+    the user asks for more; one thread costs little on the small matrices
+    of tabular data. Concurrent fits in one process share the setting
+    safely (:class:`_ThreadSetting`).
+    """
+    if n_threads is None:
         yield
-    finally:
-        torch.set_num_threads(previous)
+        return
+    with _THREADS.use(int(n_threads)):
+        yield
 
 
 def make_generator(rng):
