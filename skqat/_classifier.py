@@ -247,9 +247,11 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Update the model with one pass over the given data.
 
-        The first call fixes the input standardization (from its rows) and the
-        classes; later calls continue the training where the previous one
-        stopped (weights, strengths, optimizer state and budget multipliers).
+        The first call fixes the classes; the input standardization keeps
+        learning (running statistics of every row seen, the first layer
+        rescaled to keep the model's function when they move). Later calls
+        continue the training where the previous one stopped (weights,
+        strengths, optimizer state and budget multipliers).
         The precision strengths keep learning, and each call ends with the
         budget projection, so the model is within budget after every call.
 

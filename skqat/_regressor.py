@@ -206,9 +206,11 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
     def partial_fit(self, X, y, sample_weight=None):
         """Update the model with one pass over the given data.
 
-        The first call fixes the input and target standardization (from its
-        rows); later calls continue the training where the previous one
-        stopped (weights, strengths, optimizer state and budget multipliers).
+        The input and target standardization keeps learning (running
+        statistics of every row seen; when they move, the first and output
+        layers are rescaled to keep the model's function, as Pop-Art does).
+        Later calls continue the training where the previous one stopped
+        (weights, strengths, optimizer state and budget multipliers).
         The precision strengths keep learning, and each call ends with the
         budget projection, so the model is within budget after every call.
 

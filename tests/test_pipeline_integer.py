@@ -1,5 +1,7 @@
 """A fitted pipeline as one integer model: ``skqat.to_integer`` against ``pipeline.predict`` (issue 15)."""
 
+import re
+import subprocess
 import warnings
 
 import numpy as np
@@ -218,3 +220,39 @@ def test_scaled_columns_at_wide_input_bits_are_refused_by_the_c_export(tmp_path)
     unscaled = make_pipeline(make_column_transformer(("passthrough", ["load", "snr"])),
                              NMPQATRegressor(input_bits=14, **SMALL)).fit(X, y)
     compile_c(to_integer(unscaled), tmp_path, X.iloc[:50])
+
+
+def test_c_signals_the_rows_the_model_refuses(tmp_path):
+    # Unknown categories under handle_unknown="error" and unimputed NaN or infinite
+    # numbers: IntegerMLP.predict raises, the C returns SKQAT_MODEL_REFUSED for them.
+    X, y = _toy_frame(300, 0)
+    pipe = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["band"]), ("passthrough", ["rsrp"]),
+                                (SimpleImputer(), ["load"])),
+        NMPQATRegressor(**SMALL)).fit(X.fillna({"rsrp": 0.0}), y)
+    model = to_integer(pipe)
+    rows = X.iloc[:40].copy()
+    rows["rsrp"] = rows["rsrp"].fillna(-90.0)
+    rows.iloc[3, rows.columns.get_loc("band")] = "n999"  # unknown: refused
+    rows.iloc[5, rows.columns.get_loc("rsrp")] = np.nan  # nothing imputes rsrp: refused
+    rows.iloc[7, rows.columns.get_loc("rsrp")] = np.inf  # refused
+    rows.iloc[9, rows.columns.get_loc("load")] = np.nan  # imputed: accepted
+    for r in (3, 5, 7):
+        with pytest.raises(ValueError):
+            model.predict(rows.iloc[[r]])
+    model.predict(rows.iloc[[9]])
+    source = compile_c(model, tmp_path, rows)
+    header = source.with_suffix(".h").read_text()
+    assert "#define SKQAT_MODEL_REFUSED 1" in header and "int skqat_model_predict(" in header
+    test = (tmp_path / "skqat_model_test.c").read_text()
+    status = test[test.index("expected_status"):]
+    assert [int(s) for s in re.findall(r"\{ (\d) \}", status)][:10] == [0, 0, 0, 1, 0, 1, 0, 1,
+                                                                         0, 0]
+    # The test program checks the status: a refused row expected as accepted fails it.
+    flipped = test[:test.index("expected_status")] + status.replace("{ 1 }", "{ 0 }", 1)
+    (tmp_path / "skqat_model_test.c").write_text(flipped)
+    exe = tmp_path / "flipped"
+    subprocess.run(["gcc", "-std=c99", str(source), str(tmp_path / "skqat_model_test.c"), "-o",
+                    str(exe)], check=True)
+    done = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert done.stdout.strip() == "39 of 40 rows agree" and done.returncode == 1

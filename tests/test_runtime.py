@@ -285,7 +285,7 @@ def test_c_test_program_fails_when_the_c_disagrees(tmp_path, classifier_graph):
 def test_c_export_layers_are_integer_only(tmp_path, classifier_graph):
     _, source = classifier_graph.export_c(tmp_path, prefix="net")
     text = source.read_text()
-    layers = text[text.index("static void layer_0"):text.index("void net_predict(")]
+    layers = text[text.index("static void layer_0"):text.index("int net_predict(")]
     assert "float" not in layers and "double" not in text
     with pytest.raises(ValueError, match="C identifier"):
         classifier_graph.export_c(tmp_path, prefix="not-an-identifier")

@@ -94,6 +94,8 @@ def c_arrays(graph, plan):
     table = [p for p in plan.numeric if p.thresholds is not None]
     if graph.raw_inputs is not None:
         arrays.append(_typed("dense_feature", [p.feature for p in plan.numeric], unsigned=True))
+        if plan.numeric:
+            arrays.append(CArray("nan_refused", "uint8_t", [p.refuses_nan for p in plan.numeric]))
     if affine:
         arrays += [_typed("affine_input", [plan.numeric.index(p) for p in affine], True),
                    CArray("input_scale", "float", [graph.input_scale[p.feature] for p in affine]),
@@ -117,7 +119,8 @@ def c_arrays(graph, plan):
                        [c.level_start[:-1] + b for c, b in zip(cats, entry_base)]
                        + [entry_base[-1:]]), True),
                    _typed("entry_feature", np.concatenate([c.features for c in cats]), True),
-                   _typed("entry_delta", np.concatenate([c.deltas for c in cats]))]
+                   _typed("entry_delta", np.concatenate([c.deltas for c in cats])),
+                   CArray("level_refused", "uint8_t", np.concatenate([c.refused for c in cats]))]
     return arrays
 
 

@@ -19,7 +19,7 @@ report describes exactly the C that is written.
   column of the first layer's weights.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -75,12 +75,16 @@ class NumericPlan:
     base : int
         The code below every threshold (thresholds that every value reaches
         are folded into it).
+    refuses_nan : bool
+        Whether the model refuses NaN here (nothing imputes it); a raw
+        column also refuses infinities, as the pipeline does.
     """
 
     feature: int
     nan_code: int
     thresholds: np.ndarray | None = None
     base: int = 0
+    refuses_nan: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,11 +98,15 @@ class CategoricalPlan:
         (levels as :class:`~skqat.runtime.CategoricalInput` orders them).
     features, deltas : ndarray of int64
         Entries: a first-layer column and the code added beyond the folded one.
+    refused : ndarray of bool, shape (n_levels,)
+        Levels the model refuses (an unknown category under
+        ``handle_unknown="error"``, a missing one nothing imputes).
     """
 
     level_start: np.ndarray
     features: np.ndarray
     deltas: np.ndarray
+    refused: np.ndarray
 
     @property
     def max_entries(self):
@@ -146,8 +154,13 @@ def _numeric_plans(graph):
             return input_codes(v[:, None], a[None], c[None], graph.input_bits)[:, 0]
 
         nan_code = int(code(np.array([np.nan]))[0])
+        imputed = np.array([np.nan])
+        for step in num.steps:
+            imputed = step.apply(imputed)
+        refuses = not np.isfinite(imputed[0])
         if all(s.op == "fill" and np.isnan(s.a) for s in num.steps):
-            plans.append(NumericPlan(feature=num.feature, nan_code=nan_code))
+            plans.append(NumericPlan(feature=num.feature, nan_code=nan_code,
+                                     refuses_nan=refuses))
             continue
         if 2 * qmax > MAX_THRESHOLDS:
             raise ValueError(
@@ -155,7 +168,8 @@ def _numeric_plans(graph):
                 f"a table of 2**input_bits thresholds, which input_bits={graph.input_bits} "
                 "makes too large. Refit with input_bits <= 12, or without the scaler (the "
                 "estimator standardizes its inputs itself).")
-        plans.append(_threshold_plan(num.feature, nan_code, code, qmax))
+        plans.append(replace(_threshold_plan(num.feature, nan_code, code, qmax),
+                             refuses_nan=refuses))
     return tuple(plans)
 
 
@@ -189,7 +203,7 @@ def _categorical_plan(cat, first_layer):
     level_start = np.concatenate([[0], np.cumsum((delta != 0).sum(axis=1))])
     rows, cols = np.nonzero(delta)
     plan = CategoricalPlan(level_start=level_start, features=cat.features[cols],
-                           deltas=delta[rows, cols])
+                           deltas=delta[rows, cols], refused=~cat.valid)
     folded = first_layer.weights[:, cat.features].astype(np.int64) @ common
     return plan, folded
 

@@ -24,6 +24,15 @@ class GraphRangeError(ValueError):
     Trained parameters that grew out of range (a training that diverged)
     end here; a malformed graph (shapes, bit-widths, the task) raises a plain
     ``ValueError``.
+
+    Examples
+    --------
+    >>> from skqat.runtime import GraphRangeError, IntegerLayer
+    >>> try:
+    ...     IntegerLayer(weights=[[1]], weight_bits=[2], bias=[2**40], multiplier=[1], shift=[0])
+    ... except GraphRangeError as err:
+    ...     print(err)
+    bias must hold integers in [-2147483647, 2147483647].
     """
 
 #: Largest number of bits of a multiplier (it is stored as int32).
