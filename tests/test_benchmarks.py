@@ -161,3 +161,19 @@ def test_budget_path_benchmark_tables(tmp_path, yt_qoe):
     assert {"path_over_fit", "cv_over_grid", "grid_test_score", "cv_test_score"} <= set(cost)
     assert (cost[["path_over_fit", "cv_over_grid"]] > 0).all().all()
     assert "## Path against independent fits" in (tmp_path / "budget_path.md").read_text()
+
+
+def test_readme_and_docs_figures_are_those_of_the_committed_results():
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    summary = (root / "benchmarks/results/summary.md").read_text()
+    readme = " ".join((root / "README.md").read_text().split())
+    speed = re.search(r"integer graph at least as fast as MLP predict \| ([\d.]+)x", summary)[1]
+    memory = re.search(r"under 2 GB \| (\d+) MB", summary)[1]
+    assert f"predicts {speed}x as fast as" in readme
+    assert f"peaks at {memory} MB" in readme
+    elapsed = int(re.search(r"elapsed (\d+) s", summary)[1])
+    page = (root / "docs/benchmarks.md").read_text()
+    assert f"about {round(elapsed / 60, -1):.0f} minutes on 2 cores ({elapsed} s logged)" in page
