@@ -91,6 +91,27 @@ def markdown_table(df, columns):
                           for _, r in df.iterrows())
 
 
+_README_LABELS = {"covertype": "covertype (accuracy)", "yt_qoe": "yt_qoe (accuracy)",
+                  "ucc_5g": "ucc_5g (R2, trace split)", "california": "california (R2)"}
+
+
+def readme_table(summary):
+    """The README's headline table, from ``summary.csv`` (a test keeps the README equal to it)."""
+    lines = ["| task | sklearn MLP | skqat float | uniform 2-bit | layer-level, budget 2 | "
+             "NMP-QAT, budget 2 |", "|---|---|---|---|---|---|"]
+    for task, label in _README_LABELS.items():
+        part = summary[summary.task == task].set_index("method")
+        score = QUALITY[part.kind.iloc[0]][1 if part.kind.iloc[0] == "regression" else 0]
+        nmp, layer = part.loc["nmp_b2_a8"], part.loc["layer_b2_a8"]
+        cells = [f"{part.loc[m, score]:.3f}" for m in ("sklearn_mlp", "skqat_float",
+                                                       "uniform_w2")]
+        cells.append(f"{layer[score]:.3f} ({layer.weight_bits:.2f} b)")
+        cells.append(f"**{nmp[score]:.3f}** ({nmp.weight_bits:.2f} b, {nmp.size_bytes:,.0f} B, "
+                     f"{nmp.compression:.1f}x)")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(meta, summary, cost, memory, targets):
     """The summary page: settings, targets, one table per task, cost and memory."""
     m, s = meta["machine"], meta["settings"]

@@ -15,8 +15,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._checks import (check_budgets, check_candidates, check_fan_in, check_hidden_layer_sizes,
                       check_reachable_bit_budget, check_warm_start_shapes,
@@ -27,6 +26,7 @@ from ._qat import (QuantMLP, TrainSettings, loss_function, make_generator, refin
                    rescale_network_, resolve_device, score_function, torch_threads, train_data,
                    train_increment, train_network)
 from ._report import quantization_report
+from ._sklearn_private import Interval, Options, StrOptions, _check_sample_weight
 from ._stream import start_input_statistics, update_input_statistics, warn_constant_first_block
 from .runtime import IntegerMLP, QuantizedLayer
 from .runtime._rows import encode_rows

@@ -13,17 +13,17 @@ import time
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import _fit_context, is_classifier
+from sklearn.base import is_classifier
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
-from sklearn.utils import _safe_indexing, indexable
-from sklearn.utils._available_if import available_if
-from sklearn.utils._param_validation import Interval
+from sklearn.utils import indexable
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import validate_data
 
 from ._base import BaseNMPQAT
 from ._path import budget_path, path_points
+from ._sklearn_private import (Interval, _check_sample_weight, _fit_context, _safe_indexing,
+                               available_if)
 from .model_selection import smallest_within_tolerance
 
 #: The parameters of the CV estimators that the plain estimator does not have.

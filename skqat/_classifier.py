@@ -2,13 +2,12 @@
 
 import numpy as np
 from scipy.special import expit, softmax
-from sklearn.base import ClassifierMixin, _fit_context
-from sklearn.utils.multiclass import (_check_partial_fit_first_call,
-                                      check_classification_targets, type_of_target,
-                                      unique_labels)
+from sklearn.base import ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d
 
 from ._base import BaseNMPQAT
+from ._sklearn_private import _check_partial_fit_first_call, _fit_context
 
 
 class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):

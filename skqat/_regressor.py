@@ -1,10 +1,11 @@
 """NMPQATRegressor: the scikit-learn regressor."""
 
 import numpy as np
-from sklearn.base import RegressorMixin, _fit_context
+from sklearn.base import RegressorMixin
 
 from ._base import BaseNMPQAT
 from ._inputs import is_constant
+from ._sklearn_private import _fit_context
 from ._stream import RunningMoments, target_change
 
 

@@ -85,3 +85,30 @@ def test_every_subpackage_is_packaged():
     listed = set(config["tool"]["setuptools"]["packages"])
     found = {_module_name(p) for p in PACKAGE.rglob("__init__.py")}
     assert found == listed
+
+
+def _private_sklearn_names(path):
+    """``module.name`` of every private scikit-learn name a file imports."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module and _top(
+                node.module) == "sklearn":
+            names.update(f"{node.module}.{a.name}" for a in node.names
+                         if a.name.startswith("_") or "._" in node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=str)
+def test_private_sklearn_names_are_imported_in_one_place(path):
+    # A name scikit-learn moves then fails at import with skqat's message.
+    if path.name != "_sklearn_private.py":
+        assert not _private_sklearn_names(path)
+
+
+def test_a_moved_private_sklearn_name_is_an_error_that_says_what_to_do():
+    from skqat._sklearn_private import private_name
+
+    for module, name in [("sklearn.utils", "_no_such_name"), ("sklearn._no_such_module", "x")]:
+        with pytest.raises(ImportError, match=rf"{module}\.{name}, which scikit-learn \S+ does "
+                                              r"not have.*Install a scikit-learn version"):
+            private_name(module, name)

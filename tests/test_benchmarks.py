@@ -163,17 +163,50 @@ def test_budget_path_benchmark_tables(tmp_path, yt_qoe):
     assert "## Path against independent fits" in (tmp_path / "budget_path.md").read_text()
 
 
+def _readme():
+    return " ".join((ROOT / "README.md").read_text().split())
+
+
+def test_the_readme_table_is_rendered_from_the_committed_summary():
+    from benchmarks.report import readme_table
+
+    table = readme_table(pd.read_csv(ROOT / "benchmarks/results/summary.csv"))
+    assert table in (ROOT / "README.md").read_text()
+
+
 def test_readme_and_docs_figures_are_those_of_the_committed_results():
-    import pathlib
     import re
 
-    root = pathlib.Path(__file__).resolve().parents[1]
-    summary = (root / "benchmarks/results/summary.md").read_text()
-    readme = " ".join((root / "README.md").read_text().split())
-    speed = re.search(r"integer graph at least as fast as MLP predict \| ([\d.]+)x", summary)[1]
-    memory = re.search(r"under 2 GB \| (\d+) MB", summary)[1]
-    assert f"predicts {speed}x as fast as" in readme
-    assert f"peaks at {memory} MB" in readme
-    elapsed = int(re.search(r"elapsed (\d+) s", summary)[1])
-    page = (root / "docs/benchmarks.md").read_text()
+    results = ROOT / "benchmarks/results"
+    summary_md = (results / "summary.md").read_text()
+    summary = pd.read_csv(results / "summary.csv")
+    readme = _readme()
+    target = {m[1]: m[2] for m in re.finditer(r"^\| (.+?) \| (.+?) \| (?:yes|\*\*no\*\*) \|$",
+                                              summary_md, re.M)}
+    assert f"predicts {target['inference: integer graph at least as fast as MLP predict']} as " \
+           "fast as" in readme
+    assert f"peaks at {target['memory: fit on 150,000 x 54 Covertype under 2 GB']} (a fresh" in readme
+    gap = re.search(r"\+([\d.]+) points below", target["covertype: NMP-QAT b=2 within 0.5 points "
+                                                       "of float"])[1]
+    assert f"Covertype ({gap} points below float" in readme
+    nmp = [float(target[f"training cost: {m} epoch <= 1.3x float"][:-1])
+           for m in ("nmp_b2_a8", "nmp_bnone_anone")]
+    uniform = float(target["training cost: uniform_w2 epoch <= 1.15x float"][:-1])
+    assert (f"costs {min(nmp):.1f} to {max(nmp):.1f}x a float epoch on one CPU thread (uniform "
+            f"QAT {uniform:.1f}x)") in readme
+    # The defaults (no budget): their bits and their largest gap to float.
+    free = summary[summary.method == "nmp_bnone_anone"].set_index("task")
+    flt = summary[summary.method == "skqat_float"].set_index("task")
+    points = max((flt.accuracy - free.accuracy).dropna()) * 100
+    r2 = max(((flt.r2 - free.r2) / flt.r2.abs()).dropna()) * 100
+    assert (f"land at {free.weight_bits.min():.1f} to {free.weight_bits.max():.1f} mean weight "
+            f"bits here, {points:.1f} points or {r2:.1f}% of R2 from float at most") in readme
+    paper = pd.read_csv(results / "paper_regime.csv").set_index("method").accuracy
+    assert (f"NMP-QAT scores {paper['nmp_b1.5_a8']:.3f} at 1.5 bits and {paper['nmp_b2_a8']:.3f} "
+            f"at 2 bits against float's {paper['float']:.3f} and uniform 2-bit's "
+            f"{paper['uniform_w2_a8']:.3f}") in readme
+    cost = pd.read_csv(results / "budget_path_cost.csv").cv_over_grid
+    assert f"for {cost.min():.2f}x to {cost.max():.2f}x the time of `GridSearchCV`" in readme
+    elapsed = int(re.search(r"elapsed (\d+) s", summary_md)[1])
+    page = (ROOT / "docs/benchmarks.md").read_text()
     assert f"about {round(elapsed / 60, -1):.0f} minutes on 2 cores ({elapsed} s logged)" in page
