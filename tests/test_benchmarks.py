@@ -126,10 +126,21 @@ def test_compression_benchmark_rows_and_gaps(tmp_path, yt_qoe):
     assert np.isfinite(runs.score).all()
     quantized = runs[runs.row != "float"]
     assert (quantized.mean_weight_bits <= 8).all()
-    assert (runs[runs.row.str.contains("prune")].pruned_neurons >= 0).all()
+    row = runs.set_index("row")
+    # What the benchmark shows (measured on these settings: 2.56 bits against 4.31, 1,675 B
+    # against 2,470; pruning 51 and 52 neurons for 1,141 B against 1,675 and 1,030 against
+    # 1,232): the price compresses, and 0-bit candidates prune and shrink the model.
+    assert row.loc["defaults", "mean_weight_bits"] < row.loc["no_price", "mean_weight_bits"]
+    assert row.loc["defaults", "model_bytes"] < row.loc["no_price", "model_bytes"]
+    for pruned, kept in [("defaults_prune", "defaults"), ("b1.5_a6_prune", "b1.5_a6")]:
+        assert row.loc[pruned, "pruned_neurons"] > 0
+        assert row.loc[pruned, "model_bytes"] < row.loc[kept, "model_bytes"]
+    budget = runs[runs.row.str.startswith("b1.5_a6")]
+    assert (budget.mean_weight_bits <= 1.5 + 1e-9).all() and (budget.mean_activation_bits <= 6).all()
     # Only the rows with a 0-bit candidate can prune.
     assert (runs[~runs.row.str.contains("prune")].pruned_neurons == 0).all()
-    assert ((runs.neurons_at_1_bit >= 0) & (runs.neurons_at_1_bit <= 1)).all()
+    assert row.loc["uniform_w1", "neurons_at_1_bit"] == 1
+    assert row.loc["uniform_w2", "neurons_at_1_bit"] == row.loc["float", "neurons_at_1_bit"] == 0
     table = (tmp_path / "compression.md").read_text()
     assert "+0.00 pt" in table and all(f"| {row} " in table for row in ROWS)
 
@@ -159,7 +170,10 @@ def test_budget_path_benchmark_tables(tmp_path, yt_qoe):
         lambda b: np.inf if b == "none" else float(b)) + 1e-9).all()
     cost = pd.read_csv(tmp_path / "budget_path_cost.csv")
     assert {"path_over_fit", "cv_over_grid", "grid_test_score", "cv_test_score"} <= set(cost)
+    # Times are measured, not asserted (shared machines); the choices are budgets of the path.
     assert (cost[["path_over_fit", "cv_over_grid"]] > 0).all().all()
+    budgets = {"none" if b is None else str(b) for b in BUDGETS}
+    assert set(cost.grid_choice.astype(str)) <= budgets and set(cost.cv_choice.astype(str)) <= budgets
     assert "## Path against independent fits" in (tmp_path / "budget_path.md").read_text()
 
 
