@@ -206,7 +206,8 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
             self.input_steps_ = np.full(X.shape[1],
                                         _INPUT_CLIP_STD / (2 ** (self.input_bits - 1) - 1))
         elif incremental:
-            in_change = update_input_statistics(self, X, sample_weight, clip=_INPUT_CLIP_STD)
+            in_change = update_input_statistics(
+                self, X, sample_weight, clip=_INPUT_CLIP_STD if self.quantize else np.inf)
         layer_sizes = [X.shape[1], *hidden, self._n_outputs()]
         check_reachable_bit_budget(self.bit_budget, weight_cands, layer_sizes)
         net = QuantMLP(layer_sizes=layer_sizes, weight_bits=weight_cands,

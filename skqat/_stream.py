@@ -130,7 +130,8 @@ def input_change(*, old_mean, old_scale, was_constant, new_mean, new_scale, clip
     was_constant : ndarray of bool, shape (n_features,)
         Columns the model has only seen constant.
     clip : float
-        Where standardized inputs saturate, in standard deviations.
+        Where standardized inputs saturate, in standard deviations (``inf``
+        for the float network, which does not clip: then exactly Pop-Art).
 
     Returns
     -------
@@ -141,11 +142,14 @@ def input_change(*, old_mean, old_scale, was_constant, new_mean, new_scale, clip
         return None
     r = new_scale / old_scale
     d = (new_mean - old_mean) / old_scale
-    lo, hi = (-clip - d) / r, (clip - d) / r  # where r z + d reaches the clip
-    inside = ndtr(hi) - ndtr(lo)
-    mean_inside = d * inside + r * (_normal_pdf(lo) - _normal_pdf(hi))
-    factor = r * inside
-    shift = mean_inside + clip * (ndtr(-hi) - ndtr(lo))
+    if np.isinf(clip):
+        factor, shift = r.copy(), d.copy()
+    else:
+        lo, hi = (-clip - d) / r, (clip - d) / r  # where r z + d reaches the clip
+        inside = ndtr(hi) - ndtr(lo)
+        mean_inside = d * inside + r * (_normal_pdf(lo) - _normal_pdf(hi))
+        factor = r * inside
+        shift = mean_inside + clip * (ndtr(-hi) - ndtr(lo))
     # A column the model saw constant taught it nothing: its weights stay.
     factor[was_constant], shift[was_constant] = 1.0, 0.0
     return AffineChange(factor=factor, shift=shift)

@@ -147,6 +147,11 @@ def test_rescaled_layers_compute_the_same_function():
     # Far from the clip at 100 standard deviations: exactly Pop-Art.
     inputs = input_change(old_mean=old_mean, old_scale=old_scale, was_constant=np.zeros(5, bool),
                           new_mean=new_mean, new_scale=new_scale, clip=100.0)
+    unclipped = input_change(old_mean=old_mean, old_scale=old_scale,
+                             was_constant=np.zeros(5, bool), new_mean=new_mean,
+                             new_scale=new_scale, clip=np.inf)  # the float network
+    np.testing.assert_array_equal(unclipped.factor, new_scale / old_scale)
+    np.testing.assert_array_equal(unclipped.shift, (new_mean - old_mean) / old_scale)
     np.testing.assert_allclose(inputs.factor, new_scale / old_scale, rtol=1e-12)
     np.testing.assert_allclose(inputs.shift, (new_mean - old_mean) / old_scale, rtol=1e-9)
     outputs = target_change(old_mean=y_old[0], old_scale=y_old[1], was_constant=np.zeros(2, bool),
