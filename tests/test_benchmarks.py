@@ -224,3 +224,45 @@ def test_readme_and_docs_figures_are_those_of_the_committed_results():
     elapsed = int(re.search(r"elapsed (\d+) s", summary_md)[1])
     page = (ROOT / "docs/benchmarks.md").read_text()
     assert f"about {round(elapsed / 60, -1):.0f} minutes on 2 cores ({elapsed} s logged)" in page
+
+
+def test_user_guide_compression_figures_are_those_of_the_committed_run():
+    from benchmarks.compression import summarize
+
+    table = summarize(pd.read_csv(ROOT / "benchmarks/results/compression_runs.csv"))
+    guide = " ".join((ROOT / "docs/user_guide.md").read_text().split())
+
+    def col(row, name):
+        return table[table.row == row].set_index("task")[name]
+
+    def span(values, fmt):
+        return f"{fmt(values.min())} to {fmt(values.max())}"
+
+    one = lambda v: f"{v:.1f}"  # noqa: E731
+    pct = lambda v: f"{100 * v:.0f}%"  # noqa: E731
+    bits, no_price = col("defaults", "mean_weight_bits"), col("no_price", "mean_weight_bits")
+    smaller = col("no_price", "model_bytes") / col("defaults", "model_bytes")
+    assert (f"{span(bits, one)} mean weight bits and "
+            f"{span(col('defaults', 'mean_activation_bits'), one)} activation bits (against "
+            f"{span(no_price, one)} and {span(col('no_price', 'mean_activation_bits'), one)} "
+            f"without a price), {span(col('defaults', 'neurons_at_1_bit'), pct)} of the neurons "
+            f"at 1 bit, and models {span(smaller, lambda v: f'{v:.1f}x')} smaller than without a "
+            "price") in guide
+    gap = col("defaults", "gap_to_float")
+    assert (f"California housing settles at {bits['california']:.2f} bits, "
+            f"{gap['california'].split()[0].lstrip('-')} of R2 below float") in guide
+    assert (f"Covertype, where a (100,) network needs its precision, at "
+            f"{bits['covertype']:.1f} bits, {abs(float(gap['covertype'].split()[0])):.1f} "
+            "points below") in guide
+    kept, pruned = col("b1.5_a6", "score"), col("b1.5_a6_prune", "score")
+    assert (f"(Covertype {kept['covertype']:.3f} to {pruned['covertype']:.3f}, the 5G R2 "
+            f"{kept['ucc_5g']:.3f} to {pruned['ucc_5g']:.3f}, California housing "
+            f"{kept['california']:.3f} to {pruned['california']:.3f}; QoE") in guide
+    n_pruned = col("b1.5_a6_prune", "pruned_neurons")
+    shrink = 1 - col("b1.5_a6_prune", "model_bytes") / col("b1.5_a6", "model_bytes")
+    assert (f"with {n_pruned.min():.0f} to {n_pruned.max():.0f} of the 100 hidden neurons "
+            f"pruned and models {span(shrink, pct)} smaller") in guide
+    shrink = 1 - col("defaults_prune", "model_bytes") / col("defaults", "model_bytes")
+    points = 100 * (col("defaults_prune", "score") - col("defaults", "score"))
+    assert (f"pruning shrinks the model by {span(shrink, pct)} for {points.min():+.1f} to "
+            f"{points.max():+.1f} points") in guide

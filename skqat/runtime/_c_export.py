@@ -18,7 +18,8 @@ import re
 import numpy as np
 
 from . import _packing
-from ._c_source import c_test_file, float32_literal, header_text, int_literal, source_text
+from ._c_source import float32_literal, header_text, int_literal, source_text
+from ._c_test_source import c_test_file
 from ._device_plan import device_plan
 
 
