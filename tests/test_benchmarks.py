@@ -266,3 +266,7 @@ def test_user_guide_compression_figures_are_those_of_the_committed_run():
     points = 100 * (col("defaults_prune", "score") - col("defaults", "score"))
     assert (f"pruning shrinks the model by {span(shrink, pct)} for {points.min():+.1f} to "
             f"{points.max():+.1f} points") in guide
+    paper = pd.read_csv(ROOT / "benchmarks/results/paper_regime.csv").set_index("method")
+    assert (f"the defaults score {paper.loc['nmp_defaults', 'accuracy']:.3f} against the float "
+            f"network's {paper.loc['float', 'accuracy']:.3f}, at "
+            f"{paper.loc['nmp_defaults', 'mean_weight_bits']:.1f} mean weight bits") in guide
