@@ -244,19 +244,23 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         return self._fit(X, y, sample_weight, incremental=True)
 
     @staticmethod
-    def _target_block(y):
+    def _targets_2d(y):
         y = np.asarray(y, dtype=np.float64)
-        y2 = y.reshape(-1, 1) if y.ndim == 1 else y
+        return y.reshape(-1, 1) if y.ndim == 1 else y
+
+    @staticmethod
+    def _target_moments_of(y2):
         with np.errstate(over="ignore", invalid="ignore"):
             var = y2.var(axis=0)
         if not np.all(np.isfinite(var)):
             raise ValueError("The standard deviation of y overflows float64: rescale the "
                              "target (for example with a TransformedTargetRegressor).")
-        return y2, RunningMoments(weight=float(len(y2)), mean=y2.mean(axis=0), var=var)
+        return RunningMoments(weight=float(len(y2)), mean=y2.mean(axis=0), var=var)
 
     def _encode_targets(self, y, first_pass, incremental):
-        y2, moments = self._target_block(y)
+        y2 = self._targets_2d(y)
         if first_pass:
+            moments = self._target_moments_of(y2)
             self._target_moments = moments
             self.target_mean_ = moments.mean
             self.target_scale_ = moments.scale()
@@ -269,10 +273,10 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
 
     def _update_target_statistics(self, y):
         old = getattr(self, "_target_moments", None)
-        y2, block = self._target_block(y)
+        y2 = self._targets_2d(y)
         if old is None or y2.shape[1] != old.mean.size:
             return None  # fitted before the moments were kept, or refused by _encode_targets
-        new = old.merged(block)
+        new = old.merged(self._target_moments_of(y2))
         self._target_moments = new
         change = target_change(old_mean=self.target_mean_, old_scale=self.target_scale_,
                                was_constant=is_constant(old.mean, old.var), new_mean=new.mean,
