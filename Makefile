@@ -7,7 +7,7 @@ SKQAT_DATA_HOME ?= $(abspath $(wildcard ../shared/data))
 export SKQAT_DATA_HOME
 
 .PHONY: install demo test bench bench-quick bench-sparse bench-steps bench-dask bench-compression \
-	bench-paper bench-path bench-gpu docs clean
+	bench-paper bench-path bench-bytes bench-gpu docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ bench-compression: install
 # Covertype in the paper's regime: 4 x 512 on 100,000 rows (about 40 minutes on one core).
 bench-paper: install
 	$(PY) -m benchmarks.paper_regime --output benchmarks/results
+
+# Accuracy per byte: NMP-QAT at size budgets against uniform QAT over widths, layer-level,
+# float and MLP, 3 seeds on the four tasks (about 90 minutes on 2 cores).
+bench-bytes: install
+	$(PY) -m benchmarks.bytes_frontier --output benchmarks/results --jobs 2
 
 # Budget paths against independent fits, the CV estimators against GridSearchCV (about 20 minutes).
 bench-path: install

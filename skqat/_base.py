@@ -7,7 +7,6 @@ integer graph of :mod:`skqat.runtime` (numpy only): what a user deploys is
 what ``predict`` computed.
 """
 
-import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
@@ -22,10 +21,12 @@ from ._checks import (check_budgets, check_candidates, check_fan_in, check_hidde
                       check_weight_candidates)
 from ._fitted import store_history, store_network
 from ._inputs import float_forward
-from ._qat import (QuantMLP, TrainSettings, loss_function, make_generator, refine_network,
+from ._qat import (QuantMLP, loss_function, make_generator, refine_network,
                    rescale_network_, resolve_device, score_function, torch_threads, train_data,
                    train_increment, train_network)
 from ._report import quantization_report
+from ._settings import train_settings
+from ._size_budget import check_reachable_size, check_size_met, size_account, weight_candidates
 from ._sklearn_private import Interval, Options, StrOptions, _check_sample_weight
 from ._stream import start_input_statistics, update_input_statistics, warn_constant_first_block
 from .runtime import IntegerMLP, QuantizedLayer
@@ -59,6 +60,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
                              Options(Real, {np.inf})],
         "bit_budget": [Interval(Real, 0, None, closed="neither"), None],
         "activation_bit_budget": [Interval(Real, 0, None, closed="neither"), None],
+        "size_budget": [Interval(Real, 0, None, closed="neither"), None],
         "weight_bits": ["array-like"],
         "activation_bits": ["array-like"],
         "input_bits": [Interval(Integral, 2, 16, closed="both")],
@@ -91,6 +93,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         n_iter_no_change,
         bit_budget,
         activation_bit_budget,
+        size_budget,
         bit_price,
         activation_bit_price,
         weight_bits,
@@ -118,6 +121,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         self.n_iter_no_change = n_iter_no_change
         self.bit_budget = bit_budget
         self.activation_bit_budget = activation_bit_budget
+        self.size_budget = size_budget
         self.bit_price = bit_price
         self.activation_bit_price = activation_bit_price
         self.weight_bits = weight_bits
@@ -166,12 +170,16 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         # rows); and a step down a budget path (refine_epochs: project the
         # fitted network onto the current budgets and fine-tune it). A path
         # passes split_seed so that every point holds out the same rows.
-        weight_cands = check_weight_candidates(self.weight_bits)
         act_cands = check_candidates("activation_bits", self.activation_bits, 1)
         hidden = check_hidden_layer_sizes(self.hidden_layer_sizes)
+        asked = check_weight_candidates(self.weight_bits)
         check_budgets(quantize=self.quantize, bit_budget=self.bit_budget,
                       activation_bit_budget=self.activation_bit_budget,
-                      weight_candidates=weight_cands, activation_candidates=act_cands)
+                      size_budget=self.size_budget, weight_candidates=asked,
+                      activation_candidates=act_cands)
+        # A size budget prunes: training adds the 0-bit candidate.
+        weight_cands = weight_candidates(asked, size_budget=self.size_budget,
+                                         granularity=self.granularity)
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True: it makes one "
                              "pass over the rows it is given, with nothing held out. Set "
@@ -210,6 +218,8 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
                 self, X, sample_weight, clip=_INPUT_CLIP_STD if self.quantize else np.inf)
         layer_sizes = [X.shape[1], *hidden, self._n_outputs()]
         check_reachable_bit_budget(self.bit_budget, weight_cands, layer_sizes)
+        size = size_account(self, X.shape[1])
+        check_reachable_size(size, layer_sizes, weight_cands)
         net = QuantMLP(layer_sizes=layer_sizes, weight_bits=weight_cands,
                        activation_bits=act_cands, per_neuron=self.granularity == "neuron",
                        temperature=self.gate_temperature, quantized=self.quantize,
@@ -217,14 +227,16 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         if not first_pass:
             check_warm_start_shapes([self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_],
                                     layer_sizes)
-            net.load_parameters_numpy(self._trainable_state())
+            net.load_parameters_numpy(self._trainable_state(), weight_candidates=getattr(
+                self, "weight_candidates_", weight_cands))
             if in_change is not None or out_change is not None:
                 self._optimizer_state = rescale_network_(
                     net, getattr(self, "_optimizer_state", None), inputs=in_change,
                     outputs=out_change)
         net.to(self.device_)
 
-        settings = self._train_settings(len(target), weight_cands, act_cands)
+        settings = train_settings(self, n_samples=len(target), weight_candidates=weight_cands,
+                                  activation_candidates=act_cands, size=size)
         train = self._train_data(X, target, sample_weight)
         val = None if val is None else self._train_data(*val)
         if refine_epochs is not None:
@@ -242,7 +254,9 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         self._optimizer_state = state
         store_history(self, history, first_pass=first_pass, incremental=stream,
                       n_samples=len(target))
+        self.weight_candidates_ = weight_cands
         store_network(self, net.cpu(), dtype=X.dtype)
+        check_size_met(self)
         return self
 
     def _split_validation(self, X, target, sample_weight, rng):
@@ -285,26 +299,6 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         step, bits = self._input_step()
         return train_data(X, target, sample_weight, scale=scale, offset=offset, bits=bits,
                           in_step=step, device=self.device_)
-
-    def _train_settings(self, n_samples, weight_cands, act_cands):
-        if self.batch_size == "auto":
-            batch_size = min(200, n_samples)
-        else:
-            if self.batch_size > n_samples:
-                warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
-                              "It is going to be clipped")
-            batch_size = int(np.clip(self.batch_size, 1, n_samples))
-        return TrainSettings(
-            alpha=self.alpha, batch_size=batch_size,
-            learning_rate_init=self.learning_rate_init,
-            strength_learning_rate=self.strength_learning_rate,
-            max_iter=self.max_iter, tol=self.tol, shuffle=self.shuffle,
-            early_stopping=self.early_stopping, n_iter_no_change=self.n_iter_no_change,
-            verbose=bool(self.verbose), bit_budget=self.bit_budget,
-            activation_bit_budget=self.activation_bit_budget,
-            bit_price=self.bit_price, activation_bit_price=self.activation_bit_price,
-            learn_bits=self.quantize and (len(weight_cands) > 1 or len(act_cands) > 1),
-        )
 
     def _trainable_state(self):
         return {

@@ -27,10 +27,10 @@ from ._sklearn_private import (Interval, _check_sample_weight, _fit_context, _sa
 from .model_selection import smallest_within_tolerance
 
 #: The parameters of the CV estimators that the plain estimator does not have.
-SEARCH_PARAMETERS = ("bit_budgets", "activation_bit_budgets", "cv", "scoring", "tolerance",
-                     "n_jobs")
+SEARCH_PARAMETERS = ("bit_budgets", "activation_bit_budgets", "size_budgets", "cv", "scoring",
+                     "tolerance", "n_jobs")
 
-_BUDGETS = ("bit_budget", "activation_bit_budget")
+_BUDGETS = ("bit_budget", "activation_bit_budget", "size_budget")
 
 
 def search_constraints():
@@ -38,7 +38,8 @@ def search_constraints():
     plain = {k: v for k, v in BaseNMPQAT._parameter_constraints.items() if k not in _BUDGETS}
     return {
         **plain,
-        "bit_budgets": ["array-like"],
+        "bit_budgets": ["array-like", None],
+        "size_budgets": ["array-like", Interval(Real, 0, None, closed="neither"), None],
         "activation_bit_budgets": ["array-like", Interval(Real, 0, None, closed="neither"),
                                    None],
         "cv": ["cv_object"],
@@ -53,9 +54,7 @@ def _path_scores(template, X, y, sample_weight, train, test, points, scorer):
     X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
     weights = None if sample_weight is None else _safe_indexing(sample_weight, train)
     start = time.perf_counter()
-    path = budget_path(template, X_train, y_train, sample_weight=weights,
-                       bit_budgets=[b for b, _ in points],
-                       activation_bit_budgets=[a for _, a in points])
+    path = _path_through(template, X_train, y_train, weights, points)
     seconds = (time.perf_counter() - start) / len(points)
     X_test, y_test = _safe_indexing(X, test), _safe_indexing(y, test)
     return [dict(score=scorer(est, X_test, y_test), weight_bits=est.mean_weight_bits_,
@@ -64,13 +63,19 @@ def _path_scores(template, X, y, sample_weight, train, test, points, scorer):
             for est in path]
 
 
+def _path_through(template, X, y, sample_weight, points):
+    """:func:`budget_path` through exactly these points (largest first)."""
+    return budget_path(template, X, y, sample_weight=sample_weight,
+                       bit_budgets=[p.bit_budget for p in points],
+                       activation_bit_budgets=[p.activation_bit_budget for p in points],
+                       size_budgets=[p.size_budget for p in points])
+
+
 def _cv_results(points, folds):
     """``cv_results_``: one entry per budget point, per-fold scores, means, stds and ranks."""
-    results = {
-        "param_bit_budget": np.array([b for b, _ in points], dtype=object),
-        "param_activation_bit_budget": np.array([a for _, a in points], dtype=object),
-        "params": [{"bit_budget": b, "activation_bit_budget": a} for b, a in points],
-    }
+    results = {f"param_{name}": np.array([getattr(p, name) for p in points], dtype=object)
+               for name in _BUDGETS}
+    results["params"] = [p._asdict() for p in points]
     for metric in ("score", "weight_bits", "activation_bits", "size", "fit_time"):
         values = np.array([[fold[i][metric] for fold in folds] for i in range(len(points))],
                           dtype=float)
@@ -125,6 +130,7 @@ class BudgetSearchMixin:
         n_threads=1,
         bit_budgets=(1, 1.5, 2, 3, 4, None),
         activation_bit_budgets=None,
+        size_budgets=None,
         cv=None,
         scoring=None,
         tolerance=0.0,
@@ -156,6 +162,7 @@ class BudgetSearchMixin:
         self.n_threads = n_threads
         self.bit_budgets = bit_budgets
         self.activation_bit_budgets = activation_bit_budgets
+        self.size_budgets = size_budgets
         self.cv = cv
         self.scoring = scoring
         self.tolerance = tolerance
@@ -205,7 +212,7 @@ class BudgetSearchMixin:
                                                  ensure_non_negative=True)
         X, y, groups = indexable(X, y, groups)
         template = self._template()
-        points = path_points(self.bit_budgets, self.activation_bit_budgets)
+        points = path_points(self.bit_budgets, self.activation_bit_budgets, self.size_budgets)
         cv = check_cv(self.cv, y, classifier=is_classifier(self))
         scorer = check_scoring(template, scoring=self.scoring)
         splits = list(cv.split(X, y, groups))
@@ -216,13 +223,14 @@ class BudgetSearchMixin:
         self.cv_results_ = _cv_results(points, folds)
         refit = smallest_within_tolerance(self.tolerance, score="score", size="size")
         self.best_index_ = refit(self.cv_results_)
-        self.bit_budget_, self.activation_bit_budget_ = points[self.best_index_]
+        best_point = points[self.best_index_]
+        self.bit_budget_ = best_point.bit_budget
+        self.activation_bit_budget_ = best_point.activation_bit_budget
+        self.size_budget_ = best_point.size_budget
         self.n_splits_ = len(splits)
         # The path on every row, from the largest budget down to the chosen one.
         chosen = points[:self.best_index_ + 1]
-        best = budget_path(template, X, y, sample_weight=sample_weight,
-                           bit_budgets=[b for b, _ in chosen],
-                           activation_bit_budgets=[a for _, a in chosen])[-1]
+        best = _path_through(template, X, y, sample_weight, chosen)[-1]
         parameters = set(best.get_params(deep=False))
         for name, value in vars(best).items():
             if name not in parameters:

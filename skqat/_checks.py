@@ -32,12 +32,14 @@ def check_budget(name, budget, candidates, candidates_name):
 
 
 def check_budgets(*, quantize, bit_budget, activation_bit_budget, weight_candidates,
-                  activation_candidates):
-    """Both budgets against the candidates; a float network (``quantize=False``) has none."""
-    if not quantize and (bit_budget is not None or activation_bit_budget is not None):
+                  activation_candidates, size_budget=None):
+    """The budgets against the candidates; a float network (``quantize=False``) has none."""
+    if not quantize and (bit_budget is not None or activation_bit_budget is not None
+                         or size_budget is not None):
         raise ValueError(
-            "quantize=False trains the float reference network, which has no bit "
-            "budget: set bit_budget=None and activation_bit_budget=None with it."
+            "quantize=False trains the float reference network, which has no bit or size "
+            "budget: set bit_budget=None, activation_bit_budget=None and size_budget=None "
+            "with it (or choose its hidden_layer_sizes for the size you need)."
         )
     check_budget("bit_budget", bit_budget, weight_candidates, "weight_bits")
     check_budget("activation_bit_budget", activation_bit_budget, activation_candidates,

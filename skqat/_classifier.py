@@ -61,6 +61,16 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         price decides. Must be at least ``min(weight_bits)``.
     activation_bit_budget : float or None, default=None
         Largest mean activation bit-width over hidden neurons.
+    size_budget : float or None, default=None
+        Largest ``model_size_bytes_`` the fitted model may have, in bytes: a
+        hard cap, never exceeded (a budget below the smallest model these
+        layer sizes allow is an error at fit). It counts the integer graph's
+        content (packed weights, each neuron's fields, the input and output
+        steps), not the model file's header and checksum (``len(model.to_bytes())``
+        is about 45 bytes more) nor a C export's code. With it, training
+        adds a 0-bit candidate to ``weight_bits`` (a pruned neuron costs
+        nothing) and trades neurons for bits; the weights pay no
+        ``bit_price``. Combines with ``bit_budget`` and ``activation_bit_budget``.
     bit_price : float, default=0.02
         Price of one mean weight bit in the training objective, relative to
         the data loss, when ``bit_budget`` is None: a neuron's weights get
@@ -192,6 +202,7 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         n_iter_no_change=10,
         bit_budget=None,
         activation_bit_budget=None,
+        size_budget=None,
         bit_price=0.02,
         activation_bit_price=0.002,
         weight_bits=(1, 2, 4, 8),
@@ -210,6 +221,7 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
             random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change, bit_budget=bit_budget, activation_bit_budget=activation_bit_budget,
+            size_budget=size_budget,
             bit_price=bit_price, activation_bit_price=activation_bit_price,
             weight_bits=weight_bits, activation_bits=activation_bits, input_bits=input_bits,
             granularity=granularity, quantize=quantize,

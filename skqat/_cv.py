@@ -1,4 +1,4 @@
-"""NMPQATClassifierCV and NMPQATRegressorCV: the bit budget chosen in one fit per fold."""
+"""NMPQATClassifierCV and NMPQATRegressorCV: the bit or size budget chosen in one fit per fold."""
 
 from ._budget_search import BudgetSearchMixin, search_constraints
 from ._classifier import NMPQATClassifier
@@ -6,7 +6,7 @@ from ._regressor import NMPQATRegressor
 
 
 class NMPQATClassifierCV(BudgetSearchMixin, NMPQATClassifier):
-    """NMP-QAT classifier whose bit budget is chosen by cross-validation along budget paths.
+    """NMP-QAT classifier whose bit or size budget is chosen by cross-validated budget paths.
 
     For each fold, one :func:`~skqat.budget_path` gives a model at every
     budget for about the cost of one fit; every point is scored on the
@@ -18,12 +18,16 @@ class NMPQATClassifierCV(BudgetSearchMixin, NMPQATClassifier):
 
     Parameters
     ----------
-    bit_budgets : array-like of float or None, default=(1, 1.5, 2, 3, 4, None)
+    bit_budgets : array-like of float or None, or None, default=(1, 1.5, 2, 3, 4, None)
         The weight budgets to choose from (None: no cap), in any order; the
         path runs from the largest down.
     activation_bit_budgets : float, array-like or None, default=None
         One activation budget for every point, or one per weight budget
         (paired with ``bit_budgets``); None sets no activation cap.
+    size_budgets : float, array-like or None, default=None
+        Size budgets in bytes (``size_budget``): one for every point, or one
+        per point. For a choice along bytes alone, set ``bit_budgets=None``
+        and give the sizes, e.g. ``size_budgets=[512, 1024, 2048]``.
     cv : int, cross-validation generator or iterable, default=None
         As in ``GridSearchCV`` (None: 5 folds, stratified). Pass ``groups`` to
         ``fit`` for a grouped splitter (rows of one trace together).
@@ -43,12 +47,13 @@ class NMPQATClassifierCV(BudgetSearchMixin, NMPQATClassifier):
 
     Attributes
     ----------
-    bit_budget_, activation_bit_budget_ : float or None
+    bit_budget_, activation_bit_budget_, size_budget_ : float or None
         The chosen budgets.
     cv_results_ : dict of ndarray
         One entry per budget point, from the largest to the smallest
         (``pandas.DataFrame(cv_results_)`` gives a table):
-        ``param_bit_budget``, ``param_activation_bit_budget``, ``params``,
+        ``param_bit_budget``, ``param_activation_bit_budget``,
+        ``param_size_budget``, ``params``,
         ``split<k>_test_score``, ``mean_test_score``, ``std_test_score``,
         ``rank_test_score``, and the means (and stds) over folds of
         ``mean_test_weight_bits``, ``mean_test_activation_bits`` and
@@ -85,7 +90,7 @@ class NMPQATClassifierCV(BudgetSearchMixin, NMPQATClassifier):
 
 
 class NMPQATRegressorCV(BudgetSearchMixin, NMPQATRegressor):
-    """NMP-QAT regressor whose bit budget is chosen by cross-validation along budget paths.
+    """NMP-QAT regressor whose bit or size budget is chosen by cross-validated budget paths.
 
     For each fold, one :func:`~skqat.budget_path` gives a model at every
     budget for about the cost of one fit; every point is scored on the
@@ -97,12 +102,16 @@ class NMPQATRegressorCV(BudgetSearchMixin, NMPQATRegressor):
 
     Parameters
     ----------
-    bit_budgets : array-like of float or None, default=(1, 1.5, 2, 3, 4, None)
+    bit_budgets : array-like of float or None, or None, default=(1, 1.5, 2, 3, 4, None)
         The weight budgets to choose from (None: no cap), in any order; the
         path runs from the largest down.
     activation_bit_budgets : float, array-like or None, default=None
         One activation budget for every point, or one per weight budget
         (paired with ``bit_budgets``); None sets no activation cap.
+    size_budgets : float, array-like or None, default=None
+        Size budgets in bytes (``size_budget``): one for every point, or one
+        per point. For a choice along bytes alone, set ``bit_budgets=None``
+        and give the sizes, e.g. ``size_budgets=[512, 1024, 2048]``.
     cv : int, cross-validation generator or iterable, default=None
         As in ``GridSearchCV`` (None: 5 folds). Pass ``groups`` to
         ``fit`` for a grouped splitter (rows of one trace together).
@@ -122,12 +131,13 @@ class NMPQATRegressorCV(BudgetSearchMixin, NMPQATRegressor):
 
     Attributes
     ----------
-    bit_budget_, activation_bit_budget_ : float or None
+    bit_budget_, activation_bit_budget_, size_budget_ : float or None
         The chosen budgets.
     cv_results_ : dict of ndarray
         One entry per budget point, from the largest to the smallest
         (``pandas.DataFrame(cv_results_)`` gives a table):
-        ``param_bit_budget``, ``param_activation_bit_budget``, ``params``,
+        ``param_bit_budget``, ``param_activation_bit_budget``,
+        ``param_size_budget``, ``params``,
         ``split<k>_test_score``, ``mean_test_score``, ``std_test_score``,
         ``rank_test_score``, and the means (and stds) over folds of
         ``mean_test_weight_bits``, ``mean_test_activation_bits`` and

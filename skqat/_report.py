@@ -40,7 +40,7 @@ def quantization_report(estimator):
     est = estimator
     graph = est._graph
     w_bits, a_bits = est.weight_bits_, est.activation_bits_
-    w_cols, w_values = _bit_columns("w", w_bits, est.weight_bits)
+    w_cols, w_values = _bit_columns("w", w_bits, getattr(est, "weight_candidates_", est.weight_bits))
     a_cols, a_values = _bit_columns("a", a_bits, est.activation_bits)
     rows, index = [], []
     for i, coef in enumerate(est.coefs_):

@@ -1,4 +1,4 @@
-"""The main job: pick the smallest 5G throughput model that is good enough, and ship it.
+"""The main job: the best 5G throughput model that fits in 2 KB, and ship it.
 
 Run ``python -m skqat.demo`` (or ``make demo``). Steps:
 
@@ -7,10 +7,11 @@ Run ``python -m skqat.demo`` (or ``make demo``). Steps:
    :func:`~skqat.datasets.make_cellular_kpis`; it says which.
 2. A ``Pipeline`` of :func:`~skqat.preprocessing.make_tabular_preprocessor`
    and :class:`~skqat.NMPQATRegressorCV`, which cross-validates
-   ``bit_budget`` along one budget path per fold (folds grouped by trace),
-   recording R2 next to mean bits and model size.
+   ``size_budget`` (512 B, 1 KB, 2 KB) along one budget path per fold
+   (folds grouped by trace), recording R2 next to mean bits and model size.
 3. It keeps the smallest model whose R2 is within a tolerance of the best,
-   refitted along the path on all training rows.
+   refitted along the path on all training rows: the best model that fits
+   in 2 KB, or a smaller one that is as good.
 4. A printed trade-off table, the chosen model's R2 on held-out traces, and
    an output folder with the trade-off plot, the quantization report, and
    the whole pipeline as one integer model (:func:`skqat.to_integer`): its
@@ -34,7 +35,7 @@ from ._fold import to_integer
 from .datasets import DatasetError, fetch_ucc_5g, make_cellular_kpis
 from .preprocessing import make_tabular_preprocessor
 
-BIT_BUDGETS = [1.0, 1.5, 2.0, 3.0, None]
+SIZE_BUDGETS = [512, 1024, 2048]
 
 
 def load_data(max_rows=15000, random_state=0, data_home=None):
@@ -67,15 +68,17 @@ def load_data(max_rows=15000, random_state=0, data_home=None):
     return data, source
 
 
-def build_search(bit_budgets=BIT_BUDGETS, activation_bit_budget=None,
+def build_search(size_budgets=SIZE_BUDGETS, bit_budgets=None, activation_bit_budget=None,
                  hidden_layer_sizes=(32, 32), max_iter=10, cv=3, tolerance=0.02, n_jobs=2,
                  random_state=0):
     """The demo's model: preprocessing, then the budget chosen by grouped CV along the path.
 
     Parameters
     ----------
+    size_budgets : list of int or None
+        Size budgets (bytes) to choose from; None chooses along ``bit_budgets``.
     bit_budgets : list of float or None
-        Weight budgets to choose from.
+        Weight budgets: one per size budget, or the path itself without sizes.
     activation_bit_budget : float or None
         One activation budget for every point (None: the price of a bit holds them).
     hidden_layer_sizes : tuple of int
@@ -97,13 +100,15 @@ def build_search(bit_budgets=BIT_BUDGETS, activation_bit_budget=None,
     Examples
     --------
     >>> from skqat.demo import build_search
-    >>> build_search(bit_budgets=[2.0])[-1].bit_budgets
-    [2.0]
+    >>> build_search(size_budgets=[1024])[-1].size_budgets
+    [1024]
     """
     return Pipeline([
         ("prep", make_tabular_preprocessor()),
         ("model", NMPQATRegressorCV(
-            bit_budgets=list(bit_budgets), activation_bit_budgets=activation_bit_budget,
+            bit_budgets=None if bit_budgets is None else list(bit_budgets),
+            size_budgets=None if size_budgets is None else list(size_budgets),
+            activation_bit_budgets=activation_bit_budget,
             cv=GroupKFold(cv), tolerance=tolerance, n_jobs=n_jobs,
             hidden_layer_sizes=hidden_layer_sizes, max_iter=max_iter,
             random_state=random_state)),
@@ -115,6 +120,7 @@ def tradeoff_table(search):
     model = search[-1]
     res = model.cv_results_
     table = pd.DataFrame({
+        "size_budget": res["param_size_budget"],
         "bit_budget": res["param_bit_budget"],
         "act_budget": res["param_activation_bit_budget"],
         "cv_r2": res["mean_test_score"], "cv_r2_std": res["std_test_score"],
@@ -165,9 +171,9 @@ def write_artefacts(search, out_dir, test_rows=None):
         matplotlib.use("Agg")
         from .plotting import plot_tradeoff
 
-        fig = plot_tradeoff(model.cv_results_, score="score", size="weight_bits",
+        fig = plot_tradeoff(model.cv_results_, score="score", size="size",
                             chosen=model.best_index_)
-        fig.axes[0].set_title("Cross-validated R2 against mean weight bits")
+        fig.axes[0].set_title("Cross-validated R2 against model bytes")
         fig.savefig(paths["plot"], dpi=120)
     except ImportError:
         print("matplotlib is not installed: no plot (pip install 'skqat[plot]').")
@@ -193,7 +199,7 @@ def main(argv=None):
     print(f"Data: {source}; {len(data.target)} rows, {len(np.unique(data.groups))} groups.")
     train, test = next(GroupShuffleSplit(1, test_size=0.25, random_state=0)
                        .split(data.data, data.target, data.groups))
-    settings = (dict(bit_budgets=[1.0, 2.0], max_iter=3, hidden_layer_sizes=(16,))
+    settings = (dict(size_budgets=[512, 2048], max_iter=3, hidden_layer_sizes=(16,))
                 if args.quick else dict(max_iter=args.epochs))
     search = build_search(**settings)
     search.fit(data.data.iloc[train], data.target.iloc[train], model__groups=data.groups[train])
@@ -204,7 +210,7 @@ def main(argv=None):
         print(tradeoff_table(search).to_string(index=False))
     model = search[-1]
     test_r2 = search.score(data.data.iloc[test], data.target.iloc[test])
-    print(f"\nChosen: bit_budget={model.bit_budget_}; R2 on held-out groups {test_r2:.3f}, "
+    print(f"\nChosen: size_budget={model.size_budget_} B; R2 on held-out groups {test_r2:.3f}, "
           f"{model.mean_weight_bits_:.2f} weight bits, "
           f"{model.mean_activation_bits_:.2f} activation bits, "
           f"{model.model_size_bytes_} bytes.")

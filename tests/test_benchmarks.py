@@ -270,3 +270,62 @@ def test_user_guide_compression_figures_are_those_of_the_committed_run():
     assert (f"the defaults score {paper.loc['nmp_defaults', 'accuracy']:.3f} against the float "
             f"network's {paper.loc['float', 'accuracy']:.3f}, at "
             f"{paper.loc['nmp_defaults', 'mean_weight_bits']:.1f} mean weight bits") in guide
+
+
+def _bytes_runs():
+    """A runs table of two seeds: every family the frontier takes, with known answers."""
+    rows = []
+    for seed, noise in enumerate((0.0, 0.01)):
+        for family, config, size, score, budget in [
+            ("nmp_size", "size_512", 500, 0.80, 512), ("nmp_size", "size_1024", 1000, 0.85, 1024),
+            ("uniform", "w4_x4", 480, 0.70, np.nan), ("uniform", "w8_x8", 900, 0.85, np.nan),
+            ("uniform", "w8_x16", 1500 + 600 * seed, 0.90, np.nan),
+            ("float", "float_x100", 9000, 0.88, np.nan), ("mlp", "mlp_x100", 9000, 0.89, np.nan),
+        ]:
+            rows.append(dict(task="t", kind="classification", seed=seed, family=family,
+                             config=config, budget=budget, score=score + noise,
+                             size_bytes=size))
+    return pd.DataFrame(rows)
+
+
+def test_bytes_frontier_takes_each_familys_best_that_fits_on_every_seed():
+    from benchmarks.bytes_frontier import frontier, targets
+
+    front = frontier(_bytes_runs(), sizes=(512, 1024, 2048)).set_index(["size", "family"])
+    assert front.loc[(512, "uniform"), "config"] == "w4_x4"
+    assert front.loc[(1024, "uniform"), "config"] == "w8_x8"
+    # w8_x16 takes 2,100 B on one seed: it fits 2 KB on no seed but the first.
+    assert front.loc[(2048, "uniform"), "config"] == "w8_x8"
+    assert (2048, "nmp_size") not in front.index  # only a budget's own fit counts
+    assert front.loc[(1024, "nmp_size"), "spread"] == pytest.approx(np.std([0.85, 0.86], ddof=1))
+    goals = targets(frontier(_bytes_runs(), sizes=(512, 1024, 2048)), _bytes_runs())
+    at = goals.set_index(["size", "target"])
+    row = at.loc[(512, "above best uniform by > spread")]
+    assert row.margin == pytest.approx(0.10) and row.above and row.not_below
+    within = at.loc[(1024, "above best uniform by > spread")]  # 0.005 apart, spread 0.007
+    assert not within.above and within.not_below
+
+
+def test_bytes_benchmark_fits_one_of_each_kind(yt_qoe):
+    from benchmarks.bytes_frontier import _fit_one, configs
+
+    by_name = {name: (family, params) for family, name, params in configs()}
+    assert {f for f, _ in by_name.values()} == {"nmp_size", "nmp_defaults", "nmp_bits", "uniform",
+                                               "layer", "float", "mlp"}
+    for name in ("size_512", "w2_x4", "mlp_x100"):
+        family, params = by_name[name]
+        if params is not None:
+            params = {**params, "max_iter": 3}
+        row = _fit_one(("yt_qoe", 0, family, name, params, 400, 200))
+        assert np.isfinite(row["score"]) and row["size_bytes"] > 0
+        if name == "size_512":
+            assert row["size_bytes"] <= 512
+
+
+def test_bytes_readme_table_marks_the_better_family():
+    from benchmarks.bytes_frontier import frontier, readme_table
+
+    table = readme_table(frontier(_bytes_runs(), sizes=(512, 1024)), sizes=(512, 1024))
+    assert table.splitlines()[0] == "| task | 512 B | 1,024 B |"
+    # Equal means: neither in bold.
+    assert table.splitlines()[2] == "| t (accuracy) | **0.805** / 0.705 | 0.855 / 0.855 |"

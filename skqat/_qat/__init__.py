@@ -8,6 +8,8 @@ runtime (``skqat/runtime/``) runs the exported graph with numpy alone.
 * ``ste``: the hard-forward, surrogate-backward autograd functions;
 * ``layers`` and ``network``: the quantized MLP and its numpy export;
 * ``budget`` and ``projection``: the budget controller and the final projection;
+* ``size``: a network's bytes (exact, estimated, expected) for the size budget;
+* ``penalties``: what the budgets and prices add to the objective;
 * ``data``: the training rows as the loop sees them;
 * ``objectives``: the losses and validation scores of the tasks;
 * ``training``: the two-phase training loop and ``partial_fit``'s increment;

@@ -1,12 +1,15 @@
-"""The bit budget: a multiplier controller during training, a projection after.
+"""The budgets: a multiplier controller during training, a projection after (numpy).
 
-During training, the loss gets ``lambda * expected_mean_bits / max_bits``;
-:class:`BudgetMultiplier` raises ``lambda`` while the hard bits exceed the
-budget and lets it decay while they do not (multiplicatively, so it reaches the
+During training, the loss gets ``lambda * expected_mean_bits / max_bits``
+(and ``lambda * expected_bytes / size_budget`` for a size budget);
+:class:`BudgetMultiplier` raises ``lambda`` while the hard value exceeds the
+budget and lets it decay while it does not (multiplicatively, so it reaches the
 scale of the task gradients whatever that scale is). At the end,
 :func:`project_to_budget` lowers the neurons whose lower precision costs the
-least, relative to the bits it saves, until the hard mean is within budget:
-that step makes the budget a guarantee.
+least, relative to the bits it saves, until the hard mean is within budget;
+:func:`lower_to_size` does the same per byte, pruning neurons too; and
+:func:`raise_within` spends what the budgets leave on the neurons whose extra
+bits buy the most. Together they make the budgets a guarantee that is used.
 """
 
 import heapq
@@ -95,3 +98,166 @@ def project_to_budget(levels, candidates, weights, errors, budget):
         if lv - 1 > 0:
             heapq.heappush(heap, (cost(li, ni), li, ni))
     return levels
+
+
+def layer_bytes(bits, n_features, fields):
+    """Estimated bytes of each layer (weights and fields) for given bit-widths, and fan-ins.
+
+    Parameters
+    ----------
+    bits : list of ndarray of int
+        Weight bits of every neuron, per layer (0: pruned).
+    n_features : int
+        Fan-in of the first layer; a later layer's fan-in is the number of
+        living neurons before it (at least 1: the graph keeps a neuron).
+    fields : list of float
+        Bytes of the per-neuron fields of each layer, per living neuron.
+
+    Returns
+    -------
+    (ndarray of float, list of int)
+        Bytes per layer, as :func:`skqat.runtime._layer.layer_size_bytes`
+        rounds them, and each layer's fan-in.
+    """
+    out, fan_in, n_in = [], [], n_features
+    for b, per_neuron in zip(bits, fields):
+        alive = int(np.count_nonzero(b))
+        fan_in.append(n_in)
+        out.append(np.ceil(n_in * int(np.sum(b)) / 8.0) + np.ceil(alive * per_neuron))
+        n_in = max(alive, 1)
+    return np.array(out), fan_in
+
+
+def _bytes_per_layer(levels, candidates, n_features, fields):
+    return layer_bytes([np.asarray(c)[lv] for lv, c in zip(levels, candidates)], n_features,
+                       fields)
+
+
+def estimated_bytes(levels, candidates, n_features, fields):
+    """Bytes of the layers at ``levels``, each living neuron's fields at ``fields`` bytes.
+
+    Parameters
+    ----------
+    levels : list of ndarray of int
+        Level of every neuron, per layer.
+    candidates : list of sequence of int
+        Candidate bit-widths per layer, ascending (0: pruned).
+    n_features : int
+        Fan-in of the first layer; later layers' fan-in is the number of
+        living neurons before them.
+    fields : list of float
+        Bytes of the per-neuron fields of each layer, per living neuron.
+
+    Returns
+    -------
+    float
+    """
+    return float(_bytes_per_layer(levels, candidates, n_features, fields)[0].sum())
+
+
+def _move_bytes(levels, candidates, fan_in, fields, layer, direction):
+    """Bytes each neuron of ``layer`` adds (``direction`` +1) or saves (-1) by one level."""
+    cand = np.asarray(candidates[layer], dtype=np.float64)
+    lv = levels[layer]
+    other = np.clip(lv + direction, 0, len(cand) - 1)
+    delta = np.abs(cand[other] - cand[lv]) * fan_in[layer] / 8.0
+    # A neuron leaving or entering 0 bits gains or loses its fields and its column.
+    switches = (cand[np.minimum(lv, other)] == 0) & (other != lv)
+    nxt = (float(np.asarray(candidates[layer + 1])[levels[layer + 1]].sum()) / 8.0
+           if layer + 1 < len(levels) else 0.0)
+    return delta + switches * (fields[layer] + nxt)
+
+
+def lower_to_size(levels, candidates, n_features, fields, harm, limit):
+    """Lower neuron levels greedily until the estimated bytes are at most ``limit``.
+
+    Each move lowers one neuron by one level (to 0 bits: pruned); the move
+    taken is the one of least harm per byte saved. A hidden layer keeps at
+    least one living neuron.
+
+    Parameters
+    ----------
+    levels, candidates, n_features, fields
+        As in :func:`estimated_bytes`.
+    harm : list of ndarray of shape (n_neurons, n_candidates)
+        Harm of each neuron at each candidate, in one unit across layers
+        (higher at fewer bits).
+    limit : float
+        Largest estimated size, in bytes.
+
+    Returns
+    -------
+    list of ndarray of int
+        New levels (copies); each neuron only moves down. Over ``limit`` only
+        when no move is left.
+    """
+    levels = [np.asarray(lv).copy() for lv in levels]
+    while True:
+        sizes, fan_in = _bytes_per_layer(levels, candidates, n_features, fields)
+        if sizes.sum() <= limit * (1 + 1e-12):
+            return levels
+        best, choice = np.inf, None
+        for li, lv in enumerate(levels):
+            cand = np.asarray(candidates[li])
+            movable = lv > 0
+            if cand[0] == 0 and np.count_nonzero(cand[lv]) <= 1:
+                movable &= lv > 1  # the last living neuron of a layer stays
+            if not movable.any():
+                continue
+            saved = _move_bytes(levels, candidates, fan_in, fields, li, -1)
+            idx = np.arange(lv.size)
+            step = np.maximum(harm[li][idx, np.maximum(lv - 1, 0)] - harm[li][idx, lv], 0.0)
+            ratio = np.where(movable, step / np.maximum(saved, 1e-12), np.inf)
+            j = int(np.argmin(ratio))
+            if ratio[j] < best:
+                best, choice = ratio[j], (li, j)
+        if choice is None:
+            return levels
+        levels[choice[0]][choice[1]] -= 1
+
+
+def raise_within(levels, candidates, harm, fits, cost):
+    """Raise neuron levels greedily while ``fits`` holds: spend what a budget leaves.
+
+    Each move raises one living neuron by one level; the move taken is the
+    one that cuts the most harm per unit of ``cost``, among those after which
+    ``fits`` still holds. Pruned neurons stay pruned.
+
+    Parameters
+    ----------
+    levels, candidates, harm
+        As in :func:`lower_to_size`.
+    fits : callable
+        ``fits(levels)`` -> bool: whether every budget holds.
+    cost : callable
+        ``cost(levels, layer)`` -> ndarray: what raising each neuron of the
+        layer by one level costs (bytes or weighted bits), positive.
+
+    Returns
+    -------
+    list of ndarray of int
+        New levels (copies); each neuron only moves up.
+    """
+    levels = [np.asarray(lv).copy() for lv in levels]
+    blocked = [np.zeros(lv.size, dtype=bool) for lv in levels]
+    while True:
+        best, choice = 0.0, None
+        for li, lv in enumerate(levels):
+            cand = np.asarray(candidates[li])
+            movable = (cand[lv] > 0) & (lv < len(cand) - 1) & ~blocked[li]
+            if not movable.any():
+                continue
+            idx = np.arange(lv.size)
+            gain = np.maximum(harm[li][idx, lv] - harm[li][idx, np.minimum(lv + 1, len(cand) - 1)],
+                              0.0)
+            ratio = np.where(movable, gain / np.maximum(cost(levels, li), 1e-12), -np.inf)
+            j = int(np.argmax(ratio))
+            if ratio[j] > best:
+                best, choice = ratio[j], (li, j)
+        if choice is None:
+            return levels
+        li, j = choice
+        levels[li][j] += 1
+        if not fits(levels):
+            levels[li][j] -= 1
+            blocked[li][j] = True

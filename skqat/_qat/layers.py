@@ -138,10 +138,12 @@ class QuantReLU(_LearnedBits):
     def __init__(self, n_neurons, candidates, per_neuron, temperature, quantized, clip_init=4.0):
         super().__init__(n_neurons, candidates, per_neuron, temperature, quantized)
         self.step = nn.Parameter(torch.full((1,), clip_init / Q.activation_qmax(candidates[0])))
+        # Set by the network when the layer's neurons can be pruned (0 weight bits).
+        self.revive = False
 
     def forward(self, y):
         if not self.quantized:
             return F.relu(y), torch.ones((), device=y.device)
         a = ActivationQuantizeSTE.apply(y, self.step, self.strength, self.levels(),
-                                        self.temperature)
+                                        self.temperature, self.revive)
         return a, self.step.detach()

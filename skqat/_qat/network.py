@@ -51,6 +51,8 @@ class QuantMLP(nn.Module):
             QuantReLU(n_out, activation_bits, per_neuron, temperature, quantized)
             for _, n_out in pairs[:-1]
         )
+        for act, lin in zip(self.activations, self.linears):
+            act.revive = quantized and lin.candidates[0] == 0
         self.quantized = quantized
         fan_in = [torch.full((n_out,), float(n_in)) for n_in, n_out in pairs]
         self.register_buffer("_fan_in", torch.cat(fan_in), persistent=False)
@@ -148,15 +150,19 @@ class QuantMLP(nn.Module):
 
     @torch.no_grad()
     def set_levels_(self, weight_levels, activation_levels):
-        """Move strengths to the centre of the given levels (freezing a projection)."""
-        for lin, lev in zip(self.linears, weight_levels):
-            lin.strength.copy_(torch.as_tensor(
-                Q.level_center(lev, len(lin.candidates)), dtype=lin.strength.dtype
-            ).reshape(lin.strength.shape))
-        for act, lev in zip(self.activations, activation_levels):
-            act.strength.copy_(torch.as_tensor(
-                Q.level_center(lev, len(act.candidates)), dtype=act.strength.dtype
-            ).reshape(act.strength.shape))
+        """Move strengths to the centre of the given levels (freezing a projection).
+
+        A layer-level strength takes the lowest level of its layer's
+        neurons: a budget met neuron by neuron is then met by the layer.
+        """
+        for module, lev in [*zip(self.linears, weight_levels),
+                            *zip(self.activations, activation_levels)]:
+            lev = np.asarray(lev)
+            if module.strength.numel() == 1:
+                lev = lev.min(keepdims=True)
+            module.strength.copy_(torch.as_tensor(
+                Q.level_center(lev, len(module.candidates)), dtype=module.strength.dtype
+            ).reshape(module.strength.shape))
 
     # ---------------------------------------------------------------- export
     def parameters_numpy(self):
@@ -171,12 +177,23 @@ class QuantMLP(nn.Module):
         }
 
     @torch.no_grad()
-    def load_parameters_numpy(self, state):
-        """Inverse of :meth:`parameters_numpy`."""
+    def load_parameters_numpy(self, state, weight_candidates=None):
+        """Inverse of :meth:`parameters_numpy`.
+
+        ``weight_candidates`` are those the weight strengths were learned
+        with (None: this network's). When they differ (a size budget added
+        the 0-bit candidate), each strength moves to the centre of the level
+        of the same bit-width: the hard network is unchanged.
+        """
         for lin, w, b, s in zip(self.linears, state["coefs"], state["intercepts"],
                                 state["weight_strengths"]):
             lin.weight.copy_(torch.as_tensor(w.T))
             lin.bias.copy_(torch.as_tensor(b))
+            if weight_candidates is not None:
+                # The output layer never has the 0-bit candidate.
+                old = (weight_candidates if lin is not self.linears[-1]
+                       else tuple(c for c in weight_candidates if c > 0))
+                s = remap_strengths(s, old, lin.candidates)
             lin.strength.copy_(torch.as_tensor(s))
         for act, s, st in zip(self.activations, state["activation_strengths"],
                               state["activation_unit_steps"]):
@@ -219,6 +236,30 @@ class QuantMLP(nn.Module):
         return layers
 
 
+def remap_strengths(strengths, old, new):
+    """Strengths of the same bit-widths for another candidate set.
+
+    Parameters
+    ----------
+    strengths : ndarray
+        Strengths over the candidates ``old``.
+    old, new : tuple of int
+        Candidate bit-widths, ascending. A bit-width ``new`` lacks becomes the
+        largest candidate of ``new`` below it (or the smallest).
+
+    Returns
+    -------
+    ndarray, a copy (``strengths`` itself when the candidates are equal)
+    """
+    old, new = tuple(old), tuple(new)
+    if old == new:
+        return strengths
+    level = Q.strength_to_level(torch.as_tensor(strengths), len(old)).numpy()
+    bits = np.asarray(old)[level]
+    new_level = np.clip(np.searchsorted(np.asarray(new), bits, side="right") - 1, 0, None)
+    return Q.level_center(new_level, len(new)).astype(np.asarray(strengths).dtype)
+
+
 def network_from_estimator(estimator):
     """Rebuild a fitted estimator's torch network in eval mode (for checks and benchmarks).
 
@@ -232,7 +273,8 @@ def network_from_estimator(estimator):
     """
     est = estimator
     sizes = [c.shape[0] for c in est.coefs_] + [est.n_outputs_]
-    net = QuantMLP(layer_sizes=sizes, weight_bits=tuple(sorted(est.weight_bits)),
+    cands = getattr(est, "weight_candidates_", None) or tuple(sorted(est.weight_bits))
+    net = QuantMLP(layer_sizes=sizes, weight_bits=cands,
                    activation_bits=tuple(sorted(est.activation_bits)),
                    per_neuron=est.granularity == "neuron", temperature=est.gate_temperature,
                    quantized=est.quantize, generator=torch.Generator())

@@ -1,17 +1,24 @@
 """The budget projection of a trained network (torch side of :mod:`skqat._qat.budget`).
 
 After the bits are learned, :func:`project_network` measures, on a sample of
-the training rows, how much each neuron's output would degrade at each lower
-candidate bit-width, and lowers the least harmful neurons until both budgets
-hold (:func:`skqat._qat.budget.project_to_budget`): the step that makes the budget
-a guarantee.
+the training rows, how much each neuron's output would degrade at each
+candidate bit-width, lowers the least harmful neurons until every budget
+holds (:func:`skqat._qat.budget.project_to_budget`,
+:func:`skqat._qat.budget.lower_to_size`): the step that makes the budgets a
+guarantee. Then it raises the neurons whose extra bits buy the most while
+every budget still holds (:func:`skqat._qat.budget.raise_within`): a budget
+is spent, not only respected.
+
+The size is checked on the integer graph itself (:func:`skqat._qat.size.exact_bytes`):
+the greedy steps work on an estimate whose field widths may differ by a bit.
 """
 
 import numpy as np
 import torch
 
 from . import quantizers as Q
-from .budget import project_to_budget
+from .budget import estimated_bytes, lower_to_size, project_to_budget, raise_within
+from .size import exact_bytes, field_bytes
 
 _PROJECTION_ROWS = 4096
 _PROJECTION_BLOCK = 512
@@ -66,12 +73,109 @@ def _sample_statistics(net, data, rows):
     return [s / len(rows) for s in sums], [torch.cat(p) for p in pre]
 
 
+def _importance(net, m2, steps):
+    """How much each neuron's relative error reaches the outputs, per layer.
+
+    An output neuron counts 1. A hidden neuron ``j`` passes its relative
+    error on to each neuron ``k`` of the next layer in proportion to its
+    share of that neuron's signal, ``m2_j W_kj^2 / S_k`` (``W`` folded with
+    the input step, ``S_k`` the signal with the bias), weighted by ``k``'s
+    own importance: harms of different layers then share one unit.
+    """
+    importance = [None] * len(net.linears)
+    importance[-1] = torch.ones(net.linears[-1].n_neurons, dtype=torch.float64)
+    for li in range(len(net.linears) - 2, -1, -1):
+        nxt = net.linears[li + 1]
+        w = (nxt.weight.detach() * steps[li + 1]).double().cpu()
+        contrib = w.pow(2) * m2[li + 1].double().cpu()
+        signal = (contrib.sum(1) + nxt.bias.detach().double().cpu().pow(2)).clamp_min(1e-30)
+        importance[li] = (contrib / signal[:, None] * importance[li + 1][:, None]).sum(0)
+    return [g.numpy() for g in importance]
+
+
+def _weight_errors(net, data, rows):
+    """Relative error of each neuron at each weight candidate, and the same weighted
+    by the neuron's :func:`_importance` (the harm the size budget compares)."""
+    m2, _ = _sample_statistics(net, data, rows)
+    steps = [data.in_step] + [a.step.detach() for a in net.activations]
+    errors = [_relative_errors_weights(lin, x, st) for lin, x, st in zip(net.linears, m2, steps)]
+    harm = [e * g[:, None] for e, g in zip(errors, _importance(net, m2, steps))]
+    return errors, harm
+
+
+def _set_weight_levels(net, levels):
+    net.set_levels_(levels, _levels(net.activations))
+
+
+def _fit_size(net, levels, harm, size):
+    """Lower weight levels until the integer graph's bytes are within ``size.budget``.
+
+    The greedy step works on estimated bytes; each round measures the
+    graph, and lowers the estimate's limit by what the graph exceeds.
+    Raises ValueError when no lower level is left and the graph is still
+    too large.
+    """
+    cands = [lin.candidates for lin in net.linears]
+    n_features = net.linears[0].weight.shape[1]
+    limit = size.budget - size.fixed_bytes
+    while True:  # the limit falls by at least a byte a round: it ends
+        fields = field_bytes(net, size)  # at the current levels
+        new = lower_to_size(levels, cands, n_features, fields, harm, limit)
+        _set_weight_levels(net, new)
+        exact = exact_bytes(net, size)
+        if exact <= size.budget:
+            return new
+        if estimated_bytes(new, cands, n_features, fields) > limit:  # no move left
+            raise ValueError(
+                f"size_budget={size.budget:g} bytes cannot be met: at its smallest (every "
+                "neuron at its lowest candidate bits; where 0 bits is a candidate, one living "
+                f"neuron per hidden layer) the model takes {exact} bytes ({size.fixed_bytes} "
+                "of them the input and output steps). Raise size_budget, reduce the features "
+                "before this estimator, or use fewer hidden layers.")
+        # The graph is larger than the estimate (fields measured at other levels).
+        limit -= exact - size.budget
+        levels = new
+
+
+def _spend(net, levels, harm, settings):
+    """Raise the weight levels whose extra bits buy the most while every budget holds."""
+    cands = [lin.candidates for lin in net.linears]
+    fan_in = [float(lin.weight.shape[1]) for lin in net.linears]
+    n_features = int(fan_in[0])
+    n_weights = sum(f * lin.n_neurons for f, lin in zip(fan_in, net.linears))
+    size = settings.size
+    fields = field_bytes(net, size) if size is not None else None
+
+    def fits(lv):
+        ok = True
+        if settings.bit_budget is not None:
+            used = sum(f * np.asarray(c, dtype=float)[x].sum() for f, c, x in zip(fan_in, cands, lv))
+            ok = used <= settings.bit_budget * n_weights * (1 + 1e-12)
+        if ok and size is not None:
+            ok = estimated_bytes(lv, cands, n_features, fields) <= size.budget - size.fixed_bytes
+        return ok
+
+    def cost(lv, li):
+        c = np.asarray(cands[li], dtype=float)
+        bits = (c[np.minimum(lv[li] + 1, len(c) - 1)] - c[lv[li]]) * fan_in[li]
+        return bits / 8.0 if size is not None else bits
+
+    new = raise_within(levels, cands, harm, fits, cost)
+    _set_weight_levels(net, new)
+    if size is not None and exact_bytes(net, size) > size.budget:
+        new = _fit_size(net, new, harm, size)
+    return new
+
+
 def project_network(net, data, settings, generator):
-    """Lower the least harmful neurons' bits until both budgets hold (in place).
+    """Fit the network's bits to every budget, then spend what is left (in place).
 
     Activations are projected first because their steps change the next
-    layer's folded weights, on which the weight errors are measured.
-    Returns True if any bit-width changed.
+    layer's folded weights, on which the weight errors are measured. Then
+    the weights: lowered to the bit budget (least relative error per bit
+    first), to the size budget (least harm per byte, pruning included),
+    and raised where a budget leaves room (most harm removed per bit or
+    byte). Returns True if any bit-width changed.
 
     Parameters
     ----------
@@ -79,11 +183,12 @@ def project_network(net, data, settings, generator):
     data : TrainData
         Training data; a random sample of its rows measures the errors.
     settings : TrainSettings
-        Gives the two budgets.
+        Gives the budgets.
     generator : torch.Generator
         Draws the sample.
     """
-    if settings.bit_budget is None and settings.activation_bit_budget is None:
+    size = settings.size
+    if settings.bit_budget is None and settings.activation_bit_budget is None and size is None:
         return False
     rows = torch.randperm(len(data), generator=generator)[:_PROJECTION_ROWS].to(data.device)
     changed = False
@@ -97,16 +202,35 @@ def project_network(net, data, settings, generator):
         if any((a != b).any() for a, b in zip(levels, new)):
             changed = True
             net.set_levels_(_levels(net.linears), new)
-    if settings.bit_budget is not None:
+    if settings.bit_budget is not None or size is not None:
         levels = _levels(net.linears)
-        m2, _ = _sample_statistics(net, data, rows)
-        steps = [data.in_step] + [a.step.detach() for a in net.activations]
-        errors = [_relative_errors_weights(lin, x, st)
-                  for lin, x, st in zip(net.linears, m2, steps)]
-        fan_in = [np.full(lin.n_neurons, float(lin.weight.shape[1])) for lin in net.linears]
-        new = project_to_budget(levels, [lin.candidates for lin in net.linears], fan_in, errors,
-                                settings.bit_budget)
-        if any((a != b).any() for a, b in zip(levels, new)):
-            changed = True
-            net.set_levels_(new, _levels(net.activations))
+        errors, harm = _weight_errors(net, data, rows)
+        new = levels
+        if settings.bit_budget is not None:
+            fan_in = [np.full(lin.n_neurons, float(lin.weight.shape[1])) for lin in net.linears]
+            new = project_to_budget(new, [lin.candidates for lin in net.linears], fan_in,
+                                    errors, settings.bit_budget)
+        _set_weight_levels(net, new)
+        if size is not None:
+            new = _fit_size(net, new, harm, size)
+        if all(lin.strength.numel() == lin.n_neurons for lin in net.linears):
+            new = _spend(net, new, harm, settings)  # a neuron at a time: neuron-level only
+        changed = changed or any((a != b).any() for a, b in zip(levels, new))
     return changed
+
+
+def enforce_size(net, data, settings, generator):
+    """Lower the least harmful neurons again if the network outgrew its size budget (in place).
+
+    A fine-tuning with the bits frozen still moves the weights, and with
+    them the widths of the per-neuron fields (a bias may need one more
+    bit): this re-measures the integer graph after it. Returns True if any
+    bit-width changed.
+    """
+    size = settings.size
+    if size is None or not settings.learn_bits or exact_bytes(net, size) <= size.budget:
+        return False
+    rows = torch.randperm(len(data), generator=generator)[:_PROJECTION_ROWS].to(data.device)
+    _, harm = _weight_errors(net, data, rows)
+    _fit_size(net, _levels(net.linears), harm, size)
+    return True

@@ -8,7 +8,7 @@ and fine-tunes the weights and clipping levels with the bits frozen, as the
 frozen phase that ends a training does.
 """
 
-from .projection import project_network
+from .projection import enforce_size, project_network
 from .training import _FREEZE_LR_FACTOR, _Trainer
 
 
@@ -47,4 +47,5 @@ def refine_network(net, train, val, settings, generator, loss_fn, score_fn, n_ep
     if settings.early_stopping:  # the bits are frozen within budget: every epoch fits
         trainer.restore(checkpoint)
     trainer.history.converged = converged
+    enforce_size(net, train, settings, generator)
     return trainer.history, trainer.export_state()

@@ -75,16 +75,18 @@ class WeightQuantizeSTE(torch.autograd.Function):
 class ActivationQuantizeSTE(torch.autograd.Function):
     """Quantized ReLU with a shared step and per-neuron learned bit-widths.
 
-    ``apply(y, step, strength, levels, temperature)`` returns the
+    ``apply(y, step, strength, levels, temperature, revive)`` returns the
     fake-quantized activations of pre-activations ``y`` (n_samples, n_out),
     each neuron at the bit-width its :class:`~skqat._qat.levels.Levels`
     give, all with the layer's ``step``. ``y`` gets the straight-through
     gradient below the clipping level; the step gets the LSQ gradient
     (``round(a/step) - a/step`` inside the range, the top code where clipped).
+    With ``revive`` (a layer whose neurons can be pruned), ``y`` exactly 0
+    passes its gradient too: see ``backward``.
     """
 
     @staticmethod
-    def forward(ctx, y, step, strength, levels, temperature):
+    def forward(ctx, y, step, strength, levels, temperature, revive=False):
         ratio = y / step
         qmax, same = levels.activation_qmax, levels.same_activation_qmax
         if ctx.needs_input_grad[2]:  # the strength gradient needs the unclipped codes
@@ -95,7 +97,7 @@ class ActivationQuantizeSTE(torch.autograd.Function):
         else:
             unclipped, codes = None, torch.minimum(ratio.clamp_min(0.0).round_(), qmax)
         ctx.save_for_backward(ratio, unclipped, codes, step, strength)
-        ctx.levels, ctx.temperature = levels, temperature
+        ctx.levels, ctx.temperature, ctx.revive = levels, temperature, revive
         return codes * step
 
     @staticmethod
@@ -110,6 +112,11 @@ class ActivationQuantizeSTE(torch.autograd.Function):
             grad_y = torch.ops.aten.hardtanh_backward(grad_out_below, ratio, 0.0, float("inf"))
         else:
             grad_y = torch.ops.aten.hardtanh_backward(grad_out, ratio, 0.0, same)
+        if ctx.revive:
+            # A pruned neuron (0 weight bits, 0 bias) outputs exactly 0: its
+            # gradient passes there as if it were alive, so that its weights
+            # keep learning and its strength sees what reviving it would buy.
+            grad_y = grad_y + grad_out * (ratio == 0)
         grad_step = None
         if ctx.needs_input_grad[1]:
             # LSQ: codes - y/step inside, codes where clipped, 0 below (codes are 0 there).
@@ -124,4 +131,4 @@ class ActivationQuantizeSTE(torch.autograd.Function):
             contrib = (diff * grad_out).sum(1).mul_(step)       # (S, n)
             slopes = side_slopes(strength, levels, ctx.temperature)
             grad_strength = _per_strength((slopes * contrib).sum(0), strength)
-        return grad_y, grad_step, grad_strength, None, None
+        return grad_y, grad_step, grad_strength, None, None, None

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .budget import BudgetMultiplier
-from .projection import project_network
-
+from .penalties import BitCosts
+from .projection import enforce_size, project_network
+from .size import SizeAccount
 
 
 # Training rows the latent-weight loss of the stopping rule is measured on.
@@ -63,6 +63,7 @@ class TrainSettings:
     bit_price: float
     activation_bit_price: float
     learn_bits: bool
+    size: SizeAccount | None = None
 
 
 @dataclass
@@ -89,8 +90,8 @@ class OptimizerState:
         ``net.parameters()`` order); None for a parameter Adam has not updated.
     steps : list of int
         Adam's step count per parameter (0 where the moments are None).
-    weight_multiplier, activation_multiplier : float
-        Values of the two budget multipliers (dimensionless).
+    weight_multiplier, activation_multiplier, size_multiplier : float
+        Values of the three budget multipliers (dimensionless).
     generator_state : ndarray of uint8
         State of the torch generator that shuffles the batches.
     """
@@ -101,12 +102,11 @@ class OptimizerState:
     weight_multiplier: float
     activation_multiplier: float
     generator_state: np.ndarray
+    size_multiplier: float = 0.0
 
 
-def _within_budget(settings, mean_w, mean_a):
-    ok_w = settings.bit_budget is None or mean_w <= settings.bit_budget + 1e-9
-    ok_a = settings.activation_bit_budget is None or mean_a <= settings.activation_bit_budget + 1e-9
-    return ok_w and ok_a
+def _within_budget(costs, mean_w, mean_a):
+    return costs.within(mean_w, mean_a)
 
 
 def _non_finite_error(what, settings):
@@ -126,20 +126,11 @@ class _Trainer:
         self.s, self.gen = settings, generator
         self.loss_fn, self.score_fn = loss_fn, score_fn
         self.history = History()
-        self.w_ctrl = BudgetMultiplier(settings.bit_budget)
-        self.a_ctrl = BudgetMultiplier(settings.activation_bit_budget)
-        self.has_budget = (settings.bit_budget is not None
-                           or settings.activation_bit_budget is not None)
-        # Budgeted bits pay no price: the best model within the cap is wanted.
-        self.w_price = settings.bit_price if settings.bit_budget is None else 0.0
-        self.a_price = (settings.activation_bit_price if settings.activation_bit_budget is None
-                        else 0.0)
+        self.costs = BitCosts(net, settings)
         self.opt = self._adam(learn_bits=settings.learn_bits)
         self.params = list(net.parameters())
         self.weights = [lin.weight for lin in net.linears]
         self._saved = None
-        self.max_w_bits = max(max(lin.candidates) for lin in net.linears)
-        self.max_a_bits = max([max(a.candidates) for a in net.activations], default=1)
 
     def _adam(self, learn_bits, lr_factor=1.0):
         s, net = self.s, self.net
@@ -167,7 +158,7 @@ class _Trainer:
             data_loss = (per_sample * w).sum() / w.sum().clamp_min(1e-12)
         objective = data_loss
         if learn_bits:
-            objective = objective + self._bit_cost(data_loss.detach())
+            objective = objective + self.costs.objective(data_loss.detach())
         for p in self.params:  # the optimizer's zero_grad, without its per-call wrappers
             p.grad = None
         objective.backward()
@@ -180,30 +171,9 @@ class _Trainer:
             loss = data_loss.detach() + 0.5 * s.alpha / len(idx) * l2
         self.opt.step()
         net.constrain_(strengths=learn_bits)
-        if learn_bits and self.has_budget:
-            mean_w, mean_a = net.hard_mean_bits()
-            self.w_ctrl.update(mean_w)
-            self.a_ctrl.update(mean_a)
+        if learn_bits:
+            self.costs.update()
         return loss
-
-    def _bit_cost(self, data_loss):
-        """What the expected bits add to the objective: their price and the budget penalties.
-
-        The price is relative to the data loss (a mean bit must cut the loss
-        by ``bit_price`` of itself): the same value means the same trade-off
-        whatever the loss's scale. It is paid only by the bits that have no
-        budget: a budget says how many bits to spend. The budget multipliers
-        are in their own units (the controllers adapt them).
-        """
-        net = self.net
-        cost = 0.0
-        if self.w_price > 0 or self.w_ctrl.value > 0:
-            w_mult = self.w_price * data_loss + self.w_ctrl.value / self.max_w_bits
-            cost = cost + w_mult * net.expected_mean_weight_bits()
-        if net.activations and (self.a_price > 0 or self.a_ctrl.value > 0):
-            a_mult = self.a_price * data_loss + self.a_ctrl.value / self.max_a_bits
-            cost = cost + a_mult * net.expected_mean_activation_bits()
-        return cost
 
     def epoch(self, learn_bits):
         """One pass over the training data; returns the mean training loss."""
@@ -250,7 +220,11 @@ class _Trainer:
             h.n_iter += 1
             h.loss_curve.append(loss)
             mean_w, mean_a = self.net.hard_mean_bits()
-            fits = _within_budget(s, mean_w, mean_a)
+            if learn_bits:
+                self.costs.calibrate()
+            # Frozen bits were fitted to the budgets by the projection (the graph
+            # is measured again at the end): every frozen epoch is within them.
+            fits = _within_budget(self.costs, mean_w, mean_a) if learn_bits else True
             if s.early_stopping:
                 score = self._validation_score()
                 h.validation_scores.append(score)
@@ -269,7 +243,7 @@ class _Trainer:
                 best_loss = min(best_loss, loss)
                 best_latent = min(best_latent, latent)
                 # Restored only when the last epoch ends over budget.
-                if fits and learn_bits and self.has_budget:
+                if fits and learn_bits and self.costs.active:
                     checkpoint = self._snapshot()
             h.no_improvement_count = no_improvement
             if s.verbose:
@@ -319,8 +293,9 @@ class _Trainer:
                 exp_avg_sq.append(None)
                 steps.append(0)
         return OptimizerState(exp_avg=exp_avg, exp_avg_sq=exp_avg_sq, steps=steps,
-                              weight_multiplier=float(self.w_ctrl.value),
-                              activation_multiplier=float(self.a_ctrl.value),
+                              weight_multiplier=float(self.costs.weight.value),
+                              activation_multiplier=float(self.costs.activation.value),
+                              size_multiplier=float(self.costs.size.value),
                               generator_state=self.gen.get_state().numpy().copy())
 
     def load_state(self, state):
@@ -334,8 +309,9 @@ class _Trainer:
                 "exp_avg": torch.as_tensor(m, device=p.device).clone(),
                 "exp_avg_sq": torch.as_tensor(v, device=p.device).clone(),
             }
-        self.w_ctrl.value = state.weight_multiplier
-        self.a_ctrl.value = state.activation_multiplier
+        self.costs.weight.value = state.weight_multiplier
+        self.costs.activation.value = state.activation_multiplier
+        self.costs.size.value = getattr(state, "size_multiplier", 0.0)
         self.gen.set_state(torch.as_tensor(state.generator_state, dtype=torch.uint8))
 
 
@@ -366,13 +342,13 @@ def train_network(net, train, val, settings, generator, loss_fn, score_fn):
     # The frozen-bits fine-tuning repairs what the projection changed, and
     # settles the weights once the price has stopped moving the bits; with
     # neither, the bits learn to the end, as along a stream of partial_fit calls.
-    priced = trainer.w_price > 0 or trainer.a_price > 0
+    costs = trainer.costs
     n_freeze = (int(settings.max_iter * _FREEZE_FRACTION)
-                if settings.learn_bits and (trainer.has_budget or priced) else 0)
+                if settings.learn_bits and (costs.active or costs.priced) else 0)
     checkpoint, converged = trainer.run_phase(settings.max_iter - n_freeze,
                                               learn_bits=settings.learn_bits)
     trainer.history.converged = converged
-    if settings.early_stopping or not _within_budget(settings, *net.hard_mean_bits()):
+    if settings.early_stopping or not _within_budget(costs, *net.hard_mean_bits()):
         trainer.restore(checkpoint)
     if not settings.learn_bits:
         return trainer.history, trainer.export_state()
@@ -382,6 +358,8 @@ def train_network(net, train, val, settings, generator, loss_fn, score_fn):
         checkpoint, _ = trainer.run_phase(n_freeze, learn_bits=False)
         if settings.early_stopping:
             trainer.restore(checkpoint)
+    # The fine-tuning moved the fields' values (a bias may need a bit more).
+    enforce_size(net, train, settings, generator)
     return trainer.history, trainer.export_state()
 
 

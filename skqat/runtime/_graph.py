@@ -55,6 +55,23 @@ from ._resources import resource_report
 from ._rows import check_rows, input_codes, row_blocks
 
 
+def steps_size_bytes(n_features, output_scale, output_offset):
+    """Bytes of a graph's input and output steps, as the model file stores them.
+
+    A float32 scale and offset per feature; the float64 output steps: one
+    common scale, or (when the outputs differ or have offsets) a scale and an
+    offset per output.
+
+    Examples
+    --------
+    >>> steps_size_bytes(14, [0.5], [0.0]), steps_size_bytes(14, [0.5], [3.0])
+    (120, 128)
+    """
+    scale, offset = np.asarray(output_scale), np.asarray(output_offset)
+    per_output = np.any(offset) or np.any(scale != scale.flat[0])
+    return 8 * int(n_features) + (16 * scale.size if per_output else 8)
+
+
 class IntegerMLP:
     """Integer-only inference graph of a quantized ReLU MLP (numpy, no torch).
 
@@ -186,9 +203,8 @@ class IntegerMLP:
         plus per feature the float32 input scale and offset, plus the float64
         output steps (one common scale, or a scale and offset per output).
         """
-        per_output = np.any(self.output_offset) or np.any(self.output_scale != self.output_scale[0])
         return (sum(layer_size_bytes(layer) for layer in self.layers)
-                + 8 * self.n_features + (16 * self.n_outputs if per_output else 8))
+                + steps_size_bytes(self.n_features, self.output_scale, self.output_offset))
 
     def resource_report(self):
         """What the C export needs on a microcontroller: flash, RAM, work per row.

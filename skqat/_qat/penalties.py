@@ -1,0 +1,86 @@
+"""What the bits add to the training objective: their prices and the budget penalties.
+
+:class:`BitCosts` holds the three budget controllers (mean weight bits, mean
+activation bits, bytes), adds their penalties and the prices to the loss,
+and says whether the hard network is within every budget.
+"""
+
+from .budget import BudgetMultiplier
+from .size import expected_bytes, field_bytes, hard_bytes, initial_field_bytes
+
+SIZE_RATE = 0.01
+
+
+class BitCosts:
+    """The budgets and prices of one training run.
+
+    Parameters
+    ----------
+    net : QuantMLP
+    settings : TrainSettings
+    """
+
+    def __init__(self, net, settings):
+        self.net, self.s = net, settings
+        self.weight = BudgetMultiplier(settings.bit_budget)
+        self.activation = BudgetMultiplier(settings.activation_bit_budget)
+        self.size = BudgetMultiplier(None if settings.size is None else settings.size.budget,
+                                     rate=SIZE_RATE)
+        self.active = any(c.budget is not None for c in (self.weight, self.activation, self.size))
+        # Budgeted bits pay no price: the best model within the cap is wanted.
+        weights_capped = settings.bit_budget is not None or settings.size is not None
+        self.weight_price = 0.0 if weights_capped else settings.bit_price
+        self.activation_price = (0.0 if settings.activation_bit_budget is not None
+                                 else settings.activation_bit_price)
+        self.priced = self.weight_price > 0 or self.activation_price > 0
+        self.max_w_bits = max(max(lin.candidates) for lin in net.linears)
+        self.max_a_bits = max([max(a.candidates) for a in net.activations], default=1)
+        self.fields = initial_field_bytes(net)
+
+    def objective(self, data_loss):
+        """The bits' term of the objective (0.0 when nothing is priced or binding).
+
+        The price is relative to the data loss (a mean bit must cut the loss
+        by ``bit_price`` of itself): the same value means the same trade-off
+        whatever the loss's scale. The budget multipliers are in their own
+        units (the controllers adapt them); the size penalty is relative to
+        the budget.
+        """
+        net, cost = self.net, 0.0
+        if self.weight_price > 0 or self.weight.value > 0:
+            w_mult = self.weight_price * data_loss + self.weight.value / self.max_w_bits
+            cost = cost + w_mult * net.expected_mean_weight_bits()
+        if net.activations and (self.activation_price > 0 or self.activation.value > 0):
+            a_mult = self.activation_price * data_loss + self.activation.value / self.max_a_bits
+            cost = cost + a_mult * net.expected_mean_activation_bits()
+        if self.size.value > 0:
+            size = self.s.size
+            cost = cost + (self.size.value / size.budget
+                           * expected_bytes(net, self.fields, size.fixed_bytes))
+        return cost
+
+    def update(self):
+        """Adapt the multipliers to the hard network after an optimizer step."""
+        if not self.active:
+            return
+        mean_w, mean_a = self.net.hard_mean_bits()
+        self.weight.update(mean_w)
+        self.activation.update(mean_a)
+        if self.s.size is not None:
+            self.size.update(self.hard_bytes())
+
+    def calibrate(self):
+        """Measure each layer's field bytes per neuron on the integer graph (once an epoch)."""
+        if self.s.size is not None and self.net.quantized:
+            self.fields = field_bytes(self.net, self.s.size)
+
+    def hard_bytes(self):
+        """Estimated size of the hard network, in bytes."""
+        return hard_bytes(self.net, self.fields, self.s.size.fixed_bytes)
+
+    def within(self, mean_w, mean_a):
+        """Whether the hard network is within every budget (the size estimated)."""
+        s = self.s
+        return ((s.bit_budget is None or mean_w <= s.bit_budget + 1e-9)
+                and (s.activation_bit_budget is None or mean_a <= s.activation_bit_budget + 1e-9)
+                and (s.size is None or self.hard_bytes() <= s.size.budget))
