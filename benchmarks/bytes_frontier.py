@@ -2,13 +2,16 @@
 
 On each task of :mod:`benchmarks.tasks`, each seed, the same training rows:
 
-* ``nmp_size``: NMP-QAT at ``size_budget`` 512 B, 1 KB, 2 KB and 4 KB ((100,));
+* ``nmp_size``: NMP-QAT at ``size_budget`` 512 B, 1 KB, 2 KB and 4 KB, from
+  :func:`skqat.model_selection.starting_width` ((100,), or wider where the
+  budget holds more);
 * ``nmp_defaults``: NMP-QAT as shipped; ``nmp_bits``: at bit budgets;
 * ``uniform``: uniform QAT, 1/2/4/8-bit weights (8-bit activations) at widths
   4, 8, 16, 32, 64 and 128;
 * ``layer``: layer-level learned precision, (100,);
 * ``float``: skqat's float32 network at widths 4, 8, 16, 32 and 100;
-* ``mlp``: scikit-learn's MLP (100,), the ceiling.
+* ``mlp``: scikit-learn's MLP (100,), the ceiling (the regressor on a
+  standardized target, as skqat standardizes its own).
 
 Sizes are ``model_size_bytes_`` (the MLP's: float32 weights and biases, and
 the same input and output steps). :func:`frontier` gives, at each size, the
@@ -32,11 +35,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.preprocessing import StandardScaler
 
 from skqat import NMPQATClassifier, NMPQATRegressor
+from skqat.model_selection import starting_width
 
-from .measure import size_columns
+from .measure import final_step, size_columns
 from .report import markdown_table
 from .tasks import TASKS, load_split
 
@@ -66,9 +72,15 @@ def _fit_one(job):
     task, seed, family, name, params, max_train, max_test = job
     split = load_split(task, seed, max_train, max_test)
     classify = split.kind == "classification"
-    if params is None:
-        est = (MLPClassifier if classify else MLPRegressor)(random_state=seed)
+    if params is None:  # the regressor on a standardized target, as skqat does inside
+        est = (MLPClassifier(random_state=seed) if classify else TransformedTargetRegressor(
+            MLPRegressor(random_state=seed), transformer=StandardScaler()))
     else:
+        if "size_budget" in params:  # started as wide as the budget holds at 2 bits
+            n_out = len(np.unique(split.y_train)) if classify else 1
+            params = {**params, "hidden_layer_sizes": (starting_width(
+                params["size_budget"], n_features=split.X_train.shape[1],
+                n_outputs=1 if n_out == 2 else n_out),)}
         est = (NMPQATClassifier if classify else NMPQATRegressor)(random_state=seed, **params)
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -76,13 +88,15 @@ def _fit_one(job):
         est.fit(split.X_train, split.y_train)
     seconds = time.perf_counter() - start
     sizes = size_columns(est)
+    net = final_step(est)
+    living = (sum(np.count_nonzero(b) for b in net.weight_bits_[:-1])
+              if hasattr(net, "weight_bits_") else sum(net.hidden_layer_sizes))
     return dict(task=task, kind=split.kind, seed=seed, family=family, config=name,
                 budget=(params or {}).get("size_budget", np.nan),
                 score=est.score(split.X_test, split.y_test), size_bytes=sizes["size_bytes"],
                 weight_bits=sizes["weight_bits"], activation_bits=sizes["activation_bits"],
-                living_neurons=int(sum(np.count_nonzero(b) for b in est.weight_bits_[:-1]))
-                if hasattr(est, "weight_bits_") else 100,
-                epochs=est.n_iter_, fit_seconds=seconds)
+                living_neurons=int(living), epochs=net.n_iter_, fit_seconds=seconds,
+                width=int(sum(getattr(net, "hidden_layer_sizes", (0,)))))
 
 
 def _surely_too_large(family, params, n_features, n_outputs):

@@ -1,4 +1,4 @@
-"""Choosing a bit budget: size scorers and a smallest-within-tolerance refit.
+"""Choosing a budget: size scorers, a smallest-within-tolerance refit, a width for a size.
 
 One ``GridSearchCV`` with multi-metric scoring gives the whole trade-off:
 the task score next to the model's size for every candidate. The refit
@@ -24,7 +24,7 @@ which only the refit callable needs to know.
 import numpy as np
 
 __all__ = ["mean_weight_bits_scorer", "mean_activation_bits_scorer", "model_size_scorer",
-           "smallest_within_tolerance"]
+           "smallest_within_tolerance", "starting_width"]
 
 
 def _final(estimator):
@@ -167,3 +167,45 @@ class smallest_within_tolerance:  # noqa: N801 - used like a function, as refit=
     def __repr__(self):
         return (f"smallest_within_tolerance(tolerance={self.tolerance!r}, score={self.score!r}, "
                 f"size={self.size!r}, relative={self.relative!r})")
+
+
+def starting_width(size_budget, *, n_features, n_outputs=1, weight_bits=2, min_width=100):
+    """A hidden width to start a size-budgeted fit from: wide enough to spend the budget.
+
+    A size budget prunes and lowers neurons, but it cannot add any: a (100,)
+    network on 14 features holds about 1 KB at 8 bits, so a 2 KB budget would
+    go unspent. This width holds the budget at ``weight_bits`` per weight
+    (with 4 bytes of fields per neuron and the input and output steps), and
+    training then chooses which neurons to keep and at what precision.
+    Measured on California housing at 2 KB (seed 0): (100,) reached R2 0.752
+    at 1,064 bytes, the (247,) this gives 0.771 at 2,032 bytes (the best
+    uniform network within 2 KB: 0.758). On Covertype at 4 KB, where (100,)
+    already spends the budget, (200,) changed nothing (0.748 both).
+
+    Parameters
+    ----------
+    size_budget : float
+        The budget, in bytes.
+    n_features : int
+        Input features the estimator sees (after the preprocessing).
+    n_outputs : int, default=1
+        Network outputs: 1 for regression or binary classification, the
+        number of classes otherwise.
+    weight_bits : float, default=2
+        Bits per weight the width is sized at.
+    min_width : int, default=100
+        Never narrower than this (the estimators' default width).
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> from skqat.model_selection import starting_width
+    >>> starting_width(2048, n_features=14), starting_width(512, n_features=14)
+    (247, 100)
+    """
+    free = size_budget - 8 * n_features - 16 * n_outputs
+    per_neuron = (n_features + n_outputs) * weight_bits / 8 + 4
+    return max(int(min_width), int(free // per_neuron))

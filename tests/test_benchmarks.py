@@ -329,3 +329,14 @@ def test_bytes_readme_table_marks_the_better_family():
     assert table.splitlines()[0] == "| task | 512 B | 1,024 B |"
     # Equal means: neither in bold.
     assert table.splitlines()[2] == "| t (accuracy) | **0.805** / 0.705 | 0.855 / 0.855 |"
+
+
+def test_readme_bytes_table_is_the_committed_frontier():
+    from benchmarks.bytes_frontier import readme_table
+
+    front = pd.read_csv(ROOT / "benchmarks/results/bytes_frontier.csv")
+    assert " ".join(readme_table(front).split()) in _readme()
+    runs = pd.read_csv(ROOT / "benchmarks/results/bytes_runs.csv")
+    # The benchmark's promise: every fit at a size budget is within it.
+    sized = runs[runs.family == "nmp_size"]
+    assert len(sized) == 4 * 4 * 3 and (sized.size_bytes <= sized.budget).all()

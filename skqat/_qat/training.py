@@ -46,7 +46,11 @@ _FREEZE_LR_FACTOR = 0.2
 
 @dataclass
 class TrainSettings:
-    """Hyperparameters of one training run (taken from the estimator)."""
+    """Hyperparameters of one training run (taken from the estimator).
+
+    ``size`` is the size budget's :class:`~skqat._qat.size.SizeAccount` (None: no
+    size budget); the other names are the estimator's parameters.
+    """
 
     alpha: float
     batch_size: int
