@@ -140,11 +140,15 @@ def test_size_budget_path_and_cv_choose_along_bytes(clf_data):
         NMPQATClassifierCV(size_budgets=[200, 450], max_iter=2).fit(X, y)
 
 
-def test_regressor_cv_takes_size_budgets(reg_data):
+def test_regressor_cv_takes_size_budgets_with_the_same_result_on_any_n_jobs(reg_data):
     X, y = reg_data
-    cv = NMPQATRegressorCV(hidden_layer_sizes=(16,), max_iter=10, random_state=0, cv=2,
-                           bit_budgets=None, size_budgets=[150, 250], n_jobs=2).fit(X, y)
-    assert cv.model_size_bytes_ <= cv.size_budget_
+    fits = [NMPQATRegressorCV(hidden_layer_sizes=(16,), max_iter=10, random_state=0, cv=2,
+                              bit_budgets=None, size_budgets=[150, 250], n_jobs=n_jobs).fit(X, y)
+            for n_jobs in (1, 2)]
+    assert fits[0].model_size_bytes_ <= fits[0].size_budget_
+    np.testing.assert_array_equal(fits[0].cv_results_["mean_test_score"],
+                                  fits[1].cv_results_["mean_test_score"])
+    np.testing.assert_array_equal(fits[0].predict(X), fits[1].predict(X))
 
 
 # ----------------------------------------------------------- training layer
