@@ -130,6 +130,9 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
     best_validation_score_ : float or None
         Best validation accuracy of the last fit (early stopping only); the model
         kept is the best epoch within budget.
+    weight_candidates_ : tuple of int
+        Candidate weight bit-widths training used: ``weight_bits``, with 0
+        added by a ``size_budget``.
     weight_bits_ : list of ndarray of int
         Weight bit-width of every neuron, one array per dense layer.
     activation_bits_ : list of ndarray of int

@@ -115,6 +115,9 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         As in :class:`NMPQATClassifier` (validation scores are R2).
     weight_bits_, activation_bits_, mean_weight_bits_, mean_activation_bits_
         Learned bit-widths, as in :class:`NMPQATClassifier`.
+    weight_candidates_ : tuple of int
+        Candidate weight bit-widths training used: ``weight_bits``, with 0
+        added by a ``size_budget``.
     model_size_bytes_ : int
         Size of the model, as in :class:`NMPQATClassifier`.
     integer_weights_, weight_steps_, integer_biases_, activation_steps_
