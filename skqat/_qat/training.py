@@ -42,6 +42,10 @@ _LATENT_ROWS = 2048
 # point of accuracy at 2 mean weight bits; a longer phase bought nothing).
 _FREEZE_FRACTION = 0.1
 _FREEZE_LR_FACTOR = 0.2
+# The losses are of standardized targets, or of logits of standardized and
+# clipped inputs: O(1) for any model that learns. A loss above this one is a
+# divergence, even while every number is still finite.
+_DIVERGED_LOSS = 1e10
 
 
 @dataclass
@@ -193,6 +197,11 @@ class _Trainer:
         if not math.isfinite(value):
             raise _non_finite_error(f"the training loss is {value} in epoch "
                                     f"{self.history.n_iter + 1}", self.s)
+        if value > _DIVERGED_LOSS:
+            raise ValueError(
+                f"The training loss reached {value:.3g} in epoch {self.history.n_iter + 1}: "
+                f"training diverged. Lower learning_rate_init (now "
+                f"{self.s.learning_rate_init:g}), or rescale the inputs before this estimator.")
         if not all(bool(torch.isfinite(p).all()) for p in self.net.parameters()):
             raise _non_finite_error(f"after epoch {self.history.n_iter + 1}", self.s)
         return value
