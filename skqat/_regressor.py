@@ -62,9 +62,8 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         hard cap, never exceeded (a budget below the smallest model these
         layer sizes allow is an error at fit). It counts the integer graph's
         content (packed weights, each neuron's fields, the input and output
-        steps), not the model file's header and checksum (the file,
-        ``to_integer().to_bytes()``, is 40 to 50 bytes larger) nor a C
-        export's code. With it, training
+        steps), not the model file's header and checksum (a few dozen bytes
+        more in ``to_integer().to_bytes()``) nor a C export's code. With it, training
         adds a 0-bit candidate to ``weight_bits`` (a pruned neuron costs
         nothing) and trades neurons for bits; the weights pay no
         ``bit_price``. Combines with ``bit_budget`` and ``activation_bit_budget``.

@@ -176,11 +176,9 @@ def starting_width(size_budget, *, n_features, n_outputs=1, weight_bits=2, min_w
     network on 14 features holds about 1 KB at 8 bits, so a 2 KB budget would
     go unspent. This width holds the budget at ``weight_bits`` per weight
     (with 4 bytes of fields per neuron and the input and output steps), and
-    training then chooses which neurons to keep and at what precision.
-    Measured on California housing at 2 KB (seed 0): (100,) reached R2 0.752
-    at 1,064 bytes, the (247,) this gives 0.771 at 2,032 bytes (the best
-    uniform network within 2 KB: 0.758). On Covertype at 4 KB, where (100,)
-    already spends the budget, (200,) changed nothing (0.748 both).
+    training then chooses which neurons to keep and at what precision. The
+    accuracy-per-byte benchmark (``benchmarks/results/bytes.md``) starts every
+    size budget from it.
 
     Parameters
     ----------

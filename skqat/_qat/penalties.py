@@ -8,7 +8,9 @@ and says whether the hard network is within every budget.
 from .budget import BudgetMultiplier
 from .size import expected_bytes, field_bytes, hard_bytes, initial_field_bytes
 
-SIZE_RATE = 0.01
+# Relative change of the size multiplier per step (at 0.1 the living neurons
+# of a tight budget swung widely from epoch to epoch).
+_SIZE_RATE = 0.01
 
 
 class BitCosts:
@@ -25,7 +27,7 @@ class BitCosts:
         self.weight = BudgetMultiplier(settings.bit_budget)
         self.activation = BudgetMultiplier(settings.activation_bit_budget)
         self.size = BudgetMultiplier(None if settings.size is None else settings.size.budget,
-                                     rate=SIZE_RATE)
+                                     rate=_SIZE_RATE)
         self.active = any(c.budget is not None for c in (self.weight, self.activation, self.size))
         # Budgeted bits pay no price: the best model within the cap is wanted.
         weights_capped = settings.bit_budget is not None or settings.size is not None

@@ -18,7 +18,7 @@ import torch
 
 from . import quantizers as Q
 from .budget import estimated_bytes, lower_to_size, project_to_budget, raise_within
-from .size import exact_bytes, field_bytes
+from .size import exact_bytes, field_bytes, measure
 
 _PROJECTION_ROWS = 4096
 _PROJECTION_BLOCK = 512
@@ -104,7 +104,9 @@ def _weight_errors(net, data, rows):
 
 
 def _set_weight_levels(net, levels):
-    net.set_levels_(levels, _levels(net.activations))
+    # Only on a change: setting levels also moves every strength to its level's centre.
+    if any((a != b).any() for a, b in zip(_levels(net.linears), levels)):
+        net.set_levels_(levels, _levels(net.activations))
 
 
 def _fit_size(net, levels, harm, size):
@@ -118,11 +120,11 @@ def _fit_size(net, levels, harm, size):
     cands = [lin.candidates for lin in net.linears]
     n_features = net.linears[0].weight.shape[1]
     limit = size.budget - size.fixed_bytes
+    _, fields = measure(net, size)  # at the current levels
     while True:  # the limit falls by at least a byte a round: it ends
-        fields = field_bytes(net, size)  # at the current levels
         new = lower_to_size(levels, cands, n_features, fields, harm, limit)
         _set_weight_levels(net, new)
-        exact = exact_bytes(net, size)
+        exact, next_fields = measure(net, size)
         if exact <= size.budget:
             return new
         if estimated_bytes(new, cands, n_features, fields) > limit:  # no move left
@@ -134,7 +136,7 @@ def _fit_size(net, levels, harm, size):
                 "before this estimator, or use fewer hidden layers.")
         # The graph is larger than the estimate (fields measured at other levels).
         limit -= exact - size.budget
-        levels = new
+        levels, fields = new, next_fields
 
 
 def _spend(net, levels, harm, settings):

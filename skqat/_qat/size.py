@@ -55,15 +55,28 @@ def integer_layers(net, account):
     return layers
 
 
+def measure(net, account):
+    """The graph's bytes and each layer's field bytes per living neuron, from one export.
+
+    Returns
+    -------
+    (int, list of float)
+        ``model_size_bytes_`` of the network as it is now, and per layer
+        the bytes of one neuron's fields.
+    """
+    layers = integer_layers(net, account)
+    return (account.fixed_bytes + sum(layer_size_bytes(layer) for layer in layers),
+            [sum(metadata_widths(layer)[3]) / 8.0 for layer in layers])
+
+
 def exact_bytes(net, account):
     """``model_size_bytes_`` of the network as it is now, in bytes (an int)."""
-    return account.fixed_bytes + sum(layer_size_bytes(layer)
-                                     for layer in integer_layers(net, account))
+    return measure(net, account)[0]
 
 
 def field_bytes(net, account):
     """Bytes of the per-neuron fields of each layer, per living neuron (list of float)."""
-    return [sum(metadata_widths(layer)[3]) / 8.0 for layer in integer_layers(net, account)]
+    return measure(net, account)[1]
 
 
 def initial_field_bytes(net):
