@@ -113,7 +113,8 @@ def _surely_too_large(family, params, n_features, n_outputs):
     width = params["hidden_layer_sizes"][0]
     bits = 32 if family == "float" else params["weight_bits"][0]
     weights = width * (n_features + n_outputs) * bits / 8
-    return 8 * n_features + weights > 1.25 * max(SIZES)
+    steps = (8 if family == "float" else 4) * n_features  # float32 or bfloat16, twice
+    return steps + weights > 1.25 * max(SIZES)
 
 
 def run(tasks, seeds, max_train, jobs, max_test=4000, log=None, families=None, done=None):

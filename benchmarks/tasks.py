@@ -34,14 +34,24 @@ def _subsample(n, limit, rng):
     return np.sort(rng.choice(n, limit, replace=False)) if limit and n > limit else np.arange(n)
 
 
+@dataclass
+class RawSplit:
+    """Raw training and test rows (DataFrames) of one task, and its unfitted preprocessing."""
+
+    name: str
+    kind: str
+    X_train: object
+    y_train: np.ndarray
+    X_test: object
+    y_test: np.ndarray
+    preprocessor: object
+
+
 def _finish(name, kind, X_tr, y_tr, X_te, y_te, seed, max_train, max_test, prep=None):
     rng = np.random.default_rng(seed)
     tr, te = _subsample(len(X_tr), max_train, rng), _subsample(len(X_te), max_test, rng)
-    X_tr, y_tr = X_tr.iloc[tr], np.asarray(y_tr)[tr]
-    X_te, y_te = X_te.iloc[te], np.asarray(y_te)[te]
-    prep = prep or make_tabular_preprocessor()
-    return Split(name, kind, np.asarray(prep.fit_transform(X_tr), dtype=np.float64), y_tr,
-                 np.asarray(prep.transform(X_te), dtype=np.float64), y_te)
+    return RawSplit(name, kind, X_tr.iloc[tr], np.asarray(y_tr)[tr], X_te.iloc[te],
+                    np.asarray(y_te)[te], prep or make_tabular_preprocessor())
 
 
 def _covertype_encoder():
@@ -58,7 +68,16 @@ def covertype_rows(n_rows, data_home=None):
 
 
 def load_split(name, seed, max_train=None, max_test=None, data_home=None):
-    """Load task ``name`` and split it for ``seed``.
+    """Task ``name`` split for ``seed``: :func:`load_raw_split`, preprocessed (float64 arrays)."""
+    raw = load_raw_split(name, seed, max_train, max_test, data_home)
+    prep = raw.preprocessor
+    return Split(name, raw.kind, np.asarray(prep.fit_transform(raw.X_train), dtype=np.float64),
+                 raw.y_train, np.asarray(prep.transform(raw.X_test), dtype=np.float64),
+                 raw.y_test)
+
+
+def load_raw_split(name, seed, max_train=None, max_test=None, data_home=None):
+    """Load task ``name`` and split it for ``seed``: raw rows and the preprocessing to fit.
 
     * ``covertype``: train on the ``validate`` file, test on the disjoint
       ``serving`` file; both soil and wilderness one-hot encoded (54 features).

@@ -30,7 +30,7 @@ from ._size_budget import check_reachable_size, check_size_met, size_account, we
 from ._sklearn_private import Interval, Options, StrOptions, _check_sample_weight
 from ._stream import start_input_statistics, update_input_statistics, warn_constant_first_block
 from .runtime import IntegerMLP, QuantizedLayer
-from .runtime._rows import encode_rows
+from .runtime._rows import encode_rows, round_to_bfloat16
 
 # Standardized inputs saturate at this many standard deviations. Every
 # feature gets the same step, for the reason ``_layers.QuantReLU`` gives.
@@ -218,7 +218,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
                 self, X, sample_weight, clip=_INPUT_CLIP_STD if self.quantize else np.inf)
         layer_sizes = [X.shape[1], *hidden, self._n_outputs()]
         check_reachable_bit_budget(self.bit_budget, weight_cands, layer_sizes)
-        size = size_account(self, X.shape[1])
+        size = size_account(self)
         check_reachable_size(size, layer_sizes, weight_cands)
         net = QuantMLP(layer_sizes=layer_sizes, weight_bits=weight_cands,
                        activation_bits=act_cands, per_neuron=self.granularity == "neuron",
@@ -286,8 +286,10 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
 
     def _input_affine(self):
         # Standardization (and quantization) folded: code = x * a + c (then rounded).
-        scale = 1.0 / (self.input_scale_ * self._input_step()[0])
-        return scale, -self.input_mean_ * scale
+        # a and c are bfloat16 values, 2 bytes each in the model file instead of
+        # 4; training sees the same codes, so the graph stays exact.
+        scale = round_to_bfloat16(1.0 / (self.input_scale_ * self._input_step()[0]))
+        return scale, round_to_bfloat16(-self.input_mean_ * scale)
 
     def _input_codes(self, X):
         """Input codes of dense rows ``X``: what the network's first layer takes."""

@@ -143,8 +143,8 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
     model_size_bytes_ : int
         Content of the integer graph as the model file stores it: per layer
         the packed weight bits and each neuron's bias, multiplier, shift and
-        bit-widths at the widths the layer needs; per feature a float32 scale
-        and offset; the float64 output steps. In float (``quantize=False``): float32
+        bit-widths at the widths the layer needs; per feature a scale and an
+        offset, 2 bytes each (bfloat16); the float64 output steps. In float (``quantize=False``): float32
         weights and biases and a float32 mean and scale per feature and output.
     integer_weights_ : list of ndarray of int8 or int16, or None
         Integer weight codes, shape (n_out, n_in) per layer (None in float).

@@ -8,7 +8,7 @@ say clearly when a budget cannot be met.
 import math
 
 from ._qat.size import SizeAccount
-from .runtime._graph import steps_size_bytes
+from .runtime._model_file import steps_size_bytes
 
 
 def weight_candidates(candidates, *, size_budget, granularity):
@@ -23,18 +23,19 @@ def weight_candidates(candidates, *, size_budget, granularity):
     return (0, *candidates)
 
 
-def steps_bytes(est, n_features):
-    """Bytes of the input and output steps of ``est``'s graph (targets encoded)."""
+def steps_bytes(est):
+    """Bytes of the input and output steps of ``est``'s graph (input statistics known)."""
     task = est._graph_task()
-    return steps_size_bytes(n_features, task.get("target_scale", [1.0]),
+    scale, offset = est._input_affine()
+    return steps_size_bytes(scale, offset, task.get("target_scale", [1.0]),
                             task.get("target_mean", [0.0]))
 
 
-def size_account(est, n_features):
+def size_account(est):
     """The :class:`SizeAccount` of ``est``'s size budget, or None without one."""
     if est.size_budget is None or not est.quantize:
         return None
-    return SizeAccount(budget=float(est.size_budget), fixed_bytes=steps_bytes(est, n_features),
+    return SizeAccount(budget=float(est.size_budget), fixed_bytes=steps_bytes(est),
                        input_step=est.input_steps_, input_bits=est.input_bits)
 
 
@@ -63,7 +64,7 @@ def check_reachable_size(account, layer_sizes, candidates):
         raise ValueError(
             f"size_budget={account.budget:g} bytes is below {low} bytes, the weights and "
             f"steps of the smallest model these layer sizes allow ({account.fixed_bytes} bytes "
-            f"are the input and output steps: 8 per feature). Raise size_budget, or reduce "
+            f"are the input and output steps: 4 per feature). Raise size_budget, or reduce "
             "the features before this estimator (a SelectKBest or a PCA in the pipeline).")
 
 

@@ -51,9 +51,26 @@ def test_torch_is_imported_only_by_the_training_subpackage(module):
     assert not torch_users, f"{module} imports {torch_users}: torch code belongs in skqat._qat"
 
 
+def _top_level_imports(path):
+    """Top names a file imports outside any function (what importing it needs)."""
+    tree = ast.parse(path.read_text())
+    return {alias.name.split(".")[0] for node in tree.body
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and not getattr(node, "level", 0)
+            for alias in (node.names if isinstance(node, ast.Import)
+                          else [ast.alias(node.module or "")])}
+
+
+#: Optional exporters the runtime may import inside the function that needs them.
+RUNTIME_OPTIONAL = {"onnx"}
+
+
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("skqat.runtime")))
 def test_the_runtime_imports_numpy_and_itself_only(module):
     allowed = {"numpy", "skqat"}
+    path = next(p for p in PACKAGE.rglob("*.py") if _module_name(p) == module)
+    assert not _top_level_imports(path) & RUNTIME_OPTIONAL, (
+        f"{module} imports an optional exporter at import time: import it where it is used")
+    allowed = allowed | RUNTIME_OPTIONAL
     foreign = sorted(m for m in MODULES[module]
                      if _top(m) not in allowed | {"__future__"} and _top(m) not in sys.stdlib_module_names)
     inside = sorted(m for m in MODULES[module]

@@ -347,7 +347,8 @@ def test_readme_bytes_table_is_the_committed_frontier():
     assert f"NMP-QAT is ahead in {ahead} of the {len(cells)} cells" in readme
     assert f"ahead by more than the spread of the difference in {int(small.paired_above.sum())} " \
         f"of the {len(small)} cells" in readme
-    assert int(small.above.sum()) == 0 and "is met nowhere" in readme
+    assert f"ahead by more than the seed spread in {int(small.above.sum())} of the " \
+        f"{len(small)} cells" in readme
     runs = pd.read_csv(ROOT / "benchmarks/results/bytes_runs.csv")
     # The benchmark's promise: every fit at a size budget is within it.
     sized = runs[runs.family == "nmp_size"]

@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 PUBLIC_MODULES = ["skqat", "skqat.runtime", "skqat.datasets", "skqat.model_selection",
-                  "skqat.preprocessing", "skqat.plotting"]
+                  "skqat.preprocessing", "skqat.plotting", "skqat.onnx"]
 
 
 def _public_objects():

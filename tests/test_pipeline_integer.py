@@ -22,6 +22,7 @@ from skqat.runtime._device_plan import float32_keys, keys_to_float32, _threshold
 from skqat.runtime._rows import input_codes
 
 from .conftest import subsample, tabular_preprocessor
+from .test_onnx import assert_onnx_predicts
 from .test_runtime import compile_c
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -48,6 +49,7 @@ def assert_same_everywhere(pipe, model, rows, tmp_path):
     np.testing.assert_array_equal(model.predict(rows), expected)
     np.testing.assert_array_equal(load_bytes(model.to_bytes()).predict(rows), expected)
     compile_c(model, tmp_path, rows)
+    assert_onnx_predicts(model, rows, expected)
 
 
 @pytest.fixture(scope="module")

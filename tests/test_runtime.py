@@ -5,6 +5,7 @@ bit-width from 1 to 16, random requantization factors, inputs far outside
 any training range, and the widest fan-in the runtime supports.
 """
 
+import math
 import re
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from skqat.runtime import (IntegerLayer, IntegerMLP, ModelFileError, QuantizedLayer, load,
                            load_bytes)
 from skqat.runtime._layer import MAX_FAN_IN, LayerPlan, saturated_bias
+from skqat.runtime._rows import fits_bfloat16, round_to_bfloat16
 
 ALL_BITS = np.arange(1, 17)
 
@@ -169,11 +171,55 @@ def test_model_file_class_label_kinds(classes):
     assert load_bytes(graph.to_bytes()) == graph
 
 
+def _with_version(data, version, flags=None):
+    """Model-file bytes with another version byte (and flags byte), checksum redone."""
+    body = bytearray(data[:-4])
+    body[8] = version
+    if flags is not None:
+        body[13] = flags
+    return bytes(body) + zlib.crc32(bytes(body)).to_bytes(4, "little")
+
+
+def test_bfloat16_input_steps_take_two_bytes_each_and_version_2_files_still_load():
+    rng = np.random.default_rng(5)
+    graph = random_graph(rng, [6, 4, 2], task="multiclass")
+    assert not fits_bfloat16(graph.input_scale)  # random float32 steps: 4 bytes each
+    half = IntegerMLP(round_to_bfloat16(graph.input_scale), round_to_bfloat16(graph.input_offset),
+                      graph.input_bits, graph.layers, graph.output_scale, graph.output_offset,
+                      graph.task)
+    assert len(half.to_bytes()) == len(graph.to_bytes()) - 4 * 6
+    assert half.theoretical_size_bytes() == graph.theoretical_size_bytes() - 4 * 6
+    assert load_bytes(half.to_bytes()) == half
+    X = extreme_rows(rng, 6, 40)
+    np.testing.assert_array_equal(load_bytes(half.to_bytes()).predict(X), half.predict(X))
+    # Version 2 was version 3 without the bfloat16 flag: its files still load...
+    old = graph.to_bytes()
+    assert load_bytes(_with_version(old, 2)) == graph
+    # ...and a version 2 file cannot claim the flag it did not have.
+    with pytest.raises(ModelFileError, match="header"):
+        load_bytes(_with_version(old, 2, flags=old[13] | 16))
+
+
+def test_round_to_bfloat16_is_the_nearest_bfloat16():
+    rng = np.random.default_rng(0)
+    v = np.concatenate([rng.normal(0, 1e3, 500), rng.normal(0, 1e-30, 100), [0.0, -0.0, 1.5]])
+    r = round_to_bfloat16(v)
+    assert fits_bfloat16(r)
+    # The two bfloat16 neighbours of each float32: truncation and the next one up.
+    f = v.astype(np.float32)
+    down = (f.view(np.uint32) & 0xFFFF0000).view(np.float32).astype(np.float64)
+    up = ((f.view(np.uint32) & 0xFFFF0000) + 0x10000).view(np.float32).astype(np.float64)
+    err = np.abs(r.astype(np.float64) - f)
+    assert np.all(err <= np.minimum(np.abs(f - down), np.abs(up - f)))
+    assert np.all(np.abs(r - f) <= np.abs(f) * 2.0**-8)
+    assert np.isfinite(round_to_bfloat16([3.4e38])).all()
+
+
 def test_model_file_errors_are_clear(tmp_path, classifier_graph):
     data = classifier_graph.to_bytes()
     with pytest.raises(ModelFileError, match="magic"):
         load_bytes(b"PK\x03\x04" + data[4:])
-    for version, message in [(3, "format version 3"), (1, "version 1 had a float64 input")]:
+    for version, message in [(4, "format version 4"), (1, "version 1 had a float64 input")]:
         wrong_version = bytearray(data)
         wrong_version[8] = version
         with pytest.raises(ModelFileError, match=message):
@@ -371,3 +417,36 @@ def test_saturated_biases_never_change_an_output(seed, k, act):
             for layer in (IntegerLayer(w, np.full(n_out, 3), b, mult, shift, acts)
                           for b in (bias, new))]
     np.testing.assert_array_equal(outs[0], outs[1])
+
+
+@settings(max_examples=300, deadline=None)
+@given(log_real=st.floats(-30, 30), bound=st.integers(1, 2**40),
+       max_result=st.one_of(st.none(), st.integers(1, 2**16 - 1)))
+def test_the_multiplier_a_neuron_needs_always_represents_its_factor(log_real, bound, max_result):
+    from skqat.runtime import _fixed_point as fp
+    real = 2.0**log_real
+    if max_result is None and bound * real >= 2**40:
+        return  # an output beyond any graph's range: refused elsewhere
+    n = fp.needed_multiplier_bits(bound, real, max_result)
+    if math.frexp(real)[1] + 1 > fp.multiplier_bits(bound):
+        return  # the bound leaves no room: the graph is out of range (GraphRangeError)
+    m, k = fp.quantize_multiplier(real, n)
+    assert 0 <= k <= fp.MAX_SHIFT and 0 < m < 2**n
+    if k < fp.MAX_SHIFT:  # a full-width multiplier: relative error below 2**(1 - n)
+        assert abs(m * 2.0**-k - real) <= real * 2.0 ** (1 - n)
+
+
+def test_a_neuron_worth_thousands_of_codes_per_unit_builds():
+    # weight step / activation step = 8080: one accumulator unit is 8080 codes
+    # (a degenerate but trainable neuron; it once failed the export).
+    hidden = QuantizedLayer(weights=np.array([[1, -1], [1, 1]], dtype=np.int8),
+                            weight_bits=np.array([2, 2]), weight_step=np.array([8.08, 0.1]),
+                            bias=np.array([0, 1]), activation_step=np.array([0.001, 0.05]),
+                            activation_bits=np.array([4, 4]))
+    out = QuantizedLayer(weights=np.array([[1, 1]], dtype=np.int8), weight_bits=np.array([2]),
+                         weight_step=np.array([0.01]), bias=np.array([0]))
+    graph = IntegerMLP.from_layers(input_scale=np.ones(2), input_offset=np.zeros(2),
+                                   input_bits=8, layers=[hidden, out], task="regression")
+    assert graph.layers[0].multiplier[0] * 2.0 ** -graph.layers[0].shift[0] == 8080
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [-2.0, 3.0]])
+    np.testing.assert_array_equal(graph.decision_function(X), reference_outputs(graph, X))

@@ -48,28 +48,12 @@ from . import _fixed_point as fp
 from ._c_export import export_c
 from ._graph_check import check_graph
 from ._layer import LayerPlan, layer_size_bytes, requantized_layers
-from ._model_file import dump_bytes
+from ._model_file import dump_bytes, steps_size_bytes
+from ._onnx_export import DEFAULT_OPSET, graph_to_onnx
 from ._raw_inputs import encode_raw_rows
 from ._raw_inputs_file import dump_raw_inputs
 from ._resources import resource_report
 from ._rows import check_rows, input_codes, row_blocks
-
-
-def steps_size_bytes(n_features, output_scale, output_offset):
-    """Bytes of a graph's input and output steps, as the model file stores them.
-
-    A float32 scale and offset per feature; the float64 output steps: one
-    common scale, or (when the outputs differ or have offsets) a scale and an
-    offset per output.
-
-    Examples
-    --------
-    >>> steps_size_bytes(14, [0.5], [0.0]), steps_size_bytes(14, [0.5], [3.0])
-    (120, 128)
-    """
-    scale, offset = np.asarray(output_scale), np.asarray(output_offset)
-    per_output = np.any(offset) or np.any(scale != scale.flat[0])
-    return 8 * int(n_features) + (16 * scale.size if per_output else 8)
 
 
 class IntegerMLP:
@@ -200,11 +184,13 @@ class IntegerMLP:
 
         Per layer the packed weight bits and the per-neuron fields at the
         widths the layer needs (:func:`~skqat.runtime._layer.layer_size_bytes`),
-        plus per feature the float32 input scale and offset, plus the float64
-        output steps (one common scale, or a scale and offset per output).
+        plus per feature the input scale and offset (bfloat16 or float32, see
+        :func:`steps_size_bytes`), plus the float64 output steps (one common
+        scale, or a scale and offset per output).
         """
         return (sum(layer_size_bytes(layer) for layer in self.layers)
-                + steps_size_bytes(self.n_features, self.output_scale, self.output_offset))
+                + steps_size_bytes(self.input_scale, self.input_offset, self.output_scale,
+                                   self.output_offset))
 
     def resource_report(self):
         """What the C export needs on a microcontroller: flash, RAM, work per row.
@@ -374,6 +360,31 @@ class IntegerMLP:
         with open(path, "wb") as f:
             f.write(data)
         return len(data)
+
+    def to_onnx(self, path=None, *, opset=DEFAULT_OPSET):
+        """The graph as an ONNX model that onnxruntime runs exactly (needs ``skqat[onnx]``).
+
+        Float64 input ``X``; outputs ``label`` and ``probabilities``
+        (classifiers) or ``variable`` (regressors), equal to :meth:`predict`,
+        :meth:`predict_proba` and the regression values. See
+        :mod:`~skqat.runtime._onnx_export` for the operators and why.
+
+        Parameters
+        ----------
+        path : str, path-like or None
+            Also write the model there.
+        opset : int, default=19
+            ONNX opset, 13 to 21.
+
+        Returns
+        -------
+        onnx.ModelProto
+        """
+        model = graph_to_onnx(self, opset=opset)
+        if path is not None:
+            with open(path, "wb") as f:
+                f.write(model.SerializeToString())
+        return model
 
     def export_c(self, directory, *, prefix="skqat_model", test_rows=None):
         """Write C99 for microcontrollers: ``<prefix>.h`` and ``<prefix>.c`` in ``directory``.
