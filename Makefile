@@ -7,7 +7,7 @@ SKQAT_DATA_HOME ?= $(abspath $(wildcard ../shared/data))
 export SKQAT_DATA_HOME
 
 .PHONY: install demo test bench bench-quick bench-sparse bench-steps bench-dask bench-compression \
-	bench-paper bench-path bench-bytes bench-onnx bench-gpu docs clean
+	bench-paper bench-path bench-bytes bench-onnx bench-fields bench-gpu docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ bench-paper: install
 # float and MLP, 3 seeds on the four tasks (about 90 minutes on 2 cores).
 bench-bytes: install
 	$(PY) -m benchmarks.bytes_frontier --output benchmarks/results --jobs 2
+
+# Per-neuron field bits with 12 and 4 guard bits in the multipliers (a few minutes).
+bench-fields: install
+	$(PY) -m benchmarks.lean_fields --output benchmarks/results
 
 # ONNX: agreement with predict, bytes, and onnxruntime's time per 10,000 rows (a few minutes).
 bench-onnx: install

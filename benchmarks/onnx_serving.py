@@ -110,7 +110,8 @@ def serve_task(task, max_train=6000, max_test=10_000):
     X = split.X_test
     expected = pipe.predict(X)
     graph = to_integer(pipe)
-    session = _session(to_onnx(pipe))
+    model = to_onnx(pipe)
+    session = _session(model)
     feeds = onnx_inputs(pipe, X)
     out = session.run(None, feeds)
     row = {"task": task, "kind": split.kind, "rows": len(X),
@@ -118,7 +119,7 @@ def serve_task(task, max_train=6000, max_test=10_000):
     if classify:
         row["proba_max_diff"] = float(np.abs(out[1] - pipe.predict_proba(X)).max())
     row["skl2onnx_differing"] = _skl2onnx_differing(split, classify)
-    row["onnx_bytes"] = len(to_onnx(pipe).SerializeToString())
+    row["onnx_bytes"] = len(model.SerializeToString())
     row["model_file_bytes"] = len(graph.to_bytes())
     mlp = make_pipeline(split.preprocessor, (MLPClassifier if classify else MLPRegressor)(
         random_state=0))

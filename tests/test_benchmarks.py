@@ -353,3 +353,15 @@ def test_readme_bytes_table_is_the_committed_frontier():
     # The benchmark's promise: every fit at a size budget is within it.
     sized = runs[runs.family == "nmp_size"]
     assert len(sized) == 4 * 4 * 3 and (sized.size_bytes <= sized.budget).all()
+
+
+def test_narrower_multipliers_claims_are_those_of_the_committed_run():
+    # _fixed_point.GUARD_BITS and the user guide: 4 guard bits score as 12 did, a byte
+    # less per neuron (the same fitted models, exported both ways).
+    runs = pd.read_csv(ROOT / "benchmarks/results/lean_fields.csv")
+    wide = runs[runs.guard_bits == 12].set_index(["task", "config"])
+    shipped = runs[runs.guard_bits == 4].set_index(["task", "config"])
+    assert len(wide) == len(shipped) == 16
+    assert (abs(shipped.score - wide.score) <= 0.001).all()
+    assert ((wide.field_bits - shipped.field_bits) >= 7).all()
+    assert (shipped.bytes < wide.bytes).all()

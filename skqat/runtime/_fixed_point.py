@@ -47,7 +47,7 @@ FLOAT_EXACT_BITS = 53
 #: Training never sees the multiplier (its requantization is real-valued), so
 #: a finer one only reproduces an unrounded scale more closely: 4 bits (a
 #: relative error below 1/16 of a code) scored as 12 did on the shared tasks
-#: (docs/benchmarks.md, "Accuracy per byte") with a byte less per neuron.
+#: with a byte less per neuron (``benchmarks/results/lean_fields.md``).
 GUARD_BITS = 4
 #: A hidden neuron's codes count as at most this many bits for its multiplier: a
 #: wider code keeps the same relative precision (8 bits in all), since an
