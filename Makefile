@@ -41,9 +41,10 @@ bench-quick: install
 bench-sparse: install
 	$(PY) -m benchmarks.sparse_memory --output benchmarks/results
 
-# Milliseconds per training step against scikit-learn's MLP and skqat's float step (a few minutes).
+# Milliseconds per training step against scikit-learn's MLP and skqat's float step, and whole
+# fits of the defaults against the MLP on the four shared tasks (about 6 minutes).
 bench-steps: install
-	$(PY) -m benchmarks.step_cost --output benchmarks/results
+	$(PY) -m benchmarks.step_cost --fits --output benchmarks/results
 
 # Incremental (dask-ml) over about 2 million KPI rows generated chunk by chunk (a few minutes).
 bench-dask: install

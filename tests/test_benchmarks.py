@@ -96,7 +96,18 @@ def test_step_cost_benchmark_writes_every_method_and_the_targets(tmp_path):
     budget = table.set_index("method").loc["nmp_b2_a6"]
     assert budget.weight_bits <= 2.0 and budget.activation_bits <= 6.0
     text = (tmp_path / "step_cost.md").read_text()
-    assert "| small: nmp_b2_a6 at most 2.0x scikit-learn's MLP |" in text
+    assert "| small: nmp_b2_a6 at most 2.5x scikit-learn's MLP |" in text
+
+
+def test_whole_fit_times_compare_the_defaults_with_the_mlp():
+    from benchmarks import step_cost
+
+    fits = step_cost.fit_times(["california"], max_train=300, log=lambda *a: None)
+    row = fits.iloc[0]
+    assert row.n_train == 300 and row.skqat_default_epochs > 0 and row.sklearn_mlp_epochs > 0
+    assert row.ratio == row.skqat_default_s / row.sklearn_mlp_s
+    assert 0.0 < row.skqat_default_score <= 1.0 and 0.0 < row.sklearn_mlp_score <= 1.0
+    assert "| california | 300 |" in step_cost.fits_markdown(fits)
 
 
 def test_dask_incremental_benchmark_runs_on_tiny_settings(tmp_path):

@@ -9,7 +9,7 @@ from hypothesis.extra.numpy import arrays
 
 from skqat._qat import quantizers as Q
 from skqat._qat.levels import build_levels, side_slopes
-from skqat._qat.ste import ActivationQuantizeSTE, WeightQuantizeSTE
+from skqat._qat.ste import QuantLinearFunction, QuantReLUFunction
 
 
 def _round_half_even(x):
@@ -142,34 +142,147 @@ def _levels(s, cands, kind):
 STRENGTHS = [[0.05, 0.3, 0.49, 0.6, 0.97], [0.01, 0.1, 0.2, 0.12, 0.24], [0.8, 0.9, 0.99, 1.0, 0.76]]
 
 
+def _linear_case(candidates, strengths, seed=1, n_samples=7):
+    """Input codes, weights, bias, input steps and strengths of a 5-neuron layer, float64."""
+    gen = torch.Generator().manual_seed(seed)
+    codes = torch.randn(n_samples, 9, generator=gen, dtype=torch.float64).mul_(4).round_()
+    weight = torch.randn(5, 9, generator=gen, dtype=torch.float64)
+    bias = torch.randn(5, generator=gen, dtype=torch.float64)
+    in_step = torch.rand(9, generator=gen, dtype=torch.float64) * 0.5 + 0.1
+    s = torch.tensor(strengths, dtype=torch.float64)
+    return codes, weight, bias, in_step, s, _levels(s, torch.tensor(candidates), "weight")
+
+
 @pytest.mark.parametrize("strengths", STRENGTHS)
 @pytest.mark.parametrize("candidates", [[1, 2, 4, 8], [0, 1, 2, 4, 8]])
 def test_weight_strength_gradient_is_that_of_the_soft_mixture_beside_each_level(strengths,
                                                                                 candidates):
-    gen = torch.Generator().manual_seed(1)
-    w = torch.randn(5, 9, generator=gen, dtype=torch.float64)
-    bias = torch.randn(5, generator=gen, dtype=torch.float64, requires_grad=True)
-    grad = torch.randn(5, 9, generator=gen, dtype=torch.float64)
+    codes, weight, bias, in_step, s, levels = _linear_case(candidates, strengths)
+    for t in (codes, weight, bias, s):
+        t.requires_grad_()
+    grad = torch.randn(7, 5, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    out = QuantLinearFunction.apply(codes, weight, bias, s, in_step, levels, 0.1)
+    (out * grad).sum().backward()
+    # The strengths: the soft mixture of the folded weights' quantizations
+    # (row i mixes with g(s_i)), against the gradient of the folded weights.
+    w = weight.detach() * in_step
+    grad_w = grad.T @ codes.detach()
     cands, k = torch.tensor(candidates), len(candidates)
-    s = torch.tensor(strengths, dtype=torch.float64, requires_grad=True)
-    out, bias_q = WeightQuantizeSTE.apply(w, bias, s, _levels(s, cands, "weight"), 0.1)
-    (out * grad).sum().backward(retain_graph=True)
     ref = s.detach().clone().requires_grad_()
     stacked = torch.stack([Q.quantize_weight(w, b) for b in cands.tolist()])
-    mixture = (_side_gates(ref, k, 0.1).T[:, :, None] * stacked).sum(0)  # row i mixes with g(s_i)
-    (mixture * grad).sum().backward()
+    mixture = (_side_gates(ref, k, 0.1).T[:, :, None] * stacked).sum(0)
+    (mixture * grad_w).sum().backward()
     torch.testing.assert_close(s.grad, ref.grad)
-    # Every row at its own bits; the bias a whole number of weight steps (0 for a
-    # pruned, 0-bit, row), gradient straight through.
+    # Forward: every row at its own bits, the bias a whole number of weight
+    # steps (0 for a pruned, 0-bit, row).
     bits = cands[Q.strength_to_level(s, k)]
-    torch.testing.assert_close(out, Q.quantize_weight(w, bits), rtol=0, atol=0)
+    w_q = Q.quantize_weight(w, bits)
     step = Q.weight_step(w, bits)
-    np.testing.assert_array_equal(bias_q.detach().numpy(),
-                                  np.rint((bias / step).detach().numpy()) * step.numpy()
-                                  * (bits > 0).numpy())
-    torch.testing.assert_close(bias.grad, torch.zeros_like(bias))
-    bias_q.sum().backward()
-    torch.testing.assert_close(bias.grad, torch.ones_like(bias))
+    bias_q = torch.as_tensor(np.rint((bias / step).detach().numpy()) * step.numpy()
+                             * (bits > 0).numpy())
+    torch.testing.assert_close(out, torch.addmm(bias_q, codes.detach(), w_q.T), rtol=0, atol=0)
+    # Everything else straight through; the inputs through the quantized weights.
+    torch.testing.assert_close(weight.grad, grad_w * in_step)
+    torch.testing.assert_close(bias.grad, grad.sum(0))
+    torch.testing.assert_close(codes.grad, grad @ w_q)
+
+
+def _gates(strength, levels, temperature):
+    """The sides' gates ``u_k(s)`` (S, n): sigmoid beside each level, 0 where no side."""
+    u = torch.sigmoid((strength - levels.side_threshold) / temperature)
+    return u * levels.side_exists
+
+
+class _LinearSurrogate(torch.autograd.Function):
+    """QuantLinearFunction's backward under a smooth forward with that very gradient.
+
+    Around the point ``ref`` (where the forward ran), the written-out
+    surrogate is ``codes @ W.T + b`` with ``W = Q(w_ref) + (w - w_ref) +
+    sum_k (u_k(s) - u_k(s_ref)) (Q_upper - Q_lower)`` (quantizations frozen at
+    ``ref``) and ``b = round(bias_ref) + (bias - bias_ref)``: gradcheck
+    compares the analytic backward with its finite differences.
+    """
+
+    @staticmethod
+    def forward(ctx, codes, weight, bias, strength, in_step, levels, temperature, ref):
+        QuantLinearFunction.forward(ctx, codes, weight, bias, strength, in_step, levels,
+                                    temperature)
+        w = weight * in_step
+        moved = (_gates(strength, levels, temperature)
+                 - _gates(ref["strength"], levels, temperature))            # (S, n)
+        W = ref["w_q"] + (w - ref["w"]) + (moved[:, :, None] * ref["transitions"]).sum(0)
+        return torch.addmm(ref["bias_q"] + (bias - ref["bias"]), codes, W.T)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return (*QuantLinearFunction.backward(ctx, grad_out), None)
+
+
+@pytest.mark.parametrize("strengths", STRENGTHS)
+@pytest.mark.parametrize("candidates", [[1, 2, 4, 8], [0, 1, 2, 4, 8], [2, 4]])
+def test_linear_backward_passes_gradcheck_against_its_surrogate(strengths, candidates):
+    codes, weight, bias, in_step, s, levels = _linear_case(candidates, strengths)
+    s = s.clamp(0.01, 0.99)  # gradcheck's steps must not cross a threshold
+    levels = _levels(s, torch.tensor(candidates), "weight")
+    w = weight * in_step
+    bits = torch.tensor(candidates)[levels.level]
+    step = Q.weight_step(w, bits)
+    side_q = torch.stack([Q.quantize_weight(w, b) for b in levels.side_bits])
+    here = Q.quantize_weight(w, bits)
+    ref = dict(strength=s.clone(), w=w, w_q=here, bias=bias.clone(),
+               bias_q=torch.round(bias / step) * step * (bits > 0),
+               transitions=(side_q - here) * levels.side_sign[:, :, None])
+    inputs = [t.clone().requires_grad_() for t in (codes, weight, bias, s)]
+    assert torch.autograd.gradcheck(
+        lambda c, wt, b, st: _LinearSurrogate.apply(c, wt, b, st, in_step, levels, 0.1, ref),
+        inputs)
+
+
+class _ReLUSurrogate(torch.autograd.Function):
+    """QuantReLUFunction's backward under a smooth forward with that very gradient.
+
+    The value ``codes * step`` moves with ``y`` where the STE passes, with
+    the step by LSQ's local gradient, and with the strengths through the
+    gates of the frozen transitions; divided by the step at ``ref``.
+    """
+
+    @staticmethod
+    def forward(ctx, y, step, strength, levels, temperature, ref):
+        QuantReLUFunction.forward(ctx, y, step, strength, levels, temperature)
+        moved = (_gates(strength, levels, temperature)
+                 - _gates(ref["strength"], levels, temperature))           # (S, n)
+        value = (ref["value"] + ref["mask"] * (y - ref["y"]) + ref["lsq"] * (step - ref["step"])
+                 + (moved[:, None, :] * ref["transitions"]).sum(0))
+        return value / ref["step"]
+
+    @staticmethod
+    def backward(ctx, grad_codes):
+        return (*QuantReLUFunction.backward(ctx, grad_codes), None)
+
+
+@pytest.mark.parametrize("strengths", [[0.1, 0.4, 0.5, 0.9], [0.4, 0.5, 0.6, 0.4],
+                                       [0.1, 0.1, 0.2, 0.3]])
+def test_relu_backward_passes_gradcheck_against_its_surrogate(strengths):
+    gen = torch.Generator().manual_seed(2)
+    y = torch.randn(30, 4, generator=gen, dtype=torch.float64) * 3
+    step = torch.tensor([0.3], dtype=torch.float64)
+    s = torch.tensor(strengths, dtype=torch.float64)
+    cands = torch.tensor([2, 4, 8])
+    levels = _levels(s, cands, "activation")
+    bits = cands[levels.level]
+    qmax = 2.0 ** bits.to(torch.float64) - 1
+    r = y / step
+    codes = Q.quantize_activation_int(y, step, bits)
+    inside = ((r > 0) & (r < qmax)).to(y.dtype)
+    unclipped = r.clamp_min(0).round()
+    low, high = levels.side_low, levels.side_high
+    ref = dict(strength=s.clone(), y=y.clone(), step=step.clone(), value=codes * step,
+               mask=inside, lsq=torch.where(r >= qmax, codes, inside * (codes - r)),
+               # Q_upper - Q_lower of each side (low and high are its candidates' ranges).
+               transitions=step * (torch.minimum(torch.maximum(unclipped, low), high) - low))
+    inputs = [t.clone().requires_grad_() for t in (y, step, s)]
+    assert torch.autograd.gradcheck(
+        lambda yy, st, ss: _ReLUSurrogate.apply(yy, st, ss, levels, 0.1, ref), inputs)
 
 
 @pytest.mark.parametrize("strengths", [[0.1, 0.4, 0.5, 0.9], [0.4, 0.5, 0.6, 0.4]])
@@ -184,10 +297,11 @@ def test_activation_strength_and_step_gradients(strengths, learn):
     s = torch.tensor(strengths, dtype=torch.float64, requires_grad=learn)
     y.requires_grad_()
     bits = cands[Q.strength_to_level(s, 3)]
-    out = ActivationQuantizeSTE.apply(y, step, s, _levels(s, cands, "activation"), 0.1)
-    (out * grad).sum().backward()
+    codes = QuantReLUFunction.apply(y, step, s, _levels(s, cands, "activation"), 0.1)
+    # The gradient is that of the value codes * step: the next layer folds the step in.
+    (codes * step.detach() * grad).sum().backward()
     codes_ref = Q.quantize_activation_int(y.detach(), step.detach(), bits)
-    torch.testing.assert_close(out, codes_ref * step.detach(), rtol=0, atol=0)
+    torch.testing.assert_close(codes, codes_ref, rtol=0, atol=0)
     if learn:
         # Strengths: the soft mixture of the candidates' outputs, per neuron (column).
         ref = s.detach().clone().requires_grad_()
@@ -199,7 +313,7 @@ def test_activation_strength_and_step_gradients(strengths, learn):
     # Inputs: straight through strictly inside the clipping range.
     qmax = 2.0 ** bits.to(torch.float64) - 1
     r = y.detach() / step.detach()
-    torch.testing.assert_close(y.grad, grad * ((r > 0) & (r < qmax)), rtol=0, atol=0)
+    torch.testing.assert_close(y.grad, grad * ((r > 0) & (r < qmax)))
     # Step: LSQ, written out element by element.
     codes = torch.minimum(torch.round(r.clamp_min(0)), qmax)
     local = torch.where((r > 0) & (r < qmax), codes - r, torch.where(r >= qmax, codes, 0.0))

@@ -13,7 +13,8 @@ from skqat import (NMPQATClassifier, NMPQATClassifierCV, NMPQATRegressor, NMPQAT
 from skqat._qat import quantizers as Q
 from skqat._qat.budget import estimated_bytes, lower_to_size, raise_within
 from skqat._qat.network import QuantMLP, remap_strengths
-from skqat._qat.size import SizeAccount, exact_bytes, expected_bytes, field_bytes, hard_bytes
+from skqat._qat.size import (SizeAccount, exact_bytes, expected_bytes,
+                             expected_bytes_gradients, field_bytes, hard_bytes)
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -158,9 +159,9 @@ def _account(n_features=6, budget=200.0):
                        input_step=np.full(n_features, 6 / 127), input_bits=8)
 
 
-def _net(seed=0, temperature=0.1):
+def _net(seed=0, temperature=0.1, per_neuron=True):
     return QuantMLP(layer_sizes=[6, 16, 8, 1], weight_bits=(0, 1, 2, 4, 8), activation_bits=(4, 8),
-                    per_neuron=True, temperature=temperature, quantized=True,
+                    per_neuron=per_neuron, temperature=temperature, quantized=True,
                     generator=torch.Generator().manual_seed(seed))
 
 
@@ -186,6 +187,20 @@ def test_expected_bytes_tends_to_the_hard_bytes_at_low_temperature():
     expected_bytes(net, fields, 56).backward()
     assert all(lin.strength.grad is not None and lin.strength.grad.abs().sum() > 0
                for lin in net.linears[:-1])
+
+
+@pytest.mark.parametrize("per_neuron", [True, False])
+def test_expected_bytes_gradients_are_those_of_autograd(per_neuron):
+    net = _net(per_neuron=per_neuron)
+    with torch.no_grad():
+        for i, lin in enumerate(net.linears):
+            lin.strength.uniform_(0, 1, generator=torch.Generator().manual_seed(i))
+    fields = [4.0, 3.0, 2.0]
+    expected_bytes(net, fields, 56).backward()
+    written = expected_bytes_gradients(net, fields)
+    for lin, grad in zip(net.linears, written):
+        torch.testing.assert_close(grad, lin.strength.grad)
+    assert written[0].abs().sum() > 0
 
 
 def _random_layers(data, candidates):

@@ -9,7 +9,9 @@ from torch.nn import functional as F
 from skqat._qat.data import train_data
 from skqat._qat.levels import build_levels
 from skqat._qat.network import QuantMLP
+from skqat._qat.optim import adam_step
 from skqat._qat.projection import project_network
+from skqat._qat import training
 from skqat._qat.training import TrainSettings, train_increment, train_network
 
 
@@ -96,6 +98,29 @@ def test_increments_continue_the_optimizer_and_project_every_call():
         mean_w, mean_a = net.hard_mean_bits()
         assert mean_w <= 1.5 and mean_a <= 5
     assert max(state.steps) == 24
+
+
+def test_strengths_learn_on_every_second_batch_after_the_warmup_across_increments(monkeypatch):
+    # One batch per call: a stream of calls learns its strengths as one long fit does.
+    monkeypatch.setattr(training, "_STRENGTH_WARMUP", 1)
+    data, settings = _problem(n=50), _settings(batch_size=50)
+    net = _net()
+    strengths = net.weight_strengths() + net.activation_strengths()
+    state, moved = None, []
+    for _ in range(4):
+        before = [p.detach().clone() for p in strengths]
+        _, state = train_increment(net, data, settings, torch.Generator().manual_seed(0), _loss,
+                                   state)
+        moved.append(any(not torch.equal(a, p) for a, p in zip(before, strengths)))
+    assert moved == [True, False, True, False]
+    names = [name for name, _ in net.named_parameters()]
+    steps = dict(zip(names, state.steps))
+    assert (steps["linears.0.weight"], steps["linears.0.strength"]) == (4, 2)
+    # Half the steps at twice the rate: the same drift per epoch.
+    trainer = training._Trainer(net, data, None, settings, torch.Generator(), _loss, None)
+    assert trainer.opt.param_groups[1]["lr"] == settings.strength_learning_rate
+    trainer.load_state(state)
+    assert trainer.opt.param_groups[1]["lr"] == 2 * settings.strength_learning_rate
 
 
 def test_a_non_finite_loss_stops_training_with_an_actionable_error():
@@ -197,6 +222,59 @@ def test_levels_follow_the_strengths():
     np.testing.assert_array_equal(lin.bits_numpy()[:5], [2, 4, 8, 8, 1])
     fresh = build_levels(lin.levels().level, lin.candidates, lin.n_neurons, "weight")
     torch.testing.assert_close(lin.levels().side_bits, fresh.side_bits, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("per_neuron", [True, False])
+def test_expected_bits_gradients_are_those_of_autograd(per_neuron):
+    net = QuantMLP(layer_sizes=[6, 16, 8, 2], weight_bits=(0, 1, 2, 4, 8),
+                   activation_bits=(2, 4, 8), per_neuron=per_neuron, temperature=0.1,
+                   quantized=True, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for i, p in enumerate(net.weight_strengths() + net.activation_strengths()):
+            p.uniform_(0, 1, generator=torch.Generator().manual_seed(i))
+    weight, activation = net.expected_bits_gradients()
+    for mean, strengths, written in [(net.expected_mean_weight_bits, net.weight_strengths(), weight),
+                                     (net.expected_mean_activation_bits,
+                                      net.activation_strengths(), activation)]:
+        reference = torch.autograd.grad(mean(), strengths)
+        for a, b in zip(written, reference):
+            torch.testing.assert_close(a, b)
+        assert all(a.abs().sum() > 0 for a in written)
+
+
+def test_adam_step_is_torch_adams_fused_step_bit_for_bit():
+    gen = torch.Generator().manual_seed(0)
+    pairs = [[torch.nn.Parameter(torch.randn(shape, generator=torch.Generator().manual_seed(i)))
+              for i, shape in enumerate([(5, 3), (4,), (3,)])] for _ in range(2)]
+    opts = [torch.optim.Adam([{"params": ps[:2], "lr": 1e-2}, {"params": ps[2:], "lr": 0.1}],
+                             fused=True) for ps in pairs]
+    for it in range(12):
+        for i, shape in enumerate([(5, 3), (4,), (3,)]):
+            grad = torch.randn(shape, generator=gen)
+            for ps in pairs:  # the last parameter has no gradient on some steps
+                ps[i].grad = None if it % 3 == 1 and i == 2 else grad.clone()
+        opts[0].step()
+        adam_step(opts[1])
+    for a, b in zip(*pairs):
+        assert torch.equal(a, b)
+        for key in ("step", "exp_avg", "exp_avg_sq"):
+            assert torch.equal(opts[0].state[a][key], opts[1].state[b][key])
+
+
+def test_levels_follow_an_optimizer_step_and_every_in_place_change():
+    net = _net()
+    lin = net.linears[0]
+    assert set(lin.bits_numpy()) == {1}
+    # The fused optimizer does not move the version counter; the training step does.
+    lin.strength.grad = torch.full_like(lin.strength, -1.0)
+    torch.optim.Adam([lin.strength], lr=0.3, fused=True).step()
+    torch.autograd.graph.increment_version(lin.strength)
+    assert set(lin.bits_numpy()) == {2}
+    with torch.no_grad():
+        lin.strength.fill_(0.99)
+    assert set(lin.bits_numpy()) == {8}
+    net.set_levels_([np.zeros(16, int), np.zeros(1, int)], [np.zeros(16, int)])
+    assert set(lin.bits_numpy()) == {1}
 
 
 @pytest.mark.parametrize("latent_improves", [True, False])

@@ -5,7 +5,8 @@ arrays; this subpackage builds and trains the torch network; the integer
 runtime (``skqat/runtime/``) runs the exported graph with numpy alone.
 
 * ``quantizers``: the quantizer math, small pure functions;
-* ``ste``: the hard-forward, surrogate-backward autograd functions;
+* ``ste``: the hard-forward, surrogate-backward autograd functions (a fused
+  dense layer and quantized ReLU, their backward passes written out);
 * ``layers`` and ``network``: the quantized MLP and its numpy export;
 * ``budget`` and ``projection``: the budget controller and the final projection;
 * ``size``: a network's bytes (exact, estimated, expected) for the size budget;
@@ -13,6 +14,7 @@ runtime (``skqat/runtime/``) runs the exported graph with numpy alone.
 * ``data``: the training rows as the loop sees them;
 * ``objectives``: the losses and validation scores of the tasks;
 * ``training``: the two-phase training loop and ``partial_fit``'s increment;
+* ``optim``: Adam's fused step without ``torch.optim``'s wrapper, and its state;
 * ``refine``: one step down a budget path (projection, frozen fine-tuning);
 * ``rescale``: the layers next to statistics that moved along a stream;
 * ``device``: device, thread count and random generator.

@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from . import quantizers as Q
 from .levels import build_levels
-from .ste import ActivationQuantizeSTE, WeightQuantizeSTE
+from .ste import QuantLinearFunction, QuantReLUFunction
 
 
 def _initial_strength(n_strengths, candidates):
@@ -39,6 +39,7 @@ class _LearnedBits(nn.Module):
         self.temperature = temperature
         self.quantized = quantized
         self._levels = None
+        self._levels_key = None
 
     def levels(self):
         """The :class:`~skqat._qat.levels.Levels` of the current strengths.
@@ -46,14 +47,20 @@ class _LearnedBits(nn.Module):
         A memo, rebuilt only when some neuron's level changed: the result is
         the same as building it anew, so forward stays a pure function.
         """
-        level = Q.strength_to_level(self.strength, len(self.candidates))
+        s = self.strength
+        # Every in-place update of the strengths moves their version counter
+        # (the training step moves it after the fused optimizer, which does
+        # not): with the same version, the levels are those of the memo.
+        key = (s._version, s.data_ptr(), s.dtype, s.device)
+        if key == self._levels_key:
+            return self._levels
+        level = Q.strength_to_level(s, len(self.candidates))
         memo = self._levels
         if (memo is None or memo.level.device != level.device
-                or memo.side_threshold.dtype != self.strength.dtype
-                or not torch.equal(memo.level, level)):
-            memo = build_levels(level, self.candidates, self.n_neurons, self._kind,
-                                self.strength.dtype)
+                or memo.side_threshold.dtype != s.dtype or not torch.equal(memo.level, level)):
+            memo = build_levels(level, self.candidates, self.n_neurons, self._kind, s.dtype)
             self._levels = memo
+        self._levels_key = key
         return memo
 
     def bits(self):
@@ -101,9 +108,8 @@ class QuantLinear(_LearnedBits):
     def forward(self, codes, in_step):
         if not self.quantized:
             return F.linear(codes, self.weight, self.bias)
-        w, bias = WeightQuantizeSTE.apply(self.weight * in_step, self.bias, self.strength,
-                                          self.levels(), self.temperature)
-        return F.linear(codes, w, bias)
+        return QuantLinearFunction.apply(codes, self.weight, self.bias, self.strength, in_step,
+                                         self.levels(), self.temperature)
 
 
 class QuantReLU(_LearnedBits):
@@ -117,7 +123,9 @@ class QuantReLU(_LearnedBits):
     that input's step; a change of one neuron's bits would then jump its
     outgoing weights by the ratio of the steps.
 
-    Returns the activations and the step of their codes.
+    Returns the activations as codes (integers in the quantized network)
+    and the step of the codes (its value detached: the gradient of the step
+    flows through the codes), the next layer's input.
 
     Parameters
     ----------
@@ -144,6 +152,6 @@ class QuantReLU(_LearnedBits):
     def forward(self, y):
         if not self.quantized:
             return F.relu(y), torch.ones((), device=y.device)
-        a = ActivationQuantizeSTE.apply(y, self.step, self.strength, self.levels(),
+        codes = QuantReLUFunction.apply(y, self.step, self.strength, self.levels(),
                                         self.temperature, self.revive)
-        return a, self.step.detach()
+        return codes, self.step.detach()

@@ -130,5 +130,6 @@ def side_slopes(strength, levels, temperature):
 
     ``u_k = sigmoid((s - t_k) / T)``; a missing transition has slope 0.
     """
-    u = torch.sigmoid((strength - levels.side_threshold) / temperature)
-    return u.mul(1.0 - u).mul_(levels.side_exists / temperature)
+    u = torch.sub(strength, levels.side_threshold).div_(temperature).sigmoid_()
+    # sigmoid's backward kernel: exists * u * (1 - u) in one pass.
+    return torch.ops.aten.sigmoid_backward(levels.side_exists, u).div_(temperature)

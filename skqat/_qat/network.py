@@ -61,8 +61,7 @@ class QuantMLP(nn.Module):
     def forward(self, codes, in_step):
         """Output (logits or standardized targets) for input codes and their steps."""
         for linear, act in zip(self.linears, self.activations):
-            a, in_step = act(linear(codes, in_step))
-            codes = a / in_step
+            codes, in_step = act(linear(codes, in_step))
         return self.linears[-1](codes, in_step)
 
     @torch.no_grad()
@@ -85,8 +84,7 @@ class QuantMLP(nn.Module):
                 inputs.append(codes)
                 y = linear(codes, in_step)
                 pre.append(y)
-                a, in_step = act(y)
-                codes = a / in_step
+                codes, in_step = act(y)
             inputs.append(codes)
         return inputs, pre
 
@@ -132,6 +130,27 @@ class QuantMLP(nn.Module):
             for act in self.activations
         ])
         return per_neuron.mean()
+
+    @torch.no_grad()
+    def expected_bits_gradients(self):
+        """Gradients of the two expected means with respect to the strengths, written out.
+
+        Returns
+        -------
+        weight, activation : list of torch.Tensor
+            ``d expected_mean_weight_bits / d strength`` of every dense layer,
+            and ``d expected_mean_activation_bits / d strength`` of every
+            hidden layer, each of its strength's shape.
+        """
+        weight = [Q.expected_bits_slope(lin.strength, lin.candidates, lin.temperature)
+                  .mul_(lin.weight.shape[1] * lin.n_neurons
+                        / (lin.strength.numel() * self._n_weights))
+                  for lin in self.linears]
+        n_hidden = sum(act.n_neurons for act in self.activations)
+        activation = [Q.expected_bits_slope(act.strength, act.candidates, act.temperature)
+                      .mul_(act.n_neurons / (act.strength.numel() * n_hidden))
+                      for act in self.activations]
+        return weight, activation
 
     @torch.no_grad()
     def constrain_(self, strengths=True):

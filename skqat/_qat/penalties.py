@@ -6,7 +6,7 @@ and says whether the hard network is within every budget.
 """
 
 from .budget import BudgetMultiplier
-from .size import expected_bytes, field_bytes, hard_bytes, initial_field_bytes
+from .size import expected_bytes_gradients, field_bytes, hard_bytes, initial_field_bytes
 
 # Relative change of the size multiplier per step (at 0.1 the living neurons
 # of a tight budget swung widely from epoch to epoch).
@@ -39,27 +39,46 @@ class BitCosts:
         self.max_a_bits = max([max(a.candidates) for a in net.activations], default=1)
         self.fields = initial_field_bytes(net)
 
-    def objective(self, data_loss):
-        """The bits' term of the objective (0.0 when nothing is priced or binding).
+    def add_gradients(self, data_loss):
+        """Add the gradient of the bits' term of the objective to the strengths' gradients.
 
-        The price is relative to the data loss (a mean bit must cut the loss
-        by ``bit_price`` of itself): the same value means the same trade-off
-        whatever the loss's scale. The budget multipliers are in their own
-        units (the controllers adapt them); the size penalty is relative to
-        the budget.
+        The term is ``w_mult * E[mean weight bits] + a_mult * E[mean activation
+        bits] + size_mult * E[bytes]`` (nothing when nothing is priced or
+        binding). The price is relative to the data loss (a mean bit must cut
+        the loss by ``bit_price`` of itself): the same value means the same
+        trade-off whatever the loss's scale. The budget multipliers are in
+        their own units (the controllers adapt them); the size penalty is
+        relative to the budget. Its gradient is written out and added after
+        the backward pass, as the L2 term's is: a few operations per layer
+        instead of an autograd graph over every gate.
+
+        Parameters
+        ----------
+        data_loss : torch.Tensor
+            The batch's data loss, detached (0-d).
         """
-        net, cost = self.net, 0.0
-        if self.weight_price > 0 or self.weight.value > 0:
-            w_mult = self.weight_price * data_loss + self.weight.value / self.max_w_bits
-            cost = cost + w_mult * net.expected_mean_weight_bits()
-        if net.activations and (self.activation_price > 0 or self.activation.value > 0):
-            a_mult = self.activation_price * data_loss + self.activation.value / self.max_a_bits
-            cost = cost + a_mult * net.expected_mean_activation_bits()
+        net, scaled = self.net, []
+        w_on = self.weight_price > 0 or self.weight.value > 0
+        a_on = bool(net.activations) and (self.activation_price > 0 or self.activation.value > 0)
+        if w_on or a_on:
+            weight, activation = net.expected_bits_gradients()
+            if w_on:
+                w_mult = self.weight_price * data_loss + self.weight.value / self.max_w_bits
+                scaled += [(lin.strength, g.mul_(w_mult)) for lin, g in zip(net.linears, weight)]
+            if a_on:
+                a_mult = (self.activation_price * data_loss
+                          + self.activation.value / self.max_a_bits)
+                scaled += [(act.strength, g.mul_(a_mult))
+                           for act, g in zip(net.activations, activation)]
         if self.size.value > 0:
-            size = self.s.size
-            cost = cost + (self.size.value / size.budget
-                           * expected_bytes(net, self.fields, size.fixed_bytes))
-        return cost
+            mult = self.size.value / self.s.size.budget
+            scaled += [(lin.strength, g.mul_(mult))
+                       for lin, g in zip(net.linears, expected_bytes_gradients(net, self.fields))]
+        for strength, grad in scaled:
+            if strength.grad is None:
+                strength.grad = grad
+            else:
+                strength.grad.add_(grad)
 
     def update(self):
         """Adapt the multipliers to the hard network after an optimizer step."""

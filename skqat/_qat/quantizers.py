@@ -117,6 +117,21 @@ def expected_bits(strength, candidates, temperature):
     return candidates[0] + (u * steps).sum(-1)
 
 
+def expected_bits_slope(strength, candidates, temperature):
+    """Derivative of :func:`expected_bits` with respect to each strength, same shape.
+
+    ``sum_k (b_k - b_{k-1}) u_k (1 - u_k) / T`` over every threshold ``k``:
+    the training step adds the budget penalty's gradient with it directly.
+    """
+    k = len(candidates)
+    if k == 1:
+        return torch.zeros_like(strength)
+    t = thresholds(k, strength.device, strength.dtype)
+    u = torch.sub(strength.unsqueeze(-1), t).div_(temperature).sigmoid_()
+    steps = _candidate_gaps(tuple(candidates), strength.dtype, strength.device)
+    return torch.ops.aten.sigmoid_backward(steps, u).sum(-1).div_(temperature)
+
+
 @functools.lru_cache(maxsize=None)
 def _candidate_gaps(candidates, dtype, device):
     # b_k - b_{k-1}: what crossing threshold k adds to the expected bits.
@@ -148,8 +163,9 @@ class WeightRows:
     bits : torch.Tensor of int64, shape S
         One bit-width per row (S = ``(n_out,)``), or per candidate and row
         (S = ``(K, n_out)``).
-    qmax : torch.Tensor of shape S + (1,)
-        Largest code magnitude (1 for 1 bit, 0 for 0 bits), as a float column.
+    qmax, neg_qmax : torch.Tensor of shape S + (1,)
+        Largest code magnitude (1 for 1 bit, 0 for 0 bits), as a float
+        column, and its negative.
     step_qmax : torch.Tensor of shape S
         What the clipping level is divided by to give the step (``qmax``,
         but 1 for a 0-bit row, whose step is arbitrary).
@@ -168,6 +184,7 @@ class WeightRows:
 
     bits: torch.Tensor
     qmax: torch.Tensor
+    neg_qmax: torch.Tensor
     step_qmax: torch.Tensor
     clip: torch.Tensor
     kept: torch.Tensor
@@ -197,6 +214,7 @@ def weight_rows(bits, dtype=torch.float32, device=None):
     return WeightRows(
         bits=host_constant(bits, torch.int64, device),
         qmax=host_constant(qmax[..., None], dtype, device),
+        neg_qmax=host_constant(-qmax[..., None], dtype, device),
         step_qmax=host_constant(_STEP_QMAX[bits], dtype, device),
         clip=host_constant(_STEP_CLIP[bits], dtype, device),
         kept=host_constant(bits > 0, dtype, device),
@@ -301,7 +319,7 @@ def weight_step(w, bits):
     return step_from_stats(row_stats_for(w, rows), rows)
 
 
-def quantize_weight_int(w, bits, step):
+def quantize_weight_int(w, bits, step, signs=None):
     """Integer codes of the rows of ``w`` for given bit-widths and steps.
 
     Parameters
@@ -313,6 +331,9 @@ def quantize_weight_int(w, bits, step):
         (K, n_out) (a bit-width per candidate and row).
     step : torch.Tensor of shape (n_out,) or (K, n_out)
         Step of each row (and candidate).
+    signs : torch.Tensor of shape (n_out, n_in), default=None
+        :func:`sign_codes` of ``w`` when the caller has them already (the
+        training step reuses them for every side quantization).
 
     Returns
     -------
@@ -320,16 +341,19 @@ def quantize_weight_int(w, bits, step):
     """
     rows = _as_rows(w, bits, step.shape)
     if rows.all_one_bit:
-        return sign_codes(w).expand(step.shape + w.shape[-1:]).clone()
+        return (sign_codes(w) if signs is None else signs).expand(
+            step.shape + w.shape[-1:]).clone()
     codes = torch.div(w, step.unsqueeze(-1)).round_()
     if rows.same_qmax is not None:
         return codes.clamp_(-rows.same_qmax, rows.same_qmax)
+    # Two in-place passes: clamp with tensor bounds is several times slower on CPU.
     codes = torch.minimum(codes, rows.qmax, out=codes)
-    codes = torch.maximum(codes, -rows.qmax, out=codes)
+    codes = torch.maximum(codes, rows.neg_qmax, out=codes)
     if rows.any_one_bit:
         # lerp with a 0/1 weight selects exactly (and, like the sign below,
         # avoids boolean tensors, which are slow elementwise on CPU).
-        codes = torch.lerp(codes, sign_codes(w).expand_as(codes), rows.one_bit)
+        signs = sign_codes(w) if signs is None else signs
+        codes = torch.lerp(codes, signs.expand_as(codes), rows.one_bit)
     return codes
 
 

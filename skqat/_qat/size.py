@@ -84,13 +84,43 @@ def initial_field_bytes(net):
     return [_INITIAL_FIELD_BYTES] * len(net.linears)
 
 
-def _alive_probability(module):
-    """Differentiable probability that each neuron is not at 0 bits, shape (n_neurons,)."""
-    cands = module.candidates
-    if cands[0] > 0 or len(cands) == 1:
-        return torch.ones(module.n_neurons, device=module.strength.device)
-    t = Q.thresholds(len(cands), module.strength.device, module.strength.dtype)[0]
-    return torch.sigmoid((module.strength - t) / module.temperature).expand(module.n_neurons)
+def _alive_probability(strength, candidates, temperature):
+    """Gate probability that each strength is above the 0-bit candidate's region.
+
+    1 where the candidates have no 0 bits (or there is one candidate).
+    """
+    if candidates[0] > 0 or len(candidates) == 1:
+        return torch.ones_like(strength)
+    t = Q.thresholds(len(candidates), strength.device, strength.dtype)[0]
+    return torch.sigmoid((strength - t) / temperature)
+
+
+def _alive_slope(strength, candidates, temperature):
+    """Derivative of :func:`_alive_probability` with respect to each strength."""
+    if candidates[0] > 0 or len(candidates) == 1:
+        return torch.zeros_like(strength)
+    u = _alive_probability(strength, candidates, temperature)
+    return torch.ops.aten.sigmoid_backward(torch.ones((), dtype=u.dtype, device=u.device),
+                                           u).div_(temperature)
+
+
+def _per_neuron(module):
+    # A layer-level strength stands for every neuron of its layer.
+    return module.n_neurons / module.strength.numel()
+
+
+def _alive_sum(module):
+    """Differentiable expected number of living neurons of a layer (a 0-d tensor or a float)."""
+    if module.candidates[0] > 0 or len(module.candidates) == 1:
+        return float(module.n_neurons)
+    return (_alive_probability(module.strength, module.candidates, module.temperature).sum()
+            * _per_neuron(module))
+
+
+def _bits_sum(module):
+    """Differentiable sum of a layer's expected weight bits (a 0-d tensor)."""
+    return (Q.expected_bits(module.strength, module.candidates, module.temperature).sum()
+            * _per_neuron(module))
 
 
 def expected_bytes(net, fields, fixed_bytes):
@@ -105,14 +135,40 @@ def expected_bytes(net, fields, fixed_bytes):
         The steps' bytes.
     """
     total = torch.zeros((), device=net.linears[0].weight.device)
-    fan_in = None
+    fan_in = float(net.linears[0].weight.shape[1])
     for lin, per_neuron in zip(net.linears, fields):
-        alive = _alive_probability(lin)
-        bits = Q.expected_bits(lin.strength, lin.candidates, lin.temperature).expand(lin.n_neurons)
-        n_in = float(lin.weight.shape[1]) if fan_in is None else fan_in
-        total = total + (bits.sum() * n_in / 8.0 + alive.sum() * per_neuron)
-        fan_in = alive.sum()
+        alive = _alive_sum(lin)
+        total = total + (_bits_sum(lin) * fan_in / 8.0 + alive * per_neuron)
+        fan_in = alive
     return total + float(fixed_bytes)
+
+
+def expected_bytes_gradients(net, fields):
+    """Gradient of :func:`expected_bytes` with respect to each layer's weight strengths.
+
+    Written out, so that the training step adds it without an autograd graph:
+    a neuron's bits cost its fan-in (the expected living neurons before it)
+    over 8, and its being alive costs its fields and its column of the next
+    layer (that layer's expected bits over 8).
+
+    Returns
+    -------
+    list of torch.Tensor
+        One per dense layer, of its strength's shape.
+    """
+    linears = net.linears
+    with torch.no_grad():
+        alive = [_alive_sum(lin) for lin in linears]
+        bits_after = [_bits_sum(lin) / 8.0 for lin in linears[1:]] + [0.0]
+        grads, fan_in = [], float(linears[0].weight.shape[1])
+        for lin, per_neuron, after, alive_here in zip(linears, fields, bits_after, alive):
+            args = (lin.strength, lin.candidates, lin.temperature)
+            grad = Q.expected_bits_slope(*args).mul_(fan_in / 8.0)
+            if not isinstance(alive_here, float):  # the layer's neurons can be pruned
+                grad.add_(_alive_slope(*args).mul_(per_neuron + after))
+            grads.append(grad.mul_(_per_neuron(lin)))
+            fan_in = alive_here
+    return grads
 
 
 def hard_bytes(net, fields, fixed_bytes):

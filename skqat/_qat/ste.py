@@ -11,10 +11,14 @@ Forward passes compute only the discrete choice each neuron's strength selects
   others are left out): one quantization at the bits one level down and one
   at the bits one level up, whatever the number of candidates.
 
-Writing these as ``torch.autograd.Function`` keeps the forward free of the
-soft mixture (``w_soft + (w_hard - w_soft).detach()`` would evaluate every
-candidate on every step), and keeps a layer's quantization one node of the
-autograd graph.
+Each is one ``torch.autograd.Function`` per layer, fused: :class:`QuantLinearFunction`
+is the weight quantizer, the bias rounding and the matrix product, and
+:class:`QuantReLUFunction` the clipped ReLU and its rounding to codes. Their
+backward passes are written out (the STE, LSQ and the strength gradients), so
+that a layer is one node of the autograd graph and each pass over its
+matrices computes only what the gradients need. The forward never evaluates
+the soft mixture (``w_soft + (w_hard - w_soft).detach()`` would evaluate every
+candidate on every step).
 """
 
 import torch
@@ -28,61 +32,94 @@ def _per_strength(grad, strength):
     return grad.sum().reshape(strength.shape) if strength.numel() == 1 else grad
 
 
-class WeightQuantizeSTE(torch.autograd.Function):
-    """Per-neuron weight quantization with learned bit-widths, and the bias rounding.
+def _gate_gradient(contrib, strength, levels, temperature):
+    """``sum over sides of slope * contribution``, per strength."""
+    slopes = side_slopes(strength, levels, temperature)
+    return _per_strength(torch.linalg.vecdot(slopes, contrib, dim=0), strength)
 
-    ``apply(w, bias, strength, levels, temperature)`` returns the
-    fake-quantized ``w`` (same units), each row at the bit-width its
-    :class:`~skqat._qat.levels.Levels` give, and the bias rounded to a
-    multiple of each row's weight step (the integer graph stores it in that
-    unit; 0 for a 0-bit, pruned, row). Both pass their gradient straight through.
+
+class QuantLinearFunction(torch.autograd.Function):
+    """A dense layer on quantized weights with per-neuron learned bit-widths.
+
+    ``apply(codes, weight, bias, strength, in_step, levels, temperature)``
+    returns ``codes @ Q(weight * in_step).T + round(bias)``: the input steps
+    ``in_step`` are folded into the weights, each row of which is quantized
+    at the bit-width its :class:`~skqat._qat.levels.Levels` give, and the
+    bias is rounded to a multiple of each row's weight step (the integer
+    graph stores it in that unit; 0 for a 0-bit, pruned, row).
+
+    Backward: the weights and the bias get their gradient straight through
+    the quantizers, ``in_step`` none; the strengths get the gate mixture's
+    derivative over the two transitions beside each level.
     """
 
     @staticmethod
-    def forward(ctx, w, bias, strength, levels, temperature):
-        learn = ctx.needs_input_grad[2]
-        stats = Q.row_stats_for(w, levels.weight, *(levels.side_weight if learn else ()))
-        step = Q.step_from_stats(stats, levels.weight)
-        w_q = Q.quantize_weight_int(w, levels.weight, step).mul_(step.unsqueeze(1))
-        bias_q = torch.div(bias, step).round_().mul_(step).mul_(levels.weight.kept)
-        ctx.save_for_backward(w, w_q, strength, *stats)
-        ctx.levels, ctx.temperature = levels, temperature
-        return w_q, bias_q
+    def forward(ctx, codes, weight, bias, strength, in_step, levels, temperature):
+        learn = ctx.needs_input_grad[3] and levels.side_bits.numel() > 0
+        rows, sides = levels.weight, levels.side_weight if learn else ()
+        w = weight * in_step
+        stats = Q.row_stats_for(w, rows, *sides)
+        step = Q.step_from_stats(stats, rows)
+        # The sign codes serve the 1-bit rows here and every 1-bit side in backward.
+        signs = Q.sign_codes(w) if any(r.any_one_bit for r in (rows, *sides)) else None
+        w_q = Q.quantize_weight_int(w, rows, step, signs).mul_(step.unsqueeze(1))
+        bias_q = torch.div(bias, step).round_().mul_(step).mul_(rows.kept)
+        ctx.save_for_backward(codes, w, w_q, in_step, strength, signs, *stats)
+        ctx.levels, ctx.temperature, ctx.learn = levels, temperature, learn
+        return torch.addmm(bias_q, codes, w_q.t())
 
     @staticmethod
-    def backward(ctx, grad_w, grad_bias):
-        w, w_q, strength, *stats = ctx.saved_tensors
+    def backward(ctx, grad_out):
+        codes, w, w_q, in_step, strength, signs, *stats = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        grad_codes = grad_out @ w_q if need[0] else None
+        # The gradient of the folded weights, straight through the quantizer.
+        grad_w = grad_out.t() @ codes if need[1] or ctx.learn else None
+        grad_weight = grad_w * in_step if need[1] else None
+        grad_bias = grad_out.sum(0) if need[2] else None
         grad_strength = None
-        if ctx.needs_input_grad[2]:
-            levels = ctx.levels
-            if not levels.side_bits.numel():  # one candidate: nothing to learn
-                return grad_w, grad_bias, torch.zeros_like(strength), None, None
-            # <grad, Q> per row at the neuron's bits and one level down / up;
-            # side by side, as plain (n_out, n_in) operations (broadcasting
-            # over a stacked side dimension is several times slower on CPU).
-            side = torch.stack([
-                torch.linalg.vecdot(Q.quantize_weight_int(w, rows, step), grad_w).mul_(step)
-                for rows, step in ((r, Q.step_from_stats(stats, r)) for r in levels.side_weight)
-            ])
-            here = torch.linalg.vecdot(w_q, grad_w)
-            # Q_l - Q_{l-1} below, Q_{l+1} - Q_l above.
-            contrib = (side - here).mul_(levels.side_sign)
-            slopes = side_slopes(strength, levels, ctx.temperature)
-            grad_strength = _per_strength((slopes * contrib).sum(0), strength)
-        return grad_w, grad_bias, grad_strength, None, None
+        if ctx.learn:
+            contrib = _weight_side_contributions(w, w_q, grad_w, signs, stats, ctx.levels)
+            grad_strength = _gate_gradient(contrib, strength, ctx.levels, ctx.temperature)
+        elif need[3]:  # one candidate: nothing to learn
+            grad_strength = torch.zeros_like(strength)
+        return grad_codes, grad_weight, grad_bias, grad_strength, None, None, None
 
 
-class ActivationQuantizeSTE(torch.autograd.Function):
-    """Quantized ReLU with a shared step and per-neuron learned bit-widths.
+def _weight_side_contributions(w, w_q, grad_w, signs, stats, levels):
+    """``<grad, Q_upper - Q_lower>`` per row, for each side's transition, shape (S, n_out)."""
+    # <grad, Q> per row at the neuron's bits and one level down / up, side
+    # by side as plain (n_out, n_in) passes (broadcasting over a stacked side
+    # dimension is several times slower on CPU). A side all at 1 bit is the
+    # sign codes' product, times each row's 1-bit step.
+    sign_dot = None
+    side = []
+    for rows in levels.side_weight:
+        step = Q.step_from_stats(stats, rows)
+        if rows.all_one_bit:
+            if sign_dot is None:
+                sign_dot = torch.linalg.vecdot(signs, grad_w)
+            side.append(sign_dot * step)
+        else:
+            codes = Q.quantize_weight_int(w, rows, step, signs)
+            side.append(torch.linalg.vecdot(codes, grad_w).mul_(step))
+    here = torch.linalg.vecdot(w_q, grad_w)
+    # Q_l - Q_{l-1} below, Q_{l+1} - Q_l above.
+    return torch.stack(side).sub_(here).mul_(levels.side_sign)
+
+
+class QuantReLUFunction(torch.autograd.Function):
+    """Quantized ReLU with a shared step and per-neuron learned bit-widths, as codes.
 
     ``apply(y, step, strength, levels, temperature, revive)`` returns the
-    fake-quantized activations of pre-activations ``y`` (n_samples, n_out),
-    each neuron at the bit-width its :class:`~skqat._qat.levels.Levels`
-    give, all with the layer's ``step``. ``y`` gets the straight-through
-    gradient below the clipping level; the step gets the LSQ gradient
-    (``round(a/step) - a/step`` inside the range, the top code where clipped).
-    With ``revive`` (a layer whose neurons can be pruned), ``y`` exactly 0
-    passes its gradient too: see ``backward``.
+    integer codes ``clip(round(relu(y) / step), 0, 2^b - 1)`` of
+    pre-activations ``y`` (n_samples, n_out), each neuron at the bit-width
+    its :class:`~skqat._qat.levels.Levels` give: the next layer's input,
+    whose value is ``codes * step``. The gradients are those of that value:
+    ``y`` gets the straight-through gradient below the clipping level; the
+    step gets the LSQ gradient (``round(a/step) - a/step`` inside the range,
+    the top code where clipped). With ``revive`` (a layer whose neurons can
+    be pruned), ``y`` exactly 0 passes its gradient too: see ``backward``.
     """
 
     @staticmethod
@@ -98,18 +135,21 @@ class ActivationQuantizeSTE(torch.autograd.Function):
             unclipped, codes = None, torch.minimum(ratio.clamp_min(0.0).round_(), qmax)
         ctx.save_for_backward(ratio, unclipped, codes, step, strength)
         ctx.levels, ctx.temperature, ctx.revive = levels, temperature, revive
-        return codes * step
+        return codes
 
     @staticmethod
-    def backward(ctx, grad_out):
+    def backward(ctx, grad_codes):
         ratio, unclipped, codes, step, strength = ctx.saved_tensors
         levels = ctx.levels
+        # The gradient of the value codes * step (the next layer folds the step in).
+        grad_out = grad_codes / step
         # The gradient passes strictly inside (0, qmax): hardtanh's backward
-        # kernel, one pass, where every neuron has the same bits.
+        # kernel, one pass, on the ratio in units of each neuron's range
+        # (IEEE division keeps ratio < qmax exactly as ratio / qmax < 1).
         same = levels.same_activation_qmax
         if same is None:
-            grad_out_below = grad_out * (ratio < levels.activation_qmax)
-            grad_y = torch.ops.aten.hardtanh_backward(grad_out_below, ratio, 0.0, float("inf"))
+            grad_y = torch.ops.aten.hardtanh_backward(grad_out, ratio / levels.activation_qmax,
+                                                      0.0, 1.0)
         else:
             grad_y = torch.ops.aten.hardtanh_backward(grad_out, ratio, 0.0, same)
         if ctx.revive:
@@ -128,7 +168,6 @@ class ActivationQuantizeSTE(torch.autograd.Function):
             # Q_hi - Q_lo = step * (min(max(u, lo), hi) - lo), u the unclipped code.
             low, high = levels.side_low, levels.side_high      # (S, 1, n)
             diff = torch.minimum(torch.maximum(unclipped, low), high).sub_(low)
-            contrib = (diff * grad_out).sum(1).mul_(step)       # (S, n)
-            slopes = side_slopes(strength, levels, ctx.temperature)
-            grad_strength = _per_strength((slopes * contrib).sum(0), strength)
+            contrib = torch.linalg.vecdot(diff, grad_out, dim=1).mul_(step)   # (S, n)
+            grad_strength = _gate_gradient(contrib, strength, levels, ctx.temperature)
         return grad_y, grad_step, grad_strength, None, None, None

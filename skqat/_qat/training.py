@@ -3,7 +3,8 @@
 ``train_network`` runs two phases over at most ``max_iter`` epochs:
 
 1. *Learn*: weights, clipping levels and precision strengths together, with
-   the budget penalties driven by :class:`~skqat._qat.budget.BudgetMultiplier`.
+   the budget penalties driven by :class:`~skqat._qat.budget.BudgetMultiplier`
+   (past the first 500 batches, the strengths step on every second batch).
    Checkpoints are kept only when the hard bits are within budget.
 2. *Freeze* (with a budget or a price on the bits): the best within-budget
    checkpoint is restored, projected onto the budget (a guarantee), the
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .optim import OptimizerState, adam_moments, adam_step, restore_adam
 from .penalties import BitCosts
 from .projection import enforce_size, project_network
 from .size import SizeAccount
@@ -42,6 +44,15 @@ _LATENT_ROWS = 2048
 # point of accuracy at 2 mean weight bits; a longer phase bought nothing).
 _FREEZE_FRACTION = 0.1
 _FREEZE_LR_FACTOR = 0.2
+# After the first _STRENGTH_WARMUP batches of a fit, the strengths take an
+# Adam step on every second batch only, at twice strength_learning_rate
+# (the same drift per epoch): the other batches skip their gradient (the
+# side quantizations, the gates) and the rebuilds of the levels. Fits of
+# fewer batches learn as before (measured: in a 125-batch fit, every
+# second batch from the start cost 0.02 of accuracy); docs/benchmarks.md
+# (training step cost) gives the paired comparison of longer fits.
+_STRENGTH_WARMUP = 500
+_STRENGTH_EVERY = 2
 # The losses are of standardized targets, or of logits of standardized and
 # clipped inputs: O(1) for any model that learns. A loss above this one is a
 # divergence, even while every number is still finite.
@@ -87,32 +98,6 @@ class History:
     no_improvement_count: int = 0
 
 
-@dataclass
-class OptimizerState:
-    """What ``partial_fit`` needs to continue a training where it stopped, as numpy.
-
-    Attributes
-    ----------
-    exp_avg, exp_avg_sq : list of (ndarray or None)
-        Adam's first and second moments, one entry per network parameter (in
-        ``net.parameters()`` order); None for a parameter Adam has not updated.
-    steps : list of int
-        Adam's step count per parameter (0 where the moments are None).
-    weight_multiplier, activation_multiplier, size_multiplier : float
-        Values of the three budget multipliers (dimensionless).
-    generator_state : ndarray of uint8
-        State of the torch generator that shuffles the batches.
-    """
-
-    exp_avg: list
-    exp_avg_sq: list
-    steps: list
-    weight_multiplier: float
-    activation_multiplier: float
-    generator_state: np.ndarray
-    size_multiplier: float = 0.0
-
-
 def _within_budget(costs, mean_w, mean_a):
     return costs.within(mean_w, mean_a)
 
@@ -138,7 +123,9 @@ class _Trainer:
         self.opt = self._adam(learn_bits=settings.learn_bits)
         self.params = list(net.parameters())
         self.weights = [lin.weight for lin in net.linears]
+        self.strengths = net.weight_strengths() + net.activation_strengths()
         self._saved = None
+        self._n_steps = 0
 
     def _adam(self, learn_bits, lr_factor=1.0):
         s, net = self.s, self.net
@@ -153,10 +140,25 @@ class _Trainer:
         # The fused kernel updates every parameter in one call.
         return torch.optim.Adam(groups, fused=True)
 
+    def _sparse_strength_steps(self):
+        """From now on the strengths step on every second batch: at twice their rate."""
+        for group in self.opt.param_groups[1:]:
+            group["lr"] = self.s.strength_learning_rate * _STRENGTH_EVERY
+
     # ------------------------------------------------------------ one epoch
     def _step(self, idx, learn_bits):
         """One optimizer step on the rows ``idx``; returns the batch loss (a 0-d tensor)."""
         d, s, net = self.train, self.s, self.net
+        # Past the warm-up, the strengths learn on every second batch (see
+        # _STRENGTH_EVERY); on the others, nothing computes their gradient.
+        strengths_turn = learn_bits and (self._n_steps < _STRENGTH_WARMUP
+                                         or self._n_steps % _STRENGTH_EVERY == 0)
+        if learn_bits and self._n_steps == _STRENGTH_WARMUP:
+            self._sparse_strength_steps()
+        self._n_steps += 1
+        if self.strengths and strengths_turn != self.strengths[0].requires_grad:
+            for p in self.strengths:
+                p.requires_grad_(strengths_turn)
         out = net(d.rows(idx), d.in_step)
         per_sample = self.loss_fn(out, d.target[idx])
         if d.uniform_weight:
@@ -164,22 +166,26 @@ class _Trainer:
         else:
             w = d.weight[idx]
             data_loss = (per_sample * w).sum() / w.sum().clamp_min(1e-12)
-        objective = data_loss
-        if learn_bits:
-            objective = objective + self.costs.objective(data_loss.detach())
         for p in self.params:  # the optimizer's zero_grad, without its per-call wrappers
             p.grad = None
-        objective.backward()
+        data_loss.backward()
         # As MLP: the penalty 0.5 * alpha * ||W||^2 / batch size, its gradient
-        # added in one operation rather than through autograd.
+        # added in one operation rather than through autograd; so is the bits'.
         with torch.no_grad():
             torch._foreach_add_([w.grad for w in self.weights], self.weights,
                                 alpha=s.alpha / len(idx))
-            l2 = sum(torch.linalg.vector_norm(w).square() for w in self.weights)
+            if strengths_turn:
+                self.costs.add_gradients(data_loss.detach())
+            l2 = torch.stack(torch._foreach_norm(self.weights)).square_().sum()
             loss = data_loss.detach() + 0.5 * s.alpha / len(idx) * l2
-        self.opt.step()
-        net.constrain_(strengths=learn_bits)
-        if learn_bits:
+        adam_step(self.opt)
+        if strengths_turn:
+            # The fused optimizer updates in place without moving the version
+            # counter that the layers' memo of their levels is keyed on.
+            for p in self.strengths:  # one at a time: torch < 2.6 takes a single tensor
+                torch.autograd.graph.increment_version(p)
+        net.constrain_(strengths=strengths_turn)
+        if learn_bits:  # the controllers follow the batches, as the bits stood
             self.costs.update()
         return loss
 
@@ -294,18 +300,7 @@ class _Trainer:
     # ------------------------------------------------- state across calls
     def export_state(self):
         """The optimizer, multipliers and generator as an :class:`OptimizerState`."""
-        exp_avg, exp_avg_sq, steps = [], [], []
-        for p in self.net.parameters():
-            st = self.opt.state.get(p, {})
-            if "exp_avg" in st:
-                exp_avg.append(st["exp_avg"].detach().cpu().numpy().copy())
-                exp_avg_sq.append(st["exp_avg_sq"].detach().cpu().numpy().copy())
-                steps.append(int(st["step"]))
-            else:
-                exp_avg.append(None)
-                exp_avg_sq.append(None)
-                steps.append(0)
-        return OptimizerState(exp_avg=exp_avg, exp_avg_sq=exp_avg_sq, steps=steps,
+        return OptimizerState(**adam_moments(self.opt, list(self.net.parameters())),
                               weight_multiplier=float(self.costs.weight.value),
                               activation_multiplier=float(self.costs.activation.value),
                               size_multiplier=float(self.costs.size.value),
@@ -313,19 +308,16 @@ class _Trainer:
 
     def load_state(self, state):
         """Continue from an :meth:`export_state` (the inverse)."""
-        params = list(self.net.parameters())
-        for p, m, v, step in zip(params, state.exp_avg, state.exp_avg_sq, state.steps):
-            if m is None or not p.requires_grad:
-                continue
-            self.opt.state[p] = {
-                "step": torch.tensor(float(step), dtype=torch.float32, device=p.device),
-                "exp_avg": torch.as_tensor(m, device=p.device).clone(),
-                "exp_avg_sq": torch.as_tensor(v, device=p.device).clone(),
-            }
+        restore_adam(self.opt, list(self.net.parameters()), state)
         self.costs.weight.value = state.weight_multiplier
         self.costs.activation.value = state.activation_multiplier
         self.costs.size.value = getattr(state, "size_multiplier", 0.0)
         self.gen.set_state(torch.as_tensor(state.generator_state, dtype=torch.uint8))
+        # Batches so far (the weights' Adam steps): a stream of one-batch
+        # calls learns its strengths on every second call, as one long fit.
+        self._n_steps = max(state.steps, default=0)
+        if self._n_steps > _STRENGTH_WARMUP:
+            self._sparse_strength_steps()
 
 
 def train_network(net, train, val, settings, generator, loss_fn, score_fn):
