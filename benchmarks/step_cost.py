@@ -152,8 +152,9 @@ def fit_times(tasks, data_home=None, max_train=6000, log=print):
             t0 = time.perf_counter()
             est.fit(split.X_train, split.y_train)
             row[f"{name}_s"] = time.perf_counter() - t0
-            fitted = est.regressor_[-1] if not classify and name == "sklearn_mlp" else (
-                est[-1] if name == "sklearn_mlp" else est)
+            fitted = est
+            if name == "sklearn_mlp":  # the MLP at the end of its pipeline
+                fitted = est[-1] if classify else est.regressor_[-1]
             row[f"{name}_epochs"] = fitted.n_iter_
             row[f"{name}_score"] = est.score(split.X_test, split.y_test)
         row["ratio"] = row["skqat_default_s"] / row["sklearn_mlp_s"]

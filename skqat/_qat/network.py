@@ -114,7 +114,10 @@ class QuantMLP(nn.Module):
         return mean_w, float(a_bits.mean())
 
     def expected_mean_weight_bits(self):
-        """Differentiable mean weight bits, each neuron weighted by its fan-in."""
+        """Differentiable mean weight bits, each neuron weighted by its fan-in.
+
+        Training adds its gradient as :meth:`expected_bits_gradients` writes it out.
+        """
         per_neuron = torch.cat([
             Q.expected_bits(lin.strength, lin.candidates, lin.temperature)
             .expand(lin.weight.shape[0])
@@ -123,7 +126,10 @@ class QuantMLP(nn.Module):
         return (per_neuron * self._fan_in).sum() / self._fan_in.sum()
 
     def expected_mean_activation_bits(self):
-        """Differentiable mean activation bits over hidden neurons."""
+        """Differentiable mean activation bits over hidden neurons.
+
+        Training adds its gradient as :meth:`expected_bits_gradients` writes it out.
+        """
         per_neuron = torch.cat([
             Q.expected_bits(act.strength, act.candidates, act.temperature)
             .expand(act.n_neurons)

@@ -126,6 +126,8 @@ def _bits_sum(module):
 def expected_bytes(net, fields, fixed_bytes):
     """Differentiable expected size in bytes (a 0-d tensor).
 
+    Training adds its gradient as :func:`expected_bytes_gradients` writes it out.
+
     Parameters
     ----------
     net : QuantMLP
