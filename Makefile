@@ -7,7 +7,7 @@ SKQAT_DATA_HOME ?= $(abspath $(wildcard ../shared/data))
 export SKQAT_DATA_HOME
 
 .PHONY: install demo test bench bench-quick bench-sparse bench-steps bench-dask bench-compression \
-	bench-paper bench-path bench-bytes bench-onnx bench-fields bench-gpu docs clean
+	bench-paper bench-path bench-bytes bench-width bench-onnx bench-fields bench-gpu docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ bench-paper: install
 # float and MLP, 3 seeds on the four tasks (about 90 minutes on 2 cores).
 bench-bytes: install
 	$(PY) -m benchmarks.bytes_frontier --output benchmarks/results --jobs 2
+
+# The starting width of a size-budgeted fit: three rules, paired by seed (about 25 minutes).
+bench-width: install
+	$(PY) -m benchmarks.width_rule --output benchmarks/results --jobs 2
 
 # Per-neuron field bits with 12 and 4 guard bits in the multipliers (a few minutes).
 bench-fields: install

@@ -3,8 +3,8 @@
 On each task of :mod:`benchmarks.tasks`, each seed, the same training rows:
 
 * ``nmp_size``: NMP-QAT at ``size_budget`` 512 B, 1 KB, 2 KB and 4 KB, from
-  :func:`skqat.model_selection.starting_width` ((100,), or wider where the
-  budget holds more);
+  :func:`skqat.model_selection.starting_width` (as wide as the budget
+  holds at 2 bits per weight);
 * ``nmp_defaults``: NMP-QAT as shipped; ``nmp_bits``: at bit budgets;
 * ``uniform``: uniform QAT, 1/2/4/8-bit weights (8-bit activations) at widths
   4, 8, 16, 32, 64 and 128;

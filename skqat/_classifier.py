@@ -71,6 +71,8 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         adds a 0-bit candidate to ``weight_bits`` (a pruned neuron costs
         nothing) and trades neurons for bits; the weights pay no
         ``bit_price``. Combines with ``bit_budget`` and ``activation_bit_budget``.
+        Training prunes neurons but never adds any: size ``hidden_layer_sizes``
+        to the budget with :func:`skqat.model_selection.starting_width`.
     bit_price : float, default=0.02
         Price of one mean weight bit in the training objective, relative to
         the data loss, when ``bit_budget`` is None: a neuron's weights get

@@ -169,16 +169,20 @@ class smallest_within_tolerance:  # noqa: N801 - used like a function, as refit=
                 f"size={self.size!r}, relative={self.relative!r})")
 
 
-def starting_width(size_budget, *, n_features, n_outputs=1, weight_bits=2, min_width=100):
-    """A hidden width to start a size-budgeted fit from: wide enough to spend the budget.
+def starting_width(size_budget, *, n_features, n_outputs=1, weight_bits=2, min_width=8):
+    """A hidden width to start a size-budgeted fit from: the budget held at 2 bits per weight.
 
     A size budget prunes and lowers neurons, but it cannot add any: a (100,)
     network on 14 features holds about 1 KB at 8 bits, so a 2 KB budget would
-    go unspent. This width holds the budget at ``weight_bits`` per weight
-    (with 4 bytes of fields per neuron and the input and output steps), and
-    training then chooses which neurons to keep and at what precision. The
-    accuracy-per-byte benchmark (``benchmarks/results/bytes.md``) starts every
-    size budget from it.
+    go unspent. Nor should the start be much wider than the budget: pruning
+    a (100,) network down to 512 B on Covertype (50 features) kept about 20
+    neurons at 1 or 2 bits, and scored 0.033 below a start at (10,)
+    (``benchmarks/results/width_rule.md``). This width holds the budget at
+    ``weight_bits`` per weight, with 4 bytes of fields per neuron and the
+    input and output steps (4 bytes per feature, 16 per output); training
+    then chooses which neurons to keep and at what precision. The
+    accuracy-per-byte benchmark (``benchmarks/results/bytes.md``) starts
+    every size budget from it.
 
     Parameters
     ----------
@@ -191,8 +195,8 @@ def starting_width(size_budget, *, n_features, n_outputs=1, weight_bits=2, min_w
         number of classes otherwise.
     weight_bits : float, default=2
         Bits per weight the width is sized at.
-    min_width : int, default=100
-        Never narrower than this (the estimators' default width).
+    min_width : int, default=8
+        Never narrower than this (where the steps leave little of a budget).
 
     Returns
     -------
@@ -202,8 +206,10 @@ def starting_width(size_budget, *, n_features, n_outputs=1, weight_bits=2, min_w
     --------
     >>> from skqat.model_selection import starting_width
     >>> starting_width(2048, n_features=14), starting_width(512, n_features=14)
-    (247, 100)
+    (254, 56)
+    >>> starting_width(512, n_features=50, n_outputs=7)
+    10
     """
-    free = size_budget - 8 * n_features - 16 * n_outputs
+    free = size_budget - 4 * n_features - 16 * n_outputs
     per_neuron = (n_features + n_outputs) * weight_bits / 8 + 4
     return max(int(min_width), int(free // per_neuron))

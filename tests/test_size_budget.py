@@ -15,6 +15,7 @@ from skqat._qat.budget import estimated_bytes, lower_to_size, raise_within
 from skqat._qat.network import QuantMLP, remap_strengths
 from skqat._qat.size import (SizeAccount, exact_bytes, expected_bytes,
                              expected_bytes_gradients, field_bytes, hard_bytes)
+from skqat.model_selection import starting_width
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -294,3 +295,21 @@ def test_a_pruned_neuron_gets_the_gradient_that_could_revive_it():
     # The pruned neurons' strengths see their up transition; their weights keep learning.
     assert grad[:8].abs().sum() > 0
     assert net.linears[0].weight.grad[:8].abs().sum() > 0
+
+
+@pytest.mark.parametrize("budget", [512, 1024, 2048])
+def test_starting_width_spends_the_budget_at_two_bits(clf_data, budget):
+    # The width holds the budget at 2 bits per weight, with room for the
+    # learned bits' fields: a uniform 2-bit network of that width fills
+    # most of it, one twice as wide would not fit, so a size-budgeted fit
+    # starts neither too narrow to spend it nor far too wide.
+    X, y = clf_data
+    width = starting_width(budget, n_features=X.shape[1], n_outputs=3)
+
+    def size(w):
+        return NMPQATClassifier(hidden_layer_sizes=(w,), weight_bits=(2,), activation_bits=(8,),
+                                max_iter=2, random_state=0).fit(X, y).model_size_bytes_
+
+    assert (width < 100) == (budget == 512)  # narrower than the default where it must be
+    assert 0.6 * budget < size(width) <= budget
+    assert size(2 * width) > budget
