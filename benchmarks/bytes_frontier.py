@@ -80,10 +80,9 @@ def _fit_one(job):
             est = TransformedTargetRegressor(est, transformer=StandardScaler())
     else:
         if "size_budget" in params:  # started as wide as the budget holds at 2 bits
-            n_out = len(np.unique(split.y_train)) if classify else 1
             params = {**params, "hidden_layer_sizes": (starting_width(
                 params["size_budget"], n_features=split.X_train.shape[1],
-                n_outputs=1 if n_out == 2 else n_out),)}
+                n_outputs=split.n_outputs),)}
         est = (NMPQATClassifier if classify else NMPQATRegressor)(random_state=seed, **params)
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -124,8 +123,7 @@ def run(tasks, seeds, max_train, jobs, max_test=4000, log=None, families=None, d
     shapes = {}
     for task in tasks:
         split = load_split(task, 0, max_train, 10)
-        n_out = len(np.unique(split.y_train)) if split.kind == "classification" else 1
-        shapes[task] = (split.X_train.shape[1], 1 if n_out == 2 else n_out)
+        shapes[task] = (split.X_train.shape[1], split.n_outputs)
     work = [(task, seed, family, name, params, max_train, max_test)
             for task in tasks for seed in range(seeds) for family, name, params in configs()
             if (families is None or family in families) and (task, seed, name) not in have

@@ -53,9 +53,8 @@ def measure(task):
     """Rows of one task: each configuration exported at every guard width."""
     split = load_split(task, 0, 6000, 4000)
     classify = split.kind == "classification"
-    n_classes = len(np.unique(split.y_train)) if classify else 1
     rows = []
-    for name, params in _configs(split.X_train.shape[1], 1 if n_classes <= 2 else n_classes).items():
+    for name, params in _configs(split.X_train.shape[1], split.n_outputs).items():
         est = (NMPQATClassifier if classify else NMPQATRegressor)(random_state=0, **params)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

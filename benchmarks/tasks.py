@@ -29,6 +29,14 @@ class Split:
     X_test: np.ndarray
     y_test: np.ndarray
 
+    @property
+    def n_outputs(self):
+        """The network's outputs: 1 for regression or two classes, else one per class."""
+        if self.kind != "classification":
+            return 1
+        n_classes = len(np.unique(self.y_train))
+        return 1 if n_classes <= 2 else n_classes
+
 
 def _subsample(n, limit, rng):
     return np.sort(rng.choice(n, limit, replace=False)) if limit and n > limit else np.arange(n)

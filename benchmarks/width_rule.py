@@ -56,9 +56,7 @@ def _fit_one(job):
     task, size_budget, seed, rule, max_train, max_test = job
     split = load_split(task, seed, max_train, max_test)
     classify = split.kind == "classification"
-    n_classes = len(np.unique(split.y_train)) if classify else 1
-    n_outputs = 1 if n_classes <= 2 else n_classes
-    w = width(rule, size_budget, split.X_train.shape[1], n_outputs)
+    w = width(rule, size_budget, split.X_train.shape[1], split.n_outputs)
     est = (NMPQATClassifier if classify else NMPQATRegressor)(
         size_budget=size_budget, hidden_layer_sizes=(w,), random_state=seed)
     start = time.perf_counter()
@@ -73,18 +71,19 @@ def _fit_one(job):
 
 
 def report(runs):
-    """Mean score per task, size and rule, and each rule's paired difference to ``floor100``."""
-    means = runs.pivot_table(index=["task", "size"], columns="rule", values="score",
-                             aggfunc="mean")[list(RULES)].reset_index()
-    widths = runs.pivot_table(index=["task", "size"], columns="rule", values="width",
-                              aggfunc="mean")[list(RULES)].reset_index()
+    """Means per task, size and rule (score, width, living neurons); differences to floor100."""
+
+    def mean(column):
+        return runs.pivot_table(index=["task", "size"], columns="rule", values=column,
+                                aggfunc="mean")[list(RULES)].reset_index()
+
     paired = runs.pivot_table(index=["task", "size", "seed"], columns="rule", values="score")
     rows = []
     for rule in RULES[1:]:
         diff = paired[rule] - paired["floor100"]
         rows.append(dict(rule=rule, pairs=len(diff), mean_difference=diff.mean(),
                          standard_error=diff.std(ddof=1) / np.sqrt(len(diff))))
-    return means, widths, pd.DataFrame(rows)
+    return mean("score"), mean("width"), mean("alive"), pd.DataFrame(rows)
 
 
 def main(argv=None):
@@ -106,12 +105,14 @@ def main(argv=None):
 
 def write_report(runs, output, max_train, seeds):
     """``width_rule.md`` from the runs."""
-    means, widths, paired = report(runs)
+    means, widths, alive, paired = report(runs)
     text = ["# Starting width of a size-budgeted fit", "",
             f"{max_train:,} training rows, seeds 0 to {seeds - 1}; the rules are in "
             "`benchmarks/width_rule.py`. Written by `python -m benchmarks.width_rule`.", "",
             "Mean test score:", "", markdown_table(means, list(means.columns)), "",
             "Mean starting width:", "", markdown_table(widths, list(widths.columns)), "",
+            "Mean living hidden neurons of the fitted model:", "",
+            markdown_table(alive, list(alive.columns)), "",
             "Paired by task, size and seed, against `floor100`:", "", markdown_table(paired, list(paired.columns)), ""]
     (output / "width_rule.md").write_text("\n".join(text))
 

@@ -175,8 +175,8 @@ def starting_width(size_budget, *, n_features, n_outputs=1, weight_bits=2, min_w
     A size budget prunes and lowers neurons, but it cannot add any: a (100,)
     network on 14 features holds about 1 KB at 8 bits, so a 2 KB budget would
     go unspent. Nor should the start be much wider than the budget: pruning
-    a (100,) network down to 512 B on Covertype (50 features) kept about 20
-    neurons at 1 or 2 bits, and scored 0.033 below a start at (10,)
+    a (100,) network down to 512 B on Covertype (50 features) kept 20 to 22
+    of its neurons, and scored 0.033 below a start at (10,)
     (``benchmarks/results/width_rule.md``). This width holds the budget at
     ``weight_bits`` per weight, with 4 bytes of fields per neuron and the
     input and output steps (4 bytes per feature, 16 per output); training

@@ -376,3 +376,23 @@ def test_narrower_multipliers_claims_are_those_of_the_committed_run():
     assert (abs(shipped.score - wide.score) <= 0.001).all()
     assert ((wide.field_bits - shipped.field_bits) >= 7).all()
     assert (shipped.bytes < wide.bytes).all()
+
+
+def test_width_rule_report_pairs_each_rule_with_the_old_one_by_seed():
+    from benchmarks.width_rule import report
+
+    rows = [dict(task="t", size=512, seed=seed, rule=rule, width=w, alive=a,
+                 score=base + gain)
+            for seed, base in [(0, 0.5), (1, 0.7)]
+            for rule, w, a, gain in [("floor100", 100, 20, 0.0), ("bits2", 10, 10, 0.03),
+                                     ("bits4", 8, 8, 0.01 * (seed + 1))]]
+    means, widths, alive, paired = report(pd.DataFrame(rows))
+    assert means.loc[0, ["floor100", "bits2", "bits4"]].tolist() == pytest.approx(
+        [0.6, 0.63, 0.615])
+    assert widths.loc[0, "bits2"] == 10 and alive.loc[0, "floor100"] == 20
+    # The seeds' own levels (0.5 and 0.7) cancel in the paired difference.
+    bits2, bits4 = paired.set_index("rule").loc[["bits2", "bits4"]].itertuples()
+    assert bits2.pairs == 2 and bits2.mean_difference == pytest.approx(0.03)
+    assert bits2.standard_error == pytest.approx(0.0, abs=1e-12)
+    assert bits4.mean_difference == pytest.approx(0.015)
+    assert bits4.standard_error == pytest.approx(0.005)
