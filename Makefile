@@ -6,8 +6,9 @@ PY := $(VENV)/bin/python
 SKQAT_DATA_HOME ?= $(abspath $(wildcard ../shared/data))
 export SKQAT_DATA_HOME
 
-.PHONY: install demo test bench bench-quick bench-sparse bench-steps bench-dask bench-compression \
-	bench-paper bench-path bench-bytes bench-width bench-onnx bench-fields bench-gpu docs clean
+.PHONY: install demo test bench bench-quick bench-sparse bench-steps bench-profile bench-dask \
+	bench-compression bench-paper bench-path bench-bytes bench-width bench-onnx bench-fields bench-gpu \
+	docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +46,11 @@ bench-sparse: install
 # fits of the defaults against the MLP on the four shared tasks (about 6 minutes).
 bench-steps: install
 	$(PY) -m benchmarks.step_cost --fits --output benchmarks/results
+
+# Where a training step's time goes: each part's microseconds and tensor operations per step,
+# on the shapes and methods of bench-steps (about 5 minutes).
+bench-profile: install
+	$(PY) -m benchmarks.step_profile --output benchmarks/results
 
 # Incremental (dask-ml) over about 2 million KPI rows generated chunk by chunk (a few minutes).
 bench-dask: install

@@ -148,7 +148,10 @@ def host_constant(values, dtype, device):
     The per-level constants are a few operations on at most a few hundred
     numbers: far cheaper in numpy than as many tensor operations.
     """
-    return torch.from_numpy(np.ascontiguousarray(values, dtype=_NUMPY_DTYPES[dtype])).to(device)
+    tensor = torch.from_numpy(np.ascontiguousarray(values, dtype=_NUMPY_DTYPES[dtype]))
+    # On the host already: a no-op ``to`` is still an operator dispatch, and a
+    # layer's levels hold some twenty-five of these constants.
+    return tensor if device is None or torch.device(device).type == "cpu" else tensor.to(device)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,247 @@
+"""Where a training step's time goes: the profile behind the step-cost table.
+
+The shapes, methods and settings of ``step_cost`` (batch 200, one thread,
+the convergence stop off). Every part of the training step (the layers'
+forward and backward passes, the checks and rebuilds of their levels, the
+budget penalties, the optimizer, the bookkeeping) is wrapped in a named
+scope, and each method is fitted twice:
+
+* timed: each scope adds its own wall time (the parts inside it, such as a
+  level check inside a layer's forward, count where they belong; what no
+  part covers, the loss, the zeroing of the gradients, the L2 term and the
+  loop, is the rest), and of ``--rounds`` fits the one with the fastest
+  step is kept; the wrappers cost about a microsecond each, some twenty
+  per step;
+* under torch's profiler, which only counts the tensor operations each part
+  dispatches from Python (an operation that another one calls inside itself
+  is not counted again; the profiler slows every dispatch down, so its
+  times are not used).
+
+Run from the repository root::
+
+    SKQAT_DATA_HOME=../shared/data python -m benchmarks.step_profile --output benchmarks/results
+
+Writes ``step_profile.csv`` (one row per shape, method and part) and
+``step_profile.md``.
+"""
+
+import argparse
+import contextlib
+import functools
+import time
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+import pandas as pd
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
+from torch.profiler import ProfilerActivity, profile, record_function
+
+from skqat._qat import layers, network, penalties, ste, training
+from skqat._qat.data import TrainData
+
+from .step_cost import BATCH, PAST_WARMUP, SHAPES, load_shape, make
+
+METHODS = ["skqat_float", "uniform_w2_a8", "nmp_b2_a6", "nmp_b2_a6_past_warmup"]
+STEP = "training step"
+REST = "rest of the step"
+# (owner, attribute, part): what is wrapped in a named scope.
+SCOPES = [
+    (training._Trainer, "_step", STEP),
+    (TrainData, "rows", "batch rows"),
+    (layers.QuantLinear, "forward", "dense layers, forward"),
+    (layers.QuantReLU, "forward", "activations, forward"),
+    (torch.Tensor, "backward", "backward: autograd engine and loss"),
+    (ste.QuantLinearFunction, "backward", "dense layers, backward"),
+    (ste.QuantReLUFunction, "backward", "activations, backward"),
+    (penalties.BitCosts, "add_gradients", "budget penalty gradients"),
+    (training, "adam_step", "optimizer (fused Adam)"),
+    (network.QuantMLP, "constrain_", "clamping strengths and steps"),
+    (penalties.BitCosts, "update", "budget controllers"),
+    (layers._LearnedBits, "levels", "levels: checks"),
+    (layers, "build_levels", "levels: rebuilds"),
+]
+PARTS = [part for *_, part in SCOPES[1:]] + [REST]
+
+
+@contextlib.contextmanager
+def scopes(wrap):
+    """Replace every callable of :data:`SCOPES` by ``wrap(callable, part)``, for the duration."""
+    saved = [(owner, attr, owner.__dict__[attr]) for owner, attr, _ in SCOPES]
+    try:
+        for owner, attr, name in SCOPES:
+            original = owner.__dict__[attr]
+            if isinstance(original, staticmethod):  # an autograd function's backward
+                setattr(owner, attr, staticmethod(wrap(original.__func__, name)))
+            else:
+                setattr(owner, attr, wrap(original, name))
+        yield
+    finally:
+        for owner, attr, original in saved:
+            setattr(owner, attr, original)
+
+
+class Timer:
+    """Own wall time per part, inside training steps only (a wrapper for :func:`scopes`).
+
+    Parameters
+    ----------
+    clock : callable, default=time.perf_counter
+        Seconds, increasing.
+    """
+
+    def __init__(self, clock=time.perf_counter):
+        self.clock = clock
+        self.seconds = defaultdict(float)
+        self.steps = 0
+        self._inner = []  # per open scope: the time of the named parts inside it
+
+    def __call__(self, function, name):
+        @functools.wraps(function)
+        def timed(*args, **kwargs):
+            if name != STEP and not self._inner:  # outside a step: not this profile's
+                return function(*args, **kwargs)
+            self._inner.append(0.0)
+            start = self.clock()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                elapsed = self.clock() - start
+                self.seconds[REST if name == STEP else name] += elapsed - self._inner.pop()
+                if self._inner:
+                    self._inner[-1] += elapsed
+                else:
+                    self.steps += 1
+        return timed
+
+
+def _recorded(function, name):
+    @functools.wraps(function)
+    def recorded(*args, **kwargs):
+        with record_function(name):
+            return function(*args, **kwargs)
+    return recorded
+
+
+def count_operations(events):
+    """Tensor operations dispatched from Python per part, and the number of steps.
+
+    Parameters
+    ----------
+    events : list of torch.autograd.profiler_util.FunctionEvent
+        Of a fit run under :func:`scopes` with :func:`_recorded` scopes.
+    """
+    ops, steps = defaultdict(int), 0
+    for event in events:
+        steps += event.name == STEP
+        if not event.name.startswith("aten::"):
+            continue
+        # The nearest named scope above it, unless an operation is nearer.
+        parent = event.cpu_parent
+        while parent is not None and parent.name not in PARTS and parent.name != STEP:
+            if parent.name.startswith("aten::"):
+                break
+            parent = parent.cpu_parent
+        if parent is not None and not parent.name.startswith("aten::"):
+            ops[REST if parent.name == STEP else parent.name] += 1
+    return ops, steps
+
+
+def _fit(method, X, y, hidden, epochs, wrap):
+    est = make(method, hidden, epochs)
+    warmup = training._STRENGTH_WARMUP
+    training._STRENGTH_WARMUP = 0 if method in PAST_WARMUP else warmup
+    try:
+        with scopes(wrap):
+            est.fit(X, y)
+    finally:
+        training._STRENGTH_WARMUP = warmup
+
+
+def profile_fit(method, X, y, hidden, epochs, rounds):
+    """Rows of one method: each part's microseconds (timed) and operations (profiled) per step."""
+    timers = []
+    for _ in range(rounds):
+        timers.append(Timer())
+        _fit(method, X, y, hidden, epochs, timers[-1])
+    timer = min(timers, key=lambda t: sum(t.seconds.values()) / t.steps)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        _fit(method, X, y, hidden, epochs, _recorded)
+    ops, steps = count_operations(prof.events())
+    total = sum(timer.seconds.values())
+    return [{"method": method, "part": part, "us_per_step": 1e6 * timer.seconds[part] / timer.steps,
+             "share": timer.seconds[part] / total, "ops_per_step": ops[part] / steps,
+             "steps": timer.steps} for part in PARTS]
+
+
+def run(shapes, rounds, data_home=None, epochs=None, log=print):
+    """The profile of every shape and method of :data:`METHODS`."""
+    rows = []
+    for shape in shapes:
+        X, y = load_shape(shape, data_home)
+        hidden, n_epochs = SHAPES[shape]["hidden"], epochs or SHAPES[shape]["epochs"]
+        for method in METHODS:
+            profile_fit(method, X[:400], y[:400], hidden, 1, 1)  # first-call costs left out
+            fit_rows = profile_fit(method, X, y, hidden, n_epochs, rounds)
+            for row in fit_rows:
+                rows.append({"shape": shape, "n_rows": X.shape[0], "n_features": X.shape[1],
+                             "hidden": str(hidden), "batch_size": BATCH, **row})
+            total = sum(r["us_per_step"] for r in fit_rows)
+            n_ops = sum(r["ops_per_step"] for r in fit_rows)
+            log(f"{shape:6s} {method:22s} {total / 1e3:6.2f} ms per step, "
+                f"{n_ops:5.0f} operations per step")
+    return pd.DataFrame(rows)
+
+
+def markdown(table):
+    """Per shape, a row per part and a column per method: microseconds, share, operations."""
+    lines = []
+    for shape, block in table.groupby("shape", sort=False):
+        first = block.iloc[0]
+        methods = list(dict.fromkeys(block["method"]))
+        lines += [f"**{shape}** ({first.n_rows:,} x {first.n_features}, {first.hidden}, "
+                  f"batch {first.batch_size}): microseconds per step, share of the step, "
+                  "tensor operations per step", "",
+                  "| part | " + " | ".join(methods) + " |",
+                  "|---|" + "---|" * len(methods)]
+        cells = block.set_index(["part", "method"])
+        for part in PARTS:
+            values = [cells.loc[(part, m)] for m in methods]
+            if all(v.ops_per_step < 0.05 and v.share < 0.0005 for v in values):
+                continue
+            lines.append(f"| {part} | " + " | ".join(
+                f"{v.us_per_step:.0f} us, {v.share:.0%}, {v.ops_per_step:.0f}" for v in values)
+                + " |")
+        totals = block.groupby("method", sort=False)[["us_per_step", "ops_per_step"]].sum()
+        lines.append("| **whole step** | " + " | ".join(
+            f"**{totals.loc[m, 'us_per_step'] / 1e3:.2f} ms, {totals.loc[m, 'ops_per_step']:.0f}**"
+            for m in methods) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    """Run the profile; see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", default="benchmarks/results")
+    parser.add_argument("--shapes", nargs="+", choices=list(SHAPES), default=list(SHAPES))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="override every shape's epochs (a quick look)")
+    parser.add_argument("--data-home", default=None)
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    torch.set_num_threads(1)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    with threadpool_limits(1):
+        table = run(args.shapes, args.rounds, args.data_home, args.epochs)
+    table.to_csv(out / "step_profile.csv", index=False)
+    (out / "step_profile.md").write_text(markdown(table))
+    return table
+
+
+if __name__ == "__main__":
+    main()

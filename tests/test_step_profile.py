@@ -1,0 +1,107 @@
+"""The training-step profile benchmark: its timer, its operation counts and its table."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from skqat._qat import layers, ste, training
+
+step_profile = pytest.importorskip("benchmarks.step_profile")
+
+
+def test_timer_gives_each_part_its_own_time_and_ignores_calls_outside_a_step():
+    ticks = itertools.count()
+    timer = step_profile.Timer(clock=lambda: float(next(ticks)))
+    inner = timer(lambda: None, "levels: checks")          # 1 tick of its own
+    middle = timer(lambda: inner(), "dense layers, forward")  # 3 ticks, 1 of them inner's
+    step = timer(lambda: middle(), step_profile.STEP)
+
+    inner()  # outside a step: not timed, and takes no tick
+    step()
+    step()
+    assert timer.steps == 2
+    assert dict(timer.seconds) == {"levels: checks": 2.0, "dense layers, forward": 4.0,
+                                   step_profile.REST: 4.0}
+
+
+def test_scopes_wrap_every_part_and_restore_the_originals():
+    seen = []
+    originals = {(owner, attr): owner.__dict__[attr] for owner, attr, _ in step_profile.SCOPES}
+
+    def wrap(function, name):
+        seen.append(name)
+        return lambda *args, **kwargs: name
+
+    with step_profile.scopes(wrap):
+        # An autograd function's backward stays a static method the engine can call.
+        assert isinstance(ste.QuantLinearFunction.__dict__["backward"], staticmethod)
+        assert ste.QuantLinearFunction.backward(None, None) == "dense layers, backward"
+        assert layers.QuantReLU(3, (2,), True, 0.1, True).forward(None) == "activations, forward"
+    assert seen == [name for *_, name in step_profile.SCOPES]
+    for owner, attr, _ in step_profile.SCOPES:
+        assert owner.__dict__[attr] is originals[(owner, attr)]
+
+
+def test_profile_of_a_short_fit_attributes_time_and_operations_to_the_parts():
+    X, y = step_profile.load_shape("small")
+    rows = {m: step_profile.profile_fit(m, X[:400], y[:400], (8,), 1, 1)
+            for m in ("skqat_float", "nmp_b2_a6")}
+    for method, fit in rows.items():
+        assert [r["part"] for r in fit] == step_profile.PARTS
+        assert all(r["steps"] == 2 for r in fit)  # 400 rows in batches of 200
+        assert sum(r["share"] for r in fit) == pytest.approx(1.0)
+        assert all(r["us_per_step"] >= 0 for r in fit)
+    ops = {m: {r["part"]: r["ops_per_step"] for r in fit} for m, fit in rows.items()}
+    # The float network has no quantizer: its layers are one operation each way,
+    # and its backward is autograd's; the learned bits write theirs out.
+    assert ops["skqat_float"]["dense layers, backward"] == 0
+    assert ops["nmp_b2_a6"]["dense layers, backward"] > 0
+    assert ops["nmp_b2_a6"]["dense layers, forward"] > ops["skqat_float"]["dense layers, forward"]
+    assert ops["nmp_b2_a6"]["levels: rebuilds"] > 0  # the first step builds every layer's
+    assert layers.QuantLinear.__dict__["forward"].__name__ == "forward"
+    assert training._STRENGTH_WARMUP == 500
+
+    table = step_profile.pd.DataFrame(
+        [{"shape": "small", "n_rows": 400, "n_features": 13, "hidden": "(8,)",
+          "batch_size": 200, **r} for fit in rows.values() for r in fit])
+    text = step_profile.markdown(table)
+    assert "| part | skqat_float | nmp_b2_a6 |" in text
+    assert text.count("| **whole step** |") == 1
+    assert np.isfinite(table[["us_per_step", "share", "ops_per_step"]].to_numpy()).all()
+
+
+def test_readme_training_speed_figures_are_those_of_the_committed_runs():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    results = root / "benchmarks/results"
+    readme = (root / "README.md").read_text()
+    steps = step_profile.pd.read_csv(results / "step_cost.csv").set_index(["shape", "method"])
+    past = steps.loc[("medium", "nmp_b2_a6_past_warmup"), "vs_skqat_float"]
+    assert f"a step costs {past:.1f}x a float step (`make bench-steps`" in readme
+    ratio = {name: step_profile.pd.read_csv(results / path).ratio for name, path in
+             [("now", "fit_time.csv"), ("before", "training_speed/fit_time_before.csv")]}
+    assert (f"take {ratio['now'].min():.1f} to {ratio['now'].max():.1f}x the time of "
+            f"scikit-learn's MLP ({ratio['before'].min():.1f} to {ratio['before'].max():.1f}x"
+            in " ".join(readme.split()))
+    profile = (results / "step_profile.md").read_text()
+    assert profile.count("| **whole step** |") == 2  # both shapes profiled
+
+
+def test_docs_profile_figures_are_those_of_the_committed_profile():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    table = step_profile.pd.read_csv(root / "benchmarks/results/step_profile.csv")
+    page = " ".join((root / "docs/benchmarks.md").read_text().split())
+    ops = table.groupby(["shape", "method"]).ops_per_step.sum().round().astype(int)
+    assert (f"dispatches {ops[('small', 'nmp_b2_a6')]} tensor operations against the float "
+            f"step's {ops[('small', 'skqat_float')]}") in page
+    part = table.set_index(["shape", "method", "part"])
+    dense = sum(part.loc[("medium", "nmp_b2_a6", f"dense layers, {d}"), "us_per_step"]
+                for d in ("forward", "backward"))
+    assert f"forward and backward take {dense / 1e3:.1f} ms" in page
+    levels = sum(part.loc[("medium", "nmp_b2_a6", f"levels: {d}"), "us_per_step"]
+                 for d in ("checks", "rebuilds"))
+    assert f"The levels take {levels / 1e3:.1f} ms" in page
