@@ -7,8 +7,8 @@ SKQAT_DATA_HOME ?= $(abspath $(wildcard ../shared/data))
 export SKQAT_DATA_HOME
 
 .PHONY: install demo test bench bench-quick bench-sparse bench-steps bench-profile bench-dask \
-	bench-compression bench-paper bench-path bench-bytes bench-width bench-onnx bench-fields bench-gpu \
-	docs clean
+	bench-compression bench-prune-stream bench-paper bench-path bench-bytes bench-width bench-onnx \
+	bench-fields bench-gpu docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ bench-dask: install
 # What the defaults compress, and the 1.5-bit regime, on every shared dataset (about 25 minutes).
 bench-compression: install
 	$(PY) -m benchmarks.compression --output benchmarks/results
+
+# Pruning along the 5G stream: partial_fit with and without a 0-bit candidate (about 2 minutes).
+bench-prune-stream: install
+	$(PY) -m benchmarks.prune_stream --output benchmarks/results
 
 # Covertype in the paper's regime: 4 x 512 on 100,000 rows (about 40 minutes on one core).
 bench-paper: install

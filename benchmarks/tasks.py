@@ -7,7 +7,8 @@ fitted on the training rows only) and the ``kind`` of the task.
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.compose import make_column_transformer
+from sklearn.compose import ColumnTransformer, make_column_transformer
+from sklearn.impute import SimpleImputer
 from sklearn.model_selection import GroupShuffleSplit, train_test_split
 from sklearn.preprocessing import OneHotEncoder
 
@@ -117,3 +118,46 @@ def load_raw_split(name, seed, max_train=None, max_test=None, data_home=None):
                                                   random_state=seed)
         return _finish(name, "regression", X_tr, y_tr, X_te, y_te, seed, max_train, max_test)
     raise ValueError(f"unknown task {name!r}; choose from {TASKS}")
+
+
+@dataclass
+class KPIStream:
+    """A time-ordered stream of 5G throughput rows, its blocks, and held-out traces.
+
+    ``blocks`` index the rows of ``X``, in time order; the preprocessing was
+    fitted on the first block only, as a stream's would be.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    blocks: list
+
+
+def kpi_stream(ucc_5g, step=8, n_blocks=8):
+    """Every ``step``-th row of the 5G training traces as a stream of ``n_blocks`` blocks.
+
+    Parameters
+    ----------
+    ucc_5g : Bunch
+        :func:`skqat.datasets.fetch_ucc_5g`; a quarter of its traces are held out.
+    step, n_blocks : int
+
+    Returns
+    -------
+    KPIStream
+    """
+    data, target, groups = ucc_5g.data, ucc_5g.target.to_numpy(), ucc_5g.groups
+    train, test = next(GroupShuffleSplit(1, test_size=0.25, random_state=0)
+                       .split(data, target, groups))
+    train, test = np.sort(train)[::step], np.sort(test)[::step]
+    numeric = [c for c in data.columns if data[c].dtype.kind == "f"]
+    pre = ColumnTransformer([
+        ("num", SimpleImputer(strategy="median", add_indicator=True), numeric),
+        ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+         ["NetworkMode", "app", "mobility"])])
+    blocks = np.array_split(np.arange(len(train)), n_blocks)
+    pre.fit(data.iloc[train[blocks[0]]])
+    return KPIStream(X=pre.transform(data.iloc[train]), y=target[train],
+                     X_test=pre.transform(data.iloc[test]), y_test=target[test], blocks=blocks)

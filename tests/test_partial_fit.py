@@ -2,14 +2,12 @@
 
 import numpy as np
 import pytest
-from sklearn.compose import ColumnTransformer
 from sklearn.datasets import make_classification, make_regression
-from sklearn.impute import SimpleImputer
 from sklearn.metrics import r2_score
-from sklearn.model_selection import GroupShuffleSplit
 from sklearn.neural_network import MLPRegressor
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import StandardScaler
 
+from benchmarks.tasks import kpi_stream
 from skqat import NMPQATClassifier, NMPQATRegressor
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -74,27 +72,9 @@ def test_partial_fit_survives_pickling_between_calls():
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
 
 
-def _kpi_stream(ucc_5g, step=8):
-    """Every ``step``-th row of the training traces, in time order; test traces held out."""
-    data, target, groups = ucc_5g.data, ucc_5g.target.to_numpy(), ucc_5g.groups
-    train, test = next(GroupShuffleSplit(1, test_size=0.25, random_state=0)
-                       .split(data, target, groups))
-    train, test = np.sort(train)[::step], np.sort(test)[::step]
-    n_train = len(train)
-    numeric = [c for c in data.columns if data[c].dtype.kind == "f"]
-    pre = ColumnTransformer([
-        ("num", SimpleImputer(strategy="median", add_indicator=True), numeric),
-        ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-         ["NetworkMode", "app", "mobility"])])
-    # As a stream would be: the preprocessing is fitted on the first chunk only.
-    chunks = np.array_split(np.arange(n_train), 8)
-    pre.fit(data.iloc[train[chunks[0]]])
-    X_train, X_test = pre.transform(data.iloc[train]), pre.transform(data.iloc[test])
-    return X_train, target[train], X_test, target[test], chunks
-
-
 def test_partial_fit_streams_a_real_kpi_dataset(ucc_5g):
-    X, y, X_test, y_test, chunks = _kpi_stream(ucc_5g)
+    stream = kpi_stream(ucc_5g)
+    X, y, X_test, y_test, chunks = stream.X, stream.y, stream.X_test, stream.y_test, stream.blocks
     reg = NMPQATRegressor(hidden_layer_sizes=(32,), bit_budget=2, activation_bit_budget=6,
                           learning_rate_init=0.003, random_state=0)
     # MLP gets the usual streaming recipe, a scaler with running statistics (with the
