@@ -1,13 +1,16 @@
 """The training-step profile benchmark: its timer, its operation counts and its table."""
 
 import itertools
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from skqat._qat import layers, ste, training
 
 step_profile = pytest.importorskip("benchmarks.step_profile")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_timer_gives_each_part_its_own_time_and_ignores_calls_outside_a_step():
@@ -62,7 +65,7 @@ def test_profile_of_a_short_fit_attributes_time_and_operations_to_the_parts():
     assert layers.QuantLinear.__dict__["forward"].__name__ == "forward"
     assert training._STRENGTH_WARMUP == 500
 
-    table = step_profile.pd.DataFrame(
+    table = pd.DataFrame(
         [{"shape": "small", "n_rows": 400, "n_features": 13, "hidden": "(8,)",
           "batch_size": 200, **r} for fit in rows.values() for r in fit])
     text = step_profile.markdown(table)
@@ -72,15 +75,12 @@ def test_profile_of_a_short_fit_attributes_time_and_operations_to_the_parts():
 
 
 def test_readme_training_speed_figures_are_those_of_the_committed_runs():
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    results = root / "benchmarks/results"
-    readme = (root / "README.md").read_text()
-    steps = step_profile.pd.read_csv(results / "step_cost.csv").set_index(["shape", "method"])
+    results = ROOT / "benchmarks/results"
+    readme = (ROOT / "README.md").read_text()
+    steps = pd.read_csv(results / "step_cost.csv").set_index(["shape", "method"])
     past = steps.loc[("medium", "nmp_b2_a6_past_warmup"), "vs_skqat_float"]
     assert f"a step costs {past:.1f}x a float step (`make bench-steps`" in readme
-    ratio = {name: step_profile.pd.read_csv(results / path).ratio for name, path in
+    ratio = {name: pd.read_csv(results / path).ratio for name, path in
              [("now", "fit_time.csv"), ("before", "training_speed/fit_time_before.csv")]}
     assert (f"take {ratio['now'].min():.1f} to {ratio['now'].max():.1f}x the time of "
             f"scikit-learn's MLP ({ratio['before'].min():.1f} to {ratio['before'].max():.1f}x"
@@ -90,11 +90,8 @@ def test_readme_training_speed_figures_are_those_of_the_committed_runs():
 
 
 def test_docs_profile_figures_are_those_of_the_committed_profile():
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    table = step_profile.pd.read_csv(root / "benchmarks/results/step_profile.csv")
-    page = " ".join((root / "docs/benchmarks.md").read_text().split())
+    table = pd.read_csv(ROOT / "benchmarks/results/step_profile.csv")
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
     ops = table.groupby(["shape", "method"]).ops_per_step.sum().round().astype(int)
     assert (f"dispatches {ops[('small', 'nmp_b2_a6')]} tensor operations against the float "
             f"step's {ops[('small', 'skqat_float')]}") in page
