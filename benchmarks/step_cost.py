@@ -27,6 +27,7 @@ writes ``fit_time.csv`` and a second table.
 """
 
 import argparse
+import contextlib
 import hashlib
 import time
 import warnings
@@ -89,17 +90,24 @@ def _digest(pred):
     return hashlib.sha256(np.ascontiguousarray(pred).tobytes()).hexdigest()[:12]
 
 
-def measure(method, X, y, hidden, epochs):
-    """Wall time of one fit, its ms per step, and what it fitted."""
-    est = make(method, hidden, epochs)
+@contextlib.contextmanager
+def strength_warmup(method):
+    """The strengths' warm-up as ``method`` is measured: 0 for the ``past_warmup`` rows."""
     warmup = training._STRENGTH_WARMUP
     training._STRENGTH_WARMUP = 0 if method in PAST_WARMUP else warmup
     try:
+        yield
+    finally:
+        training._STRENGTH_WARMUP = warmup
+
+
+def measure(method, X, y, hidden, epochs):
+    """Wall time of one fit, its ms per step, and what it fitted."""
+    est = make(method, hidden, epochs)
+    with strength_warmup(method):
         t0 = time.perf_counter()
         est.fit(X, y)
         seconds = time.perf_counter() - t0
-    finally:
-        training._STRENGTH_WARMUP = warmup
     steps = est.n_iter_ * int(np.ceil(len(X) / BATCH))
     pred = est.predict(X)
     return {"step_ms": 1e3 * seconds / steps, "steps": steps,

@@ -42,7 +42,7 @@ from torch.profiler import ProfilerActivity, profile, record_function
 from skqat._qat import layers, network, penalties, ste, training
 from skqat._qat.data import TrainData
 
-from .step_cost import BATCH, PAST_WARMUP, SHAPES, load_shape, make
+from .step_cost import BATCH, SHAPES, load_shape, make, strength_warmup
 
 METHODS = ["skqat_float", "uniform_w2_a8", "nmp_b2_a6", "nmp_b2_a6_past_warmup"]
 STEP = "training step"
@@ -136,28 +136,35 @@ def count_operations(events):
     ops, steps = defaultdict(int), 0
     for event in events:
         steps += event.name == STEP
-        if not event.name.startswith("aten::"):
-            continue
-        # The nearest named scope above it, unless an operation is nearer.
-        parent = event.cpu_parent
-        while parent is not None and parent.name not in PARTS and parent.name != STEP:
-            if parent.name.startswith("aten::"):
-                break
-            parent = parent.cpu_parent
-        if parent is not None and not parent.name.startswith("aten::"):
-            ops[REST if parent.name == STEP else parent.name] += 1
+        if event.name.startswith("aten::"):
+            owner = _owner(event)
+            if owner is not None:
+                ops[owner] += 1
     return ops, steps
+
+
+def _owner(event):
+    """The part an operation dispatched from Python belongs to, or None.
+
+    None for an operation that another one calls, and for one outside the
+    training steps (set-up, the epoch's checks, the projection, the export).
+    """
+    owner, parent = None, event.cpu_parent
+    while parent is not None:
+        if parent.name.startswith("aten::") and owner is None:
+            return None
+        if parent.name == STEP:
+            return owner or REST
+        if owner is None and parent.name in PARTS:
+            owner = parent.name
+        parent = parent.cpu_parent
+    return None
 
 
 def _fit(method, X, y, hidden, epochs, wrap):
     est = make(method, hidden, epochs)
-    warmup = training._STRENGTH_WARMUP
-    training._STRENGTH_WARMUP = 0 if method in PAST_WARMUP else warmup
-    try:
-        with scopes(wrap):
-            est.fit(X, y)
-    finally:
-        training._STRENGTH_WARMUP = warmup
+    with strength_warmup(method), scopes(wrap):
+        est.fit(X, y)
 
 
 def profile_fit(method, X, y, hidden, epochs, rounds):
