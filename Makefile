@@ -7,7 +7,7 @@ SKQAT_DATA_HOME ?= $(abspath $(wildcard ../shared/data))
 export SKQAT_DATA_HOME
 
 .PHONY: install demo test bench bench-quick bench-sparse bench-steps bench-profile bench-dask \
-	bench-compression bench-prune-stream bench-paper bench-path bench-bytes bench-width bench-onnx \
+	bench-compression bench-prune-stream bench-paper bench-path bench-bytes bench-size-path bench-width bench-onnx \
 	bench-fields bench-gpu docs clean
 
 $(VENV)/.installed: pyproject.toml
@@ -72,6 +72,10 @@ bench-paper: install
 # float and MLP, 3 seeds on the four tasks (about 90 minutes on 2 cores).
 bench-bytes: install
 	$(PY) -m benchmarks.bytes_frontier --output benchmarks/results --jobs 2
+
+# A path along bytes against bench-bytes' independent size-budgeted fits (about 10 minutes).
+bench-size-path: install
+	$(PY) -m benchmarks.size_path --output benchmarks/results --jobs 2
 
 # The starting width of a size-budgeted fit: three rules, paired by seed (about 25 minutes).
 bench-width: install

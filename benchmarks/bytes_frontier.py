@@ -2,9 +2,9 @@
 
 On each task of :mod:`benchmarks.tasks`, each seed, the same training rows:
 
-* ``nmp_size``: NMP-QAT at ``size_budget`` 512 B, 1 KB, 2 KB and 4 KB, from
-  :func:`skqat.model_selection.starting_width` (as wide as the budget
-  holds at 2 bits per weight);
+* ``nmp_size``: NMP-QAT at ``size_budget`` 512 B, 1 KB, 2 KB and 4 KB, as
+  shipped (``hidden_layer_sizes="auto"``: as wide as the budget holds at 2
+  bits per weight, :func:`skqat.model_selection.starting_width`);
 * ``nmp_defaults``: NMP-QAT as shipped; ``nmp_bits``: at bit budgets;
 * ``uniform``: uniform QAT, 1/2/4/8-bit weights (8-bit activations) at widths
   4, 8, 16, 32, 64 and 128;
@@ -41,7 +41,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skqat import NMPQATClassifier, NMPQATRegressor
-from skqat.model_selection import starting_width
 
 from .measure import final_step, size_columns
 from .report import markdown_table
@@ -69,6 +68,11 @@ def configs():
     return out
 
 
+def _hidden_width(net):
+    """Hidden neurons the network was built with (pruned ones included)."""
+    return int(sum(c.shape[1] for c in net.coefs_[:-1]))
+
+
 def _fit_one(job):
     task, seed, family, name, params, max_train, max_test = job
     split = load_split(task, seed, max_train, max_test)
@@ -79,10 +83,6 @@ def _fit_one(job):
         if not classify:
             est = TransformedTargetRegressor(est, transformer=StandardScaler())
     else:
-        if "size_budget" in params:  # started as wide as the budget holds at 2 bits
-            params = {**params, "hidden_layer_sizes": (starting_width(
-                params["size_budget"], n_features=split.X_train.shape[1],
-                n_outputs=split.n_outputs),)}
         est = (NMPQATClassifier if classify else NMPQATRegressor)(random_state=seed, **params)
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -92,13 +92,13 @@ def _fit_one(job):
     sizes = size_columns(est)
     net = final_step(est)
     living = (sum(np.count_nonzero(b) for b in net.weight_bits_[:-1])
-              if hasattr(net, "weight_bits_") else sum(net.hidden_layer_sizes))
+              if hasattr(net, "weight_bits_") else _hidden_width(net))
     return dict(task=task, kind=split.kind, seed=seed, family=family, config=name,
                 budget=(params or {}).get("size_budget", np.nan),
                 score=est.score(split.X_test, split.y_test), size_bytes=sizes["size_bytes"],
                 weight_bits=sizes["weight_bits"], activation_bits=sizes["activation_bits"],
                 living_neurons=int(living), epochs=net.n_iter_, fit_seconds=seconds,
-                width=int(sum(getattr(net, "hidden_layer_sizes", (0,)))))
+                width=_hidden_width(net))
 
 
 def _surely_too_large(family, params, n_features, n_outputs):

@@ -7,9 +7,9 @@ full fit per budget and per fold. :class:`~skqat.NMPQATClassifierCV` fits one
 budget path per fold instead (:func:`~skqat.budget_path`: one training at the
 largest budget, then for each lower budget a projection and a short
 fine-tuning), scores every point on the fold's held-out rows, and refits the
-path on all rows down to the chosen budget, as ``LassoCV`` does along
-``lasso_path``. Here: will a YouTube session stall, from the network shaping
-and the video's properties?
+chosen budget on all rows, as ``LassoCV`` does along ``lasso_path``. Here:
+will a YouTube session stall, from the network shaping and the video's
+properties?
 """
 
 # %%

@@ -5,6 +5,8 @@ The best model that fits in 2 KB: a size budget
 A device has bytes, not "mean bits per weight". ``size_budget`` caps
 ``model_size_bytes_`` (never exceeded) and lets training trade neurons for
 bits within it: a 0-bit candidate is added, and a pruned neuron costs nothing.
+The network starts as wide as the budget can spend (the default
+``hidden_layer_sizes="auto"``: the budget held at 2 bits per weight).
 :class:`~skqat.NMPQATRegressorCV` with ``size_budgets`` chooses along bytes,
 one budget path per fold. The honest comparison is the one an edge engineer
 makes first: is this better than simply training a smaller uniform 4- or

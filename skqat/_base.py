@@ -26,7 +26,8 @@ from ._qat import (QuantMLP, loss_function, make_generator, refine_network,
                    train_increment, train_network)
 from ._report import quantization_report
 from ._settings import train_settings
-from ._size_budget import check_reachable_size, check_size_met, size_account, weight_candidates
+from ._size_budget import (check_reachable_size, check_size_met, new_hidden_layer_sizes,
+                           size_account, weight_candidates)
 from ._sklearn_private import Interval, Options, StrOptions, _check_sample_weight
 from ._stream import start_input_statistics, update_input_statistics, warn_constant_first_block
 from .runtime import IntegerMLP, QuantizedLayer
@@ -44,7 +45,8 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
     """
 
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [StrOptions({"auto"}), "array-like",
+                               Interval(Integral, 1, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
@@ -171,7 +173,9 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         # fitted network onto the current budgets and fine-tune it). A path
         # passes split_seed so that every point holds out the same rows.
         act_cands = check_candidates("activation_bits", self.activation_bits, 1)
-        hidden = check_hidden_layer_sizes(self.hidden_layer_sizes)
+        auto_width = isinstance(self.hidden_layer_sizes, str)  # "auto", the only string
+        if not auto_width:  # an error before the data are read
+            check_hidden_layer_sizes(self.hidden_layer_sizes)
         asked = check_weight_candidates(self.weight_bits)
         check_budgets(quantize=self.quantize, bit_budget=self.bit_budget,
                       activation_bit_budget=self.activation_bit_budget,
@@ -190,13 +194,20 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         X, y = validate_data(self, X, y, reset=first_pass, accept_sparse=["csr", "csc"],
                              dtype=(np.float64, np.float32), multi_output=True,
                              y_numeric=self._y_numeric())
-        check_fan_in([X.shape[1], *hidden], quantize=self.quantize)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
         # A stream's statistics keep learning: the target's move before it is encoded.
         out_change = (self._update_target_statistics(y)
                       if incremental and not first_pass else None)
         target = self._encode_targets(y, first_pass=first_pass, incremental=stream)
+        # A fitted network keeps its widths ("auto" may resolve differently
+        # now: a path's lower size budget, a warm start).
+        hidden = (new_hidden_layer_sizes(self.hidden_layer_sizes, size_budget=self.size_budget,
+                                         quantize=self.quantize, n_features=X.shape[1],
+                                         n_outputs=self._n_outputs())
+                  if first_pass or not auto_width
+                  else [c.shape[1] for c in self.coefs_[:-1]])
+        check_fan_in([X.shape[1], *hidden], quantize=self.quantize)
         self.device_ = resolve_device(self.device)
 
         rng = check_random_state(self.random_state)

@@ -3,8 +3,9 @@
 As ``LassoCV`` cross-validates along ``lasso_path``, the CV estimators fit one
 budget path per fold (:func:`skqat.budget_path`: one training, then a short
 projection and fine-tuning per lower budget), score every point of it on the
-fold's held-out rows, pick a budget, and refit the path on all rows down to
-that budget. The refitted model becomes the estimator's fitted state, so
+fold's held-out rows, pick a budget, and refit it on all rows with a fit of
+its own, as ``LassoCV`` refits its chosen alpha. The refitted model becomes
+the estimator's fitted state, so
 ``predict``, ``score``, ``to_integer`` and ``quantization_report`` are those
 of the plain estimator.
 """
@@ -13,7 +14,7 @@ import time
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import is_classifier
+from sklearn.base import clone, is_classifier
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.utils import indexable
@@ -103,7 +104,7 @@ class BudgetSearchMixin:
 
     def __init__(
         self,
-        hidden_layer_sizes=(100,),
+        hidden_layer_sizes="auto",
         *,
         alpha=0.0001,
         batch_size="auto",
@@ -170,7 +171,7 @@ class BudgetSearchMixin:
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, groups=None):
-        """Cross-validate the budget path, choose a budget, refit down to it on all rows.
+        """Cross-validate the budget path, choose a budget, refit it on all rows.
 
         Parameters
         ----------
@@ -228,9 +229,11 @@ class BudgetSearchMixin:
         self.activation_bit_budget_ = best_point.activation_bit_budget
         self.size_budget_ = best_point.size_budget
         self.n_splits_ = len(splits)
-        # The path on every row, from the largest budget down to the chosen one.
-        chosen = points[:self.best_index_ + 1]
-        best = _path_through(template, X, y, sample_weight, chosen)[-1]
+        # A fit of its own at the chosen budget, on every row: a path's points
+        # trail such fits, a little along bits and most along bytes, where
+        # the path prunes (benchmarks/results/budget_path.md, size_path.md).
+        best = clone(template).set_params(**best_point._asdict())
+        best.fit(X, y, sample_weight=sample_weight)
         parameters = set(best.get_params(deep=False))
         for name, value in vars(best).items():
             if name not in parameters:

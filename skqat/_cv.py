@@ -11,8 +11,8 @@ class NMPQATClassifierCV(BudgetSearchMixin, NMPQATClassifier):
     For each fold, one :func:`~skqat.budget_path` gives a model at every
     budget for about the cost of one fit; every point is scored on the
     fold's held-out rows. The chosen budget (the best mean score, or the
-    smallest model within ``tolerance`` of it) is refitted on all rows along
-    the path down to it, and that model is this estimator's: ``predict``,
+    smallest model within ``tolerance`` of it) is refitted on all rows with a
+    fit of its own, as in ``LassoCV``, and that model is this estimator's: ``predict``,
     ``predict_proba``, ``score``, ``to_integer`` and
     ``quantization_report`` are its.
 
@@ -27,7 +27,9 @@ class NMPQATClassifierCV(BudgetSearchMixin, NMPQATClassifier):
     size_budgets : float, array-like or None, default=None
         Size budgets in bytes (``size_budget``): one for every point, or one
         per point. For a choice along bytes alone, set ``bit_budgets=None``
-        and give the sizes, e.g. ``size_budgets=[512, 1024, 2048]``.
+        and give the sizes, e.g. ``size_budgets=[512, 1024, 2048]``. With
+        ``hidden_layer_sizes="auto"`` the path starts as wide as its largest
+        size budget can spend.
     cv : int, cross-validation generator or iterable, default=None
         As in ``GridSearchCV`` (None: 5 folds, stratified). Pass ``groups`` to
         ``fit`` for a grouped splitter (rows of one trace together).
@@ -95,8 +97,8 @@ class NMPQATRegressorCV(BudgetSearchMixin, NMPQATRegressor):
     For each fold, one :func:`~skqat.budget_path` gives a model at every
     budget for about the cost of one fit; every point is scored on the
     fold's held-out rows. The chosen budget (the best mean score, or the
-    smallest model within ``tolerance`` of it) is refitted on all rows along
-    the path down to it, and that model is this estimator's: ``predict``,
+    smallest model within ``tolerance`` of it) is refitted on all rows with a
+    fit of its own, as in ``LassoCV``, and that model is this estimator's: ``predict``,
     ``score``, ``to_integer`` and
     ``quantization_report`` are its.
 
@@ -111,7 +113,9 @@ class NMPQATRegressorCV(BudgetSearchMixin, NMPQATRegressor):
     size_budgets : float, array-like or None, default=None
         Size budgets in bytes (``size_budget``): one for every point, or one
         per point. For a choice along bytes alone, set ``bit_budgets=None``
-        and give the sizes, e.g. ``size_budgets=[512, 1024, 2048]``.
+        and give the sizes, e.g. ``size_budgets=[512, 1024, 2048]``. With
+        ``hidden_layer_sizes="auto"`` the path starts as wide as its largest
+        size budget can spend.
     cv : int, cross-validation generator or iterable, default=None
         As in ``GridSearchCV`` (None: 5 folds). Pass ``groups`` to
         ``fit`` for a grouped splitter (rows of one trace together).

@@ -124,7 +124,8 @@ def budget_path(estimator, X, y, *, bit_budgets=None, activation_bit_budgets=Non
     size_budgets : float, None or sequence, default=None
         Size budgets in bytes (``size_budget``), one for every point or one
         per point: with ``bit_budgets=None``, a path along bytes ("the best
-        model in 512 B, 1 KB, 2 KB").
+        model in 512 B, 1 KB, 2 KB"). With ``hidden_layer_sizes="auto"``
+        the first point starts as wide as the largest size budget can spend.
     sample_weight : array-like of shape (n_samples,), default=None
 
     Returns

@@ -19,8 +19,11 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
 
     Parameters
     ----------
-    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+    hidden_layer_sizes : "auto" or array-like of shape (n_layers - 2,), default="auto"
         The ith element is the number of neurons in the ith hidden layer.
+        "auto" is (100,), as in ``MLPClassifier``; with a ``size_budget``, one
+        layer as wide as the budget holds at 2 bits per weight
+        (:func:`skqat.model_selection.starting_width`), which training prunes.
     alpha : float, default=0.0001
         Strength of the L2 penalty on the (latent) weights.
     batch_size : int or "auto", default="auto"
@@ -67,8 +70,8 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         adds a 0-bit candidate to ``weight_bits`` (a pruned neuron costs
         nothing) and trades neurons for bits; the weights pay no
         ``bit_price``. Combines with ``bit_budget`` and ``activation_bit_budget``.
-        Training prunes neurons but never adds any: size ``hidden_layer_sizes``
-        to the budget with :func:`skqat.model_selection.starting_width`.
+        Training prunes neurons but never adds any: ``hidden_layer_sizes="auto"``
+        (the default) starts as wide as the budget can spend.
     bit_price : float, default=0.02
         Price of one mean weight bit in the training objective, relative to
         the data loss, when ``bit_budget`` is None: a neuron's weights get
@@ -156,7 +159,7 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
 
     def __init__(
         self,
-        hidden_layer_sizes=(100,),
+        hidden_layer_sizes="auto",
         *,
         alpha=0.0001,
         batch_size="auto",

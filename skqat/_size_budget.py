@@ -1,4 +1,4 @@
-"""The size budget on the estimator's side: candidates, what it counts, its checks.
+"""The size budget on the estimator's side: candidates, what it counts, its checks, its width.
 
 Training (``skqat._qat``) keeps a network within a :class:`~skqat._qat.size.SizeAccount`;
 these functions build that account from a fitted estimator's statistics and
@@ -7,6 +7,7 @@ say clearly when a budget cannot be met.
 
 import math
 
+from ._checks import check_hidden_layer_sizes
 from ._qat.size import SizeAccount
 from .runtime._model_file import steps_size_bytes
 
@@ -77,3 +78,63 @@ def check_size_met(est):
             f"{est.granularity!r}, weight_bits={est.weight_bits!r}). Raise size_budget, or "
             "use granularity='neuron', which can prune neurons.")
 
+
+def starting_width(size_budget, *, n_features, n_outputs=1, weight_bits=2, min_width=8):
+    """A hidden width to start a size-budgeted fit from: the budget held at 2 bits per weight.
+
+    A size budget prunes and lowers neurons, but it cannot add any: a (100,)
+    network on 14 features holds about 1 KB at 8 bits, so a 2 KB budget would
+    go unspent. Nor should the start be much wider than the budget: pruning
+    a (100,) network down to 512 B on Covertype (50 features) kept 20 to 22
+    of its neurons, and scored 0.033 below a start at (10,)
+    (``benchmarks/results/width_rule.md``). This width holds the budget at
+    ``weight_bits`` per weight, with 4 bytes of fields per neuron and the
+    input and output steps (4 bytes per feature, 16 per output); training
+    then chooses which neurons to keep and at what precision. The
+    accuracy-per-byte benchmark (``benchmarks/results/bytes.md``) starts
+    every size budget from it.
+
+    Parameters
+    ----------
+    size_budget : float
+        The budget, in bytes.
+    n_features : int
+        Input features the estimator sees (after the preprocessing).
+    n_outputs : int, default=1
+        Network outputs: 1 for regression or binary classification, the
+        number of classes otherwise.
+    weight_bits : float, default=2
+        Bits per weight the width is sized at.
+    min_width : int, default=8
+        Never narrower than this (where the steps leave little of a budget).
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> from skqat.model_selection import starting_width
+    >>> starting_width(2048, n_features=14), starting_width(512, n_features=14)
+    (254, 56)
+    >>> starting_width(512, n_features=50, n_outputs=7)
+    10
+    """
+    free = size_budget - 4 * n_features - 16 * n_outputs
+    per_neuron = (n_features + n_outputs) * weight_bits / 8 + 4
+    return max(int(min_width), int(free // per_neuron))
+
+
+def new_hidden_layer_sizes(hidden_layer_sizes, *, size_budget, quantize, n_features, n_outputs):
+    """The hidden layer sizes a new network is built with: ``"auto"`` resolved.
+
+    ``"auto"`` is one layer of 100 neurons, as in ``MLPClassifier``, or, with
+    a size budget, one layer as wide as :func:`starting_width` gives: a
+    (100,) start can leave a large budget unspent on a narrow table, and
+    one far wider than a small budget prunes to a worse model.
+    """
+    if not (isinstance(hidden_layer_sizes, str) and hidden_layer_sizes == "auto"):
+        return check_hidden_layer_sizes(hidden_layer_sizes)
+    if size_budget is None or not quantize:
+        return [100]
+    return [starting_width(size_budget, n_features=n_features, n_outputs=n_outputs)]

@@ -10,7 +10,7 @@ Run ``python -m skqat.demo`` (or ``make demo``). Steps:
    ``size_budget`` (512 B, 1 KB, 2 KB) along one budget path per fold
    (folds grouped by trace), recording R2 next to mean bits and model size.
 3. It keeps the smallest model whose R2 is within a tolerance of the best,
-   refitted along the path on all training rows: the best model that fits
+   refitted at its budget on all training rows: the best model that fits
    in 2 KB, or a smaller one that is as good.
 4. A printed trade-off table, the chosen model's R2 on held-out traces, and
    an output folder with the trade-off plot, the quantization report, and

@@ -23,6 +23,8 @@ which only the refit callable needs to know.
 
 import numpy as np
 
+from ._size_budget import starting_width
+
 __all__ = ["mean_weight_bits_scorer", "mean_activation_bits_scorer", "model_size_scorer",
            "smallest_within_tolerance", "starting_width"]
 
@@ -167,49 +169,3 @@ class smallest_within_tolerance:  # noqa: N801 - used like a function, as refit=
     def __repr__(self):
         return (f"smallest_within_tolerance(tolerance={self.tolerance!r}, score={self.score!r}, "
                 f"size={self.size!r}, relative={self.relative!r})")
-
-
-def starting_width(size_budget, *, n_features, n_outputs=1, weight_bits=2, min_width=8):
-    """A hidden width to start a size-budgeted fit from: the budget held at 2 bits per weight.
-
-    A size budget prunes and lowers neurons, but it cannot add any: a (100,)
-    network on 14 features holds about 1 KB at 8 bits, so a 2 KB budget would
-    go unspent. Nor should the start be much wider than the budget: pruning
-    a (100,) network down to 512 B on Covertype (50 features) kept 20 to 22
-    of its neurons, and scored 0.033 below a start at (10,)
-    (``benchmarks/results/width_rule.md``). This width holds the budget at
-    ``weight_bits`` per weight, with 4 bytes of fields per neuron and the
-    input and output steps (4 bytes per feature, 16 per output); training
-    then chooses which neurons to keep and at what precision. The
-    accuracy-per-byte benchmark (``benchmarks/results/bytes.md``) starts
-    every size budget from it.
-
-    Parameters
-    ----------
-    size_budget : float
-        The budget, in bytes.
-    n_features : int
-        Input features the estimator sees (after the preprocessing).
-    n_outputs : int, default=1
-        Network outputs: 1 for regression or binary classification, the
-        number of classes otherwise.
-    weight_bits : float, default=2
-        Bits per weight the width is sized at.
-    min_width : int, default=8
-        Never narrower than this (where the steps leave little of a budget).
-
-    Returns
-    -------
-    int
-
-    Examples
-    --------
-    >>> from skqat.model_selection import starting_width
-    >>> starting_width(2048, n_features=14), starting_width(512, n_features=14)
-    (254, 56)
-    >>> starting_width(512, n_features=50, n_outputs=7)
-    10
-    """
-    free = size_budget - 4 * n_features - 16 * n_outputs
-    per_neuron = (n_features + n_outputs) * weight_bits / 8 + 4
-    return max(int(min_width), int(free // per_neuron))

@@ -143,6 +143,20 @@ def test_size_budget_path_and_cv_choose_along_bytes(clf_data):
         NMPQATClassifierCV(size_budgets=[200, 450], max_iter=2).fit(X, y)
 
 
+def test_cv_refits_the_chosen_size_with_a_fit_of_its_own(reg_data):
+    # As LassoCV: the chosen budget is fitted on every row from its own
+    # start ("auto": the chosen size's width, not the largest one's), not
+    # walked down to along the path.
+    X, y = reg_data
+    cv = NMPQATRegressorCV(max_iter=8, random_state=0, cv=2, bit_budgets=None,
+                           size_budgets=[300, 1200], tolerance=10.0).fit(X, y)
+    assert cv.size_budget_ == 300  # the smallest, within the (huge) tolerance
+    own = NMPQATRegressor(max_iter=8, random_state=0, size_budget=300).fit(X, y)
+    assert _widths(cv) == _widths(own) == [starting_width(300, n_features=10)]
+    np.testing.assert_array_equal(cv.predict(X), own.predict(X))
+    assert cv.model_size_bytes_ == own.model_size_bytes_ <= 300
+
+
 def test_regressor_cv_takes_size_budgets_with_the_same_result_on_any_n_jobs(reg_data):
     X, y = reg_data
     fits = [NMPQATRegressorCV(hidden_layer_sizes=(16,), max_iter=10, random_state=0, cv=2,
@@ -313,3 +327,51 @@ def test_starting_width_spends_the_budget_at_two_bits(clf_data, budget):
     assert (width < 100) == (budget == 512)  # narrower than the default where it must be
     assert 0.6 * budget < size(width) <= budget
     assert size(2 * width) > budget
+
+
+def _widths(est):
+    return [c.shape[1] for c in est.coefs_[:-1]]
+
+
+def test_auto_width_starts_a_size_budget_where_it_can_be_spent(clf_data, reg_data):
+    # "auto" (the default) is (100,) without a size budget, as MLPClassifier,
+    # and the starting_width of the budget with one; the user's sizes win.
+    X, y = clf_data
+    assert NMPQATClassifier().hidden_layer_sizes == "auto"
+    assert _widths(NMPQATClassifier(max_iter=2, random_state=0).fit(X, y)) == [100]
+    for budget in (300, 2048):
+        clf = NMPQATClassifier(size_budget=budget, max_iter=3, random_state=0).fit(X, y)
+        assert _widths(clf) == [starting_width(budget, n_features=12, n_outputs=3)]
+        assert clf.model_size_bytes_ <= budget
+    assert _widths(NMPQATClassifier(hidden_layer_sizes=(100,), size_budget=300, max_iter=3,
+                                    random_state=0).fit(X, y)) == [100]
+    Xr, yr = reg_data  # one output, 10 features
+    reg = NMPQATRegressor(size_budget=1024, max_iter=3, random_state=0).fit(Xr, yr)
+    assert _widths(reg) == [starting_width(1024, n_features=10, n_outputs=1)]
+    assert _widths(NMPQATRegressor(quantize=False, max_iter=2, random_state=0)
+                   .fit(Xr, yr)) == [100]
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        NMPQATClassifier(hidden_layer_sizes="wide").fit(X, y)
+
+
+def test_auto_width_is_kept_by_warm_starts_streams_and_paths(clf_data):
+    # Once fitted, the network keeps its widths: a new size budget, a stream
+    # block or a lower point of a path continue it instead of reshaping it.
+    X, y = clf_data
+    clf = NMPQATClassifier(size_budget=2048, max_iter=3, random_state=0, warm_start=True)
+    first = _widths(clf.fit(X, y))
+    clf.set_params(size_budget=600).fit(X, y)
+    assert _widths(clf) == first and clf.model_size_bytes_ <= 600
+
+    stream = NMPQATClassifier(size_budget=600, random_state=0)
+    stream.partial_fit(X[:200], y[:200], classes=np.unique(y))
+    stream.partial_fit(X[200:400], y[200:400])
+    assert _widths(stream) == [starting_width(600, n_features=12, n_outputs=3)]
+    assert stream.model_size_bytes_ <= 600
+
+    path = budget_path(NMPQATClassifier(max_iter=5, random_state=0), X, y,
+                       size_budgets=[400, 2048, 800])
+    assert [p.size_budget for p in path] == [2048, 800, 400]
+    assert {tuple(_widths(p)) for p in path} == {
+        (starting_width(2048, n_features=12, n_outputs=3),)}
+    assert all(p.model_size_bytes_ <= p.size_budget for p in path)
