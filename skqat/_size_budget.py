@@ -91,8 +91,9 @@ def starting_width(size_budget, *, n_features, n_outputs=1, weight_bits=2, min_w
     ``weight_bits`` per weight, with 4 bytes of fields per neuron and the
     input and output steps (4 bytes per feature, 16 per output); training
     then chooses which neurons to keep and at what precision. The
-    accuracy-per-byte benchmark (``benchmarks/results/bytes.md``) starts
-    every size budget from it.
+    estimators' default ``hidden_layer_sizes="auto"`` starts every size
+    budget from it, as the accuracy-per-byte benchmark
+    (``benchmarks/results/bytes.md``) does.
 
     Parameters
     ----------
