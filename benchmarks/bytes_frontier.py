@@ -42,7 +42,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skqat import NMPQATClassifier, NMPQATRegressor
 
-from .measure import final_step, size_columns
+from .measure import final_step, hidden_neurons, size_columns
 from .report import markdown_table
 from .tasks import TASKS, load_split
 
@@ -68,11 +68,6 @@ def configs():
     return out
 
 
-def _hidden_width(net):
-    """Hidden neurons the network was built with (pruned ones included)."""
-    return int(sum(c.shape[1] for c in net.coefs_[:-1]))
-
-
 def _fit_one(job):
     task, seed, family, name, params, max_train, max_test = job
     split = load_split(task, seed, max_train, max_test)
@@ -91,14 +86,12 @@ def _fit_one(job):
     seconds = time.perf_counter() - start
     sizes = size_columns(est)
     net = final_step(est)
-    living = (sum(np.count_nonzero(b) for b in net.weight_bits_[:-1])
-              if hasattr(net, "weight_bits_") else _hidden_width(net))
+    width, living = hidden_neurons(net)
     return dict(task=task, kind=split.kind, seed=seed, family=family, config=name,
                 budget=(params or {}).get("size_budget", np.nan),
                 score=est.score(split.X_test, split.y_test), size_bytes=sizes["size_bytes"],
                 weight_bits=sizes["weight_bits"], activation_bits=sizes["activation_bits"],
-                living_neurons=int(living), epochs=net.n_iter_, fit_seconds=seconds,
-                width=_hidden_width(net))
+                living_neurons=living, epochs=net.n_iter_, fit_seconds=seconds, width=width)
 
 
 def _surely_too_large(family, params, n_features, n_outputs):

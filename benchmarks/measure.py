@@ -24,6 +24,15 @@ def final_step(est):
     return getattr(est, "_final_estimator", est)
 
 
+def hidden_neurons(est):
+    """Hidden neurons of the fitted network: (built, living); a float network prunes none."""
+    net = final_step(est)
+    built = int(sum(c.shape[1] for c in net.coefs_[:-1]))
+    if not hasattr(net, "weight_bits_"):
+        return built, built
+    return built, int(sum(np.count_nonzero(b) for b in net.weight_bits_[:-1]))
+
+
 def float32_bytes(est):
     """Bytes of the network's weights and biases as float32."""
     est = final_step(est)

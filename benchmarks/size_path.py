@@ -31,6 +31,7 @@ import torch
 from skqat import NMPQATClassifier, NMPQATRegressor, budget_path
 
 from .bytes_frontier import SIZES
+from .measure import hidden_neurons
 from .report import markdown_table
 from .tasks import TASKS, load_split
 
@@ -48,13 +49,14 @@ def _path_rows(job):
         warnings.simplefilter("ignore")
         path = budget_path(plain, split.X_train, split.y_train, size_budgets=list(SIZES))
     seconds = time.perf_counter() - start
-    return [dict(task=task, seed=seed, size=int(point.size_budget),
-                 path_score=point.score(split.X_test, split.y_test),
-                 path_bytes=point.model_size_bytes_,
-                 width=int(sum(c.shape[1] for c in point.coefs_[:-1])),
-                 living=int(sum(np.count_nonzero(b) for b in point.weight_bits_[:-1])),
-                 path_seconds=seconds)
-            for point in path]
+    rows = []
+    for point in path:
+        width, living = hidden_neurons(point)
+        rows.append(dict(task=task, seed=seed, size=int(point.size_budget),
+                         path_score=point.score(split.X_test, split.y_test),
+                         path_bytes=point.model_size_bytes_, width=width, living=living,
+                         path_seconds=seconds))
+    return rows
 
 
 def run(tasks, seeds, jobs):
@@ -66,8 +68,8 @@ def run(tasks, seeds, jobs):
 
 def compare(paths, independent):
     """Each path point beside the independent fit of the same task, seed and size."""
-    fits = independent[independent.family == "nmp_size"].rename(columns={
-        "score": "fit_score", "size_bytes": "fit_bytes", "fit_seconds": "fit_seconds"})
+    fits = independent[independent.family == "nmp_size"].rename(
+        columns={"score": "fit_score", "size_bytes": "fit_bytes"})
     fits = fits.assign(size=fits.budget.astype(int))[
         ["task", "seed", "size", "fit_score", "fit_bytes", "fit_seconds"]]
     rows = paths.merge(fits, on=["task", "seed", "size"], how="left")
@@ -95,11 +97,13 @@ def write_markdown(path, table, cost, rows, seeds):
              "independent `nmp_size` fits of `make bench-bytes`. Written by "
              "`python -m benchmarks.size_path`.", "",
              "Mean test score over seeds; `difference` is the path minus the fit, paired "
-             "by seed, with its standard deviation:", "", markdown_table(table, list(table.columns)), "",
+             "by seed, with its standard deviation:", "",
+             markdown_table(table, list(table.columns)), "",
              f"Over all {len(diff)} pairs: mean difference {diff.mean():+.4f}, standard "
              f"error {diff.std() / np.sqrt(len(diff)):.4f}.", "",
              "Wall time of the whole path over the sum of the four independent fits "
-             "(both on the benchmark machine, two processes):", "", markdown_table(cost, list(cost.columns)), ""]
+             "(both on the benchmark machine, two processes):", "",
+             markdown_table(cost, list(cost.columns)), ""]
     Path(path).write_text("\n".join(lines))
 
 

@@ -32,6 +32,7 @@ import pandas as pd
 from skqat import NMPQATClassifier, NMPQATRegressor
 from skqat.model_selection import starting_width
 
+from .measure import hidden_neurons
 from .report import markdown_table
 from .tasks import load_split
 
@@ -65,7 +66,7 @@ def _fit_one(job):
         est.fit(split.X_train, split.y_train)
     return dict(task=task, size=size_budget, seed=seed, rule=rule, width=w,
                 score=est.score(split.X_test, split.y_test), bytes=est.model_size_bytes_,
-                alive=int(sum(np.count_nonzero(b) for b in est.weight_bits_[:-1])),
+                alive=hidden_neurons(est)[1],
                 weight_bits=est.mean_weight_bits_, epochs=est.n_iter_,
                 seconds=time.perf_counter() - start)
 

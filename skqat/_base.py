@@ -26,7 +26,7 @@ from ._qat import (QuantMLP, loss_function, make_generator, refine_network,
                    train_increment, train_network)
 from ._report import quantization_report
 from ._settings import train_settings
-from ._size_budget import (check_reachable_size, check_size_met, new_hidden_layer_sizes,
+from ._size_budget import (auto_hidden_layer_sizes, check_reachable_size, check_size_met,
                            size_account, weight_candidates)
 from ._sklearn_private import Interval, Options, StrOptions, _check_sample_weight
 from ._stream import start_input_statistics, update_input_statistics, warn_constant_first_block
@@ -175,7 +175,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         act_cands = check_candidates("activation_bits", self.activation_bits, 1)
         auto_width = isinstance(self.hidden_layer_sizes, str)  # "auto", the only string
         if not auto_width:  # an error before the data are read
-            check_hidden_layer_sizes(self.hidden_layer_sizes)
+            hidden = check_hidden_layer_sizes(self.hidden_layer_sizes)
         asked = check_weight_candidates(self.weight_bits)
         check_budgets(quantize=self.quantize, bit_budget=self.bit_budget,
                       activation_bit_budget=self.activation_bit_budget,
@@ -202,11 +202,11 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         target = self._encode_targets(y, first_pass=first_pass, incremental=stream)
         # A fitted network keeps its widths ("auto" may resolve differently
         # now: a path's lower size budget, a warm start).
-        hidden = (new_hidden_layer_sizes(self.hidden_layer_sizes, size_budget=self.size_budget,
-                                         quantize=self.quantize, n_features=X.shape[1],
-                                         n_outputs=self._n_outputs())
-                  if first_pass or not auto_width
-                  else [c.shape[1] for c in self.coefs_[:-1]])
+        if auto_width and first_pass:
+            hidden = auto_hidden_layer_sizes(size_budget=self.size_budget, quantize=self.quantize,
+                                             n_features=X.shape[1], n_outputs=self._n_outputs())
+        elif auto_width:
+            hidden = [c.shape[1] for c in self.coefs_[:-1]]
         check_fan_in([X.shape[1], *hidden], quantize=self.quantize)
         self.device_ = resolve_device(self.device)
 

@@ -7,7 +7,6 @@ say clearly when a budget cannot be met.
 
 import math
 
-from ._checks import check_hidden_layer_sizes
 from ._qat.size import SizeAccount
 from .runtime._model_file import steps_size_bytes
 
@@ -126,16 +125,14 @@ def starting_width(size_budget, *, n_features, n_outputs=1, weight_bits=2, min_w
     return max(int(min_width), int(free // per_neuron))
 
 
-def new_hidden_layer_sizes(hidden_layer_sizes, *, size_budget, quantize, n_features, n_outputs):
-    """The hidden layer sizes a new network is built with: ``"auto"`` resolved.
+def auto_hidden_layer_sizes(*, size_budget, quantize, n_features, n_outputs):
+    """What ``hidden_layer_sizes="auto"`` builds a new network with.
 
-    ``"auto"`` is one layer of 100 neurons, as in ``MLPClassifier``, or, with
-    a size budget, one layer as wide as :func:`starting_width` gives: a
-    (100,) start can leave a large budget unspent on a narrow table, and
-    one far wider than a small budget prunes to a worse model.
+    One layer of 100 neurons, as in ``MLPClassifier``, or, with a size
+    budget, one layer as wide as :func:`starting_width` gives: a (100,)
+    start can leave a large budget unspent on a narrow table, and one far
+    wider than a small budget prunes to a worse model.
     """
-    if not (isinstance(hidden_layer_sizes, str) and hidden_layer_sizes == "auto"):
-        return check_hidden_layer_sizes(hidden_layer_sizes)
     if size_budget is None or not quantize:
         return [100]
     return [starting_width(size_budget, n_features=n_features, n_outputs=n_outputs)]

@@ -39,6 +39,11 @@ def free_classifier(clf_data):
                             bit_price=0.0).fit(*clf_data)
 
 
+def _widths(est):
+    """The hidden widths the network was built with (pruned neurons included)."""
+    return [c.shape[1] for c in est.coefs_[:-1]]
+
+
 # ----------------------------------------------------------------- estimators
 @pytest.mark.parametrize("budget", [150, 220, 290])
 def test_classifier_never_exceeds_and_spends_its_size_budget(clf_data, free_classifier, budget):
@@ -327,10 +332,6 @@ def test_starting_width_spends_the_budget_at_two_bits(clf_data, budget):
     assert (width < 100) == (budget == 512)  # narrower than the default where it must be
     assert 0.6 * budget < size(width) <= budget
     assert size(2 * width) > budget
-
-
-def _widths(est):
-    return [c.shape[1] for c in est.coefs_[:-1]]
 
 
 def test_auto_width_starts_a_size_budget_where_it_can_be_spent(clf_data, reg_data):
