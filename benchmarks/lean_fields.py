@@ -4,7 +4,7 @@ The requantization multiplier keeps ``GUARD_BITS`` bits below each neuron's
 largest result (``skqat.runtime._fixed_point``). Training never sees it, so the
 same fitted model is exported twice, at 12 guard bits (before) and at 4 (what
 ships): on each task (seed 0, 6,000 training rows), NMP-QAT at
-``size_budget=1024`` (from ``starting_width``), the defaults, and uniform QAT
+``size_budget=1024`` (its default width, "auto"), the defaults, and uniform QAT
 at 8 and 4 bits. Written: each export's bytes and test score, and the mean
 bits per neuron of each stored field (pair index, shift, multiplier, bias).
 
@@ -22,7 +22,6 @@ import pandas as pd
 import torch
 
 from skqat import NMPQATClassifier, NMPQATRegressor
-from skqat.model_selection import starting_width
 from skqat.runtime import _fixed_point as fp
 from skqat.runtime._layer import metadata_widths
 
@@ -33,12 +32,10 @@ GUARDS = (12, 4)
 FIELDS = ("index", "shift", "multiplier", "bias")
 
 
-def _configs(n_features, n_outputs):
-    width = starting_width(1024, n_features=n_features, n_outputs=n_outputs)
-    return {"size_1024": dict(size_budget=1024, hidden_layer_sizes=(width,)),
-            "defaults": {},
-            "w8_x32": dict(hidden_layer_sizes=(32,), weight_bits=(8,), activation_bits=(8,)),
-            "w4_x64": dict(hidden_layer_sizes=(64,), weight_bits=(4,), activation_bits=(8,))}
+CONFIGS = {"size_1024": dict(size_budget=1024),
+           "defaults": {},
+           "w8_x32": dict(hidden_layer_sizes=(32,), weight_bits=(8,), activation_bits=(8,)),
+           "w4_x64": dict(hidden_layer_sizes=(64,), weight_bits=(4,), activation_bits=(8,))}
 
 
 def _score(graph, split):
@@ -54,7 +51,7 @@ def measure(task):
     split = load_split(task, 0, 6000, 4000)
     classify = split.kind == "classification"
     rows = []
-    for name, params in _configs(split.X_train.shape[1], split.n_outputs).items():
+    for name, params in CONFIGS.items():
         est = (NMPQATClassifier if classify else NMPQATRegressor)(random_state=0, **params)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -31,7 +31,8 @@ from ._size_budget import (auto_hidden_layer_sizes, check_reachable_size, check_
 from ._sklearn_private import Interval, Options, StrOptions, _check_sample_weight
 from ._stream import start_input_statistics, update_input_statistics, warn_constant_first_block
 from .runtime import IntegerMLP, QuantizedLayer
-from .runtime._rows import encode_rows, round_to_bfloat16
+from .runtime._input_steps_file import input_steps_bytes
+from .runtime._rows import binary_input_steps, encode_rows, round_to_bfloat16
 
 # Standardized inputs saturate at this many standard deviations. Every
 # feature gets the same step, for the reason ``_layers.QuantReLU`` gives.
@@ -200,14 +201,8 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         out_change = (self._update_target_statistics(y)
                       if incremental and not first_pass else None)
         target = self._encode_targets(y, first_pass=first_pass, incremental=stream)
-        # A fitted network keeps its widths ("auto" may resolve differently
-        # now: a path's lower size budget, a warm start).
-        if auto_width and first_pass:
-            hidden = auto_hidden_layer_sizes(size_budget=self.size_budget, quantize=self.quantize,
-                                             n_features=X.shape[1], n_outputs=self._n_outputs())
-        elif auto_width:
-            hidden = [c.shape[1] for c in self.coefs_[:-1]]
-        check_fan_in([X.shape[1], *hidden], quantize=self.quantize)
+        # Refused before any state is set ("auto" widths are checked once resolved).
+        check_fan_in([X.shape[1], *([] if auto_width else hidden)], quantize=self.quantize)
         self.device_ = resolve_device(self.device)
 
         rng = check_random_state(self.random_state)
@@ -227,6 +222,17 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         elif incremental:
             in_change = update_input_statistics(
                 self, X, sample_weight, clip=_INPUT_CLIP_STD if self.quantize else np.inf)
+        # A fitted network keeps its widths ("auto" may resolve differently
+        # now: a path's lower size budget, a warm start).
+        if auto_width and first_pass:
+            hidden = auto_hidden_layer_sizes(
+                size_budget=self.size_budget, quantize=self.quantize, n_features=X.shape[1],
+                n_outputs=self._n_outputs(), input_steps_bytes=input_steps_bytes(
+                    *self._input_affine()))
+        elif auto_width:
+            hidden = [c.shape[1] for c in self.coefs_[:-1]]
+        if auto_width:
+            check_fan_in([X.shape[1], *hidden], quantize=self.quantize)
         layer_sizes = [X.shape[1], *hidden, self._n_outputs()]
         check_reachable_bit_budget(self.bit_budget, weight_cands, layer_sizes)
         size = size_account(self)
@@ -300,7 +306,14 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         # a and c are bfloat16 values, 2 bytes each in the model file instead of
         # 4; training sees the same codes, so the graph stays exact.
         scale = round_to_bfloat16(1.0 / (self.input_scale_ * self._input_step()[0]))
-        return scale, round_to_bfloat16(-self.input_mean_ * scale)
+        offset = round_to_bfloat16(-self.input_mean_ * scale)
+        if not self.quantize:
+            return scale, offset
+        # A 0/1 column's steps become its two codes (the same codes for 0 and
+        # 1): 2 bytes in the model file instead of 4. (A model fitted before
+        # the columns were marked keeps its steps.)
+        binary = getattr(self, "binary_features_", np.zeros(len(scale), dtype=bool))
+        return binary_input_steps(scale, offset, binary, self.input_bits)
 
     def _input_codes(self, X):
         """Input codes of dense rows ``X``: what the network's first layer takes."""

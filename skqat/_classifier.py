@@ -165,6 +165,11 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         Standardization statistics (weighted by ``sample_weight``).
     input_steps_ : ndarray of shape (`n_features_in_`,)
         Step of one input code, in standard deviations.
+    binary_features_ : ndarray of bool, shape (`n_features_in_`,)
+        Columns whose every training value is 0 or 1 (one-hot, indicators;
+        along a stream, every value so far): their input step is their two
+        codes, stored in 2 bytes instead of 4 (see the user guide's integer
+        graph).
     coefs_, intercepts_ : list of ndarray
         Latent float weights and biases that training updates.
     weight_strengths_, activation_strengths_, activation_unit_steps_ : list of ndarray

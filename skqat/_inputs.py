@@ -49,6 +49,27 @@ def scale_of(mean, var):
     return np.where(is_constant(mean, var), 1.0, np.sqrt(var))
 
 
+def binary_columns(X):
+    """Columns of ``X`` whose every value is 0 or 1 (boolean array): one-hot, indicators.
+
+    Their input steps are stored as two int8 codes
+    (:func:`~skqat.runtime._rows.binary_input_steps`). Implicit zeros of a
+    sparse matrix count as 0.
+
+    Examples
+    --------
+    >>> binary_columns(np.array([[0.0, 1.0, 0.5], [1.0, 1.0, 1.0]])).tolist()
+    [True, True, False]
+    """
+    if not sp.issparse(X):
+        X = np.asarray(X)
+        return np.all((X == 0) | (X == 1), axis=0)
+    X = sp.csc_matrix(X)
+    cols = np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
+    other = (X.data != 0) & (X.data != 1)
+    return np.bincount(cols[other], minlength=X.shape[1]) == 0
+
+
 def input_statistics(X, sample_weight, raw_variance=False):
     """Weighted mean and standard deviation of every column of ``X``.
 

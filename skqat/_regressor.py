@@ -128,8 +128,9 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         Size of the model, as in :class:`NMPQATClassifier`.
     integer_weights_, weight_steps_, integer_biases_, activation_steps_
         The integer graph, as in :class:`NMPQATClassifier`.
-    input_mean_, input_scale_, input_steps_ : ndarray of shape (`n_features_in_`,)
-        Input standardization and quantization.
+    input_mean_, input_scale_, input_steps_, binary_features_ : ndarray of shape (`n_features_in_`,)
+        Input standardization and quantization, and the 0/1 columns, as in
+        :class:`NMPQATClassifier`.
     target_mean_, target_scale_ : ndarray of shape (`n_outputs_`,)
         Target standardization (weighted by ``sample_weight``).
     coefs_, intercepts_, weight_strengths_, activation_strengths_, activation_unit_steps_

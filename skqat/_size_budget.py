@@ -64,8 +64,9 @@ def check_reachable_size(account, layer_sizes, candidates):
         raise ValueError(
             f"size_budget={account.budget:g} bytes is below {low} bytes, the weights and "
             f"steps of the smallest model these layer sizes allow ({account.fixed_bytes} bytes "
-            f"are the input and output steps: 4 per feature). Raise size_budget, or reduce "
-            "the features before this estimator (a SelectKBest or a PCA in the pipeline).")
+            f"are the input and output steps: 4 per feature, 2 per 0/1 column). Raise "
+            "size_budget, or reduce the features before this estimator (a SelectKBest or a "
+            "PCA in the pipeline).")
 
 
 def check_size_met(est):
@@ -78,7 +79,8 @@ def check_size_met(est):
             "use granularity='neuron', which can prune neurons.")
 
 
-def starting_width(size_budget, *, n_features, n_outputs=1, weight_bits=2, min_width=8):
+def starting_width(size_budget, *, n_features, n_outputs=1, weight_bits=2, min_width=8,
+                   input_steps_bytes=None):
     """A hidden width to start a size-budgeted fit from: the budget held at 2 bits per weight.
 
     A size budget prunes and lowers neurons, but it cannot add any: a (100,)
@@ -88,7 +90,7 @@ def starting_width(size_budget, *, n_features, n_outputs=1, weight_bits=2, min_w
     of its neurons, and scored 0.033 below a start at (10,)
     (``benchmarks/results/width_rule.md``). This width holds the budget at
     ``weight_bits`` per weight, with 4 bytes of fields per neuron and the
-    input and output steps (4 bytes per feature, 16 per output); training
+    input and output steps (``input_steps_bytes``, 16 per output); training
     then chooses which neurons to keep and at what precision. The
     estimators' default ``hidden_layer_sizes="auto"`` starts every size
     budget from it, as the accuracy-per-byte benchmark
@@ -107,6 +109,10 @@ def starting_width(size_budget, *, n_features, n_outputs=1, weight_bits=2, min_w
         Bits per weight the width is sized at.
     min_width : int, default=8
         Never narrower than this (where the steps leave little of a budget).
+    input_steps_bytes : int or None, default=None
+        Bytes of the input steps in the model file; None counts 4 per
+        feature (each 0/1 column takes 2: an estimator passes the exact
+        count).
 
     Returns
     -------
@@ -120,12 +126,14 @@ def starting_width(size_budget, *, n_features, n_outputs=1, weight_bits=2, min_w
     >>> starting_width(512, n_features=50, n_outputs=7)
     10
     """
-    free = size_budget - 4 * n_features - 16 * n_outputs
+    steps = 4 * n_features if input_steps_bytes is None else input_steps_bytes
+    free = size_budget - steps - 16 * n_outputs
     per_neuron = (n_features + n_outputs) * weight_bits / 8 + 4
     return max(int(min_width), int(free // per_neuron))
 
 
-def auto_hidden_layer_sizes(*, size_budget, quantize, n_features, n_outputs):
+def auto_hidden_layer_sizes(*, size_budget, quantize, n_features, n_outputs,
+                            input_steps_bytes=None):
     """What ``hidden_layer_sizes="auto"`` builds a new network with.
 
     One layer of 100 neurons, as in ``MLPClassifier``, or, with a size
@@ -135,4 +143,5 @@ def auto_hidden_layer_sizes(*, size_budget, quantize, n_features, n_outputs):
     """
     if size_budget is None or not quantize:
         return [100]
-    return [starting_width(size_budget, n_features=n_features, n_outputs=n_outputs)]
+    return [starting_width(size_budget, n_features=n_features, n_outputs=n_outputs,
+                           input_steps_bytes=input_steps_bytes)]

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
-from ._inputs import input_statistics, is_constant, scale_of
+from ._inputs import binary_columns, input_statistics, is_constant, scale_of
 
 # Changes below this (relative) leave the statistics as they are: repeated
 # blocks of the same rows then change nothing, and partial_fit over the same
@@ -204,6 +204,7 @@ def start_input_statistics(est, X, sample_weight, *, stream):
     moments = RunningMoments.of(X, sample_weight)
     est._input_moments = moments
     est.input_mean_, est.input_scale_ = moments.mean, moments.scale()
+    est.binary_features_ = binary_columns(X)
     if stream:
         return np.flatnonzero(is_constant(moments.mean, moments.var))
     return np.array([], dtype=np.int64)
@@ -220,6 +221,8 @@ def update_input_statistics(est, X, sample_weight, *, clip):
         return None
     new = old.merged(RunningMoments.of(X, sample_weight))
     est._input_moments = new
+    # A column is 0/1 while every row seen so far is: one other value ends it.
+    est.binary_features_ = est.binary_features_ & binary_columns(X)
     change = input_change(old_mean=est.input_mean_, old_scale=est.input_scale_,
                           was_constant=is_constant(old.mean, old.var), new_mean=new.mean,
                           new_scale=new.scale(), clip=clip)

@@ -219,7 +219,7 @@ def test_model_file_errors_are_clear(tmp_path, classifier_graph):
     data = classifier_graph.to_bytes()
     with pytest.raises(ModelFileError, match="magic"):
         load_bytes(b"PK\x03\x04" + data[4:])
-    for version, message in [(4, "format version 4"), (1, "version 1 had a float64 input")]:
+    for version, message in [(5, "format version 5"), (1, "version 1 had a float64 input")]:
         wrong_version = bytearray(data)
         wrong_version[8] = version
         with pytest.raises(ModelFileError, match=message):

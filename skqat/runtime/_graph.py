@@ -184,7 +184,7 @@ class IntegerMLP:
 
         Per layer the packed weight bits and the per-neuron fields at the
         widths the layer needs (:func:`~skqat.runtime._layer.layer_size_bytes`),
-        plus per feature the input scale and offset (bfloat16 or float32, see
+        plus per feature the input scale and offset (two int8 codes, bfloat16 or float32, see
         :func:`steps_size_bytes`), plus the float64 output steps (one common
         scale, or a scale and offset per output).
         """

@@ -1,13 +1,13 @@
 """The skqat model file: a documented binary format, no pickle.
 
 All integers little-endian; "varint" is unsigned LEB128 (7 bits a byte).
-Format version 3:
+Format version 4:
 
 ============  ==================  =============================================
 offset        type                field
 ============  ==================  =============================================
 0             8 bytes             magic ``b"SKQATMLP"``
-8             uint16              format version (3; 2 is read too)
+8             uint16              format version (4; 2 and 3 are read too)
 10            uint8               task: 0 regression, 1 binary, 2 multiclass,
                                   3 multilabel
 11            uint8               input bits (2..16)
@@ -17,14 +17,16 @@ offset        type                field
                                   scale and offset per output (else one
                                   common scale, offsets 0); bit 3 a raw-input
                                   section follows the labels; bit 4 the
-                                  input steps are bfloat16
+                                  input steps are bfloat16; bit 5 some
+                                  input steps are int8 codes
 14            uint16              number of class labels
 16            uint32              length of the whole file in bytes
 20            varint x (L + 1)    layer sizes ``[n_features, hidden..., n_outputs]``
-..            float32 x n_feat    input scale ``a_i`` (the float32 input step);
-                                  with bit 4, bfloat16: the float32's top
-                                  16 bits (uint16)
-..            float32 x n_feat    input offset ``c_i`` (the same)
+..            input steps         per feature the scale ``a_i`` and offset
+                                  ``c_i`` of its input code: float32, or
+                                  bfloat16 (bit 4), or two int8 codes (bit
+                                  5, with a bitmap of those features):
+                                  :mod:`~skqat.runtime._input_steps_file`
 ..            float64 x 1 or 2n   output scale (one common one, or per output),
                                   then per output the offset (bit 2 only)
 per layer     uint8               ``P``, the number of bit-width pairs
@@ -48,13 +50,14 @@ end - 4       uint32              CRC-32 (zlib) of every byte before it
 Each neuron's bias, multiplier and shift take the widths its layer needs, so
 a model of ``N`` neurons (with their fields under 40 bits, as trained models
 have them) and ``F`` inputs fits in ``ceil(sum(fan_in * bits) / 8) + 5 N +
-8 F + 64`` bytes, and in ``4 F`` less when its input steps are bfloat16
-values (an estimator's always are). Reading checks the magic, the version, the length and the
-checksum before it parses anything, then every size against the bytes that
+8 F + 64`` bytes: ``4 F`` less when its input steps are bfloat16 values
+(an estimator's always are), and 2 bytes less again for each 0/1 input
+column (one-hot, indicators) of an estimator. Reading checks the magic, the
+version, the length and the checksum before it parses anything, then every size against the bytes that
 are there, so a damaged file raises :class:`ModelFileError` and never
 allocates more than its own size. Version 1 files (float64 input steps) are
-refused with a version error: export the model again. Version 2 is version
-3 without bit 4.
+refused with a version error: export the model again. Version 3 is version
+4 without bit 5, and version 2 is version 3 without bit 4.
 """
 
 import struct
@@ -65,15 +68,15 @@ import numpy as np
 
 from . import _packing
 from ._bytes import ModelFileError, Reader, text, varint
+from ._input_steps_file import dump_input_steps, input_steps_bytes, read_input_steps
 from ._layer import TASKS, IntegerLayer, metadata_widths
 from ._raw_inputs_file import dump_raw_inputs, read_raw_inputs
-from ._rows import fits_bfloat16
 
 MAGIC = b"SKQATMLP"
-VERSION = 3
-_READS = (2, 3)
+VERSION = 4
+_READS = (2, 3, 4)
 _FIXED = struct.Struct("<8sHBBBBHI")
-_LABELS, _PER_OUTPUT, _RAW, _BFLOAT16 = 3, 4, 8, 16
+_LABELS, _PER_OUTPUT, _RAW, _BFLOAT16, _INT8 = 3, 4, 8, 16, 32
 _INT_WIDTHS = {1: "<i1", 2: "<i2", 4: "<i4", 8: "<i8"}
 _IMPLICIT_TOP = 0x80  # in the multiplier's width byte: its top bit is 1, not stored
 
@@ -81,22 +84,27 @@ _IMPLICIT_TOP = 0x80  # in the multiplier's width byte: its top bit is 1, not st
 def steps_size_bytes(input_scale, input_offset, output_scale, output_offset):
     """Bytes of a graph's input and output steps, as the model file stores them.
 
-    Per feature a scale and an offset: 2 bytes each when all of them are
-    bfloat16 values (as an estimator's are), else 4 (float32); the float64
-    output steps: one common scale, or (when the outputs differ or have
-    offsets) a scale and an offset per output.
+    Per feature a scale and an offset: two int8 codes (2 bytes) where both
+    codes of a 0/1 column are small integers, as an estimator's are for
+    every 0/1 column (a bitmap of those features adds one byte per eight
+    features); otherwise 2 bytes each when all of them are bfloat16 values
+    (as an estimator's are), else 4 (float32). Then the float64 output
+    steps: one common scale, or (when the outputs differ or have offsets) a
+    scale and an offset per output.
 
     Examples
     --------
-    >>> steps_size_bytes(np.ones(14), np.zeros(14), [0.5], [0.0])
+    >>> steps_size_bytes(np.full(14, 0.5), np.zeros(14), [0.5], [0.0])
     64
     >>> steps_size_bytes(np.full(14, 0.1), np.zeros(14), [0.5], [3.0])
     128
+    >>> steps_size_bytes(np.full(14, 40.0), np.full(14, -3.0), [0.5], [0.0])
+    38
     """
     scale, offset = np.asarray(output_scale), np.asarray(output_offset)
     per_output = np.any(offset) or np.any(scale != scale.flat[0])
-    each = 2 if fits_bfloat16(input_scale) and fits_bfloat16(input_offset) else 4
-    return 2 * each * np.size(input_scale) + (16 * scale.size if per_output else 8)
+    return (input_steps_bytes(input_scale, input_offset)
+            + (16 * scale.size if per_output else 8))
 
 
 def _label_block(classes):
@@ -127,17 +135,6 @@ def _layer_block(layer):
     return bytes([len(palette), *palette.tolist(), k0, *flagged]) + fields
 
 
-def _input_steps(values, half):
-    values = values.astype("<f4")
-    return (values.view("<u4") >> 16).astype("<u2").tobytes() if half else values.tobytes()
-
-
-def _read_input_steps(r, count, half):
-    if not half:
-        return r.array("<f4", count)
-    return (r.array("<u2", count).astype(np.uint32) << 16).view(np.float32)
-
-
 def dump_bytes(graph):
     """The model file of an :class:`~skqat.runtime.IntegerMLP`, as bytes."""
     kind, labels = _label_block(graph.classes)
@@ -145,11 +142,10 @@ def dump_bytes(graph):
                       and np.all(graph.output_scale == graph.output_scale[0]))
     steps = (np.concatenate([graph.output_scale, graph.output_offset]) if per_output
              else graph.output_scale[:1])
-    half = fits_bfloat16(graph.input_scale) and fits_bfloat16(graph.input_offset)
+    input_steps, half, int8 = dump_input_steps(graph.input_scale, graph.input_offset)
     flags = (kind | (_PER_OUTPUT if per_output else 0) | (_RAW if graph.raw_inputs else 0)
-             | (_BFLOAT16 if half else 0))
-    body = [b"".join(varint(s) for s in graph.layer_sizes),
-            _input_steps(graph.input_scale, half), _input_steps(graph.input_offset, half),
+             | (_BFLOAT16 if half else 0) | (_INT8 if int8 else 0))
+    body = [b"".join(varint(s) for s in graph.layer_sizes), input_steps,
             steps.astype("<f8").tobytes()]
     body += [_layer_block(layer) for layer in graph.layers]
     body += [labels, dump_raw_inputs(graph.raw_inputs) if graph.raw_inputs else b"",
@@ -261,16 +257,15 @@ def read_graph(data):
     data = bytes(data)
     _check_envelope(data)
     _, version, task, input_bits, n_layers, flags, n_classes, _ = _FIXED.unpack_from(data)
-    if task >= len(TASKS) or flags >> (4 if version == 2 else 5) or n_layers < 1:
+    if task >= len(TASKS) or flags >> {2: 4, 3: 5}.get(version, 6) or n_layers < 1:
         raise ModelFileError("The model file's header holds invalid values.")
     r = Reader(data[:-4], _FIXED.size)
     sizes = [r.varint(len(data) * 8) for _ in range(n_layers + 1)]
     if min(sizes) < 1:
         raise ModelFileError("The model file has a layer of size 0.")
     n_features, n_out = sizes[0], sizes[-1]
-    half = bool(flags & _BFLOAT16)
-    input_scale = _read_input_steps(r, n_features, half)
-    input_offset = _read_input_steps(r, n_features, half)
+    input_scale, input_offset = read_input_steps(r, n_features, half=bool(flags & _BFLOAT16),
+                                                 int8=bool(flags & _INT8))
     if flags & _PER_OUTPUT:
         output_scale, output_offset = r.array("<f8", n_out), r.array("<f8", n_out)
     else:

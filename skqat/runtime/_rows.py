@@ -128,3 +128,44 @@ def encode_rows(X, *, scale, offset, bits):
     if bits is None:
         return X * scale + offset
     return input_codes(X, scale, offset, bits)
+
+
+def binary_input_steps(scale, offset, binary, bits):
+    """Input steps whose 0/1 features are their two codes: ``(c1 - c0, c0)``.
+
+    For a feature that only takes 0 and 1, the codes ``c0`` and ``c1`` of
+    those values under ``(scale, offset)`` (:func:`input_codes`) are all its
+    steps say. ``x * (c1 - c0) + c0`` gives the same codes for 0 and 1, and
+    the model file stores it as two int8 codes (2 bytes) instead of two
+    bfloat16 values (4): :mod:`~skqat.runtime._input_steps_file`. Any other
+    value of ``x`` is still encoded linearly, at an integer scale.
+
+    Parameters
+    ----------
+    scale, offset : ndarray of shape (n_features,)
+    binary : ndarray of bool, shape (n_features,)
+        The 0/1 features.
+    bits : int
+        Input code bit-width; the codes fit int8 for ``bits <= 8`` only, so
+        wider codes keep their steps.
+
+    Returns
+    -------
+    scale, offset : ndarray of float32, shape (n_features,)
+
+    Examples
+    --------
+    >>> s, c = binary_input_steps(np.array([30.7, 0.1]), np.array([-2.2, 0.0]),
+    ...                           np.array([True, False]), 8)
+    >>> s.tolist(), c.tolist()
+    ([31.0, 0.10000000149011612], [-2.0, 0.0])
+    """
+    scale = np.asarray(scale, dtype=np.float32).copy()
+    offset = np.asarray(offset, dtype=np.float32).copy()
+    binary = np.asarray(binary, dtype=bool)
+    if bits > 8 or not binary.any():
+        return scale, offset
+    zero, one = input_codes(np.array([[0.0], [1.0]]) * np.ones(binary.sum()),
+                            scale[binary], offset[binary], bits)
+    scale[binary], offset[binary] = one - zero, zero
+    return scale, offset
