@@ -64,8 +64,12 @@ def binary_columns(X):
     if not sp.issparse(X):
         X = np.asarray(X)
         return np.all((X == 0) | (X == 1), axis=0)
-    X = sp.csc_matrix(X)
-    cols = np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
+    # The stored values' columns, without a converted copy of a CSR matrix.
+    if X.format == "csr":
+        cols = X.indices
+    else:
+        X = sp.csc_matrix(X)
+        cols = np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
     other = (X.data != 0) & (X.data != 1)
     return np.bincount(cols[other], minlength=X.shape[1]) == 0
 
