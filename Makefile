@@ -8,14 +8,14 @@ export SKQAT_DATA_HOME
 
 .PHONY: install demo test bench bench-quick bench-sparse bench-steps bench-profile bench-dask \
 	bench-compression bench-prune-stream bench-paper bench-path bench-bytes bench-size-path bench-width bench-onnx \
-	bench-fields bench-gpu docs clean
+	bench-fields bench-flash bench-gpu docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# The local CPU-only wheel first: any other torch spec downloads CUDA packages.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[test,plot,dask,onnx]"
+	$(PY) -m pip install --quiet -e ".[test,plot,dask,onnx,bench]"
 	touch $@
 
 $(VENV)/.docs-installed: $(VENV)/.installed
@@ -88,6 +88,12 @@ bench-fields: install
 # ONNX: agreement with predict, bytes, and onnxruntime's time per 10,000 rows (a few minutes).
 bench-onnx: install
 	$(PY) -m benchmarks.onnx_serving --output benchmarks/results
+
+# Which model for my device: score against linked Cortex-M0 flash, NMP-QAT at flash budgets
+# against skqat's uniform networks, emlearn's trees, forests and MLPs and LightGBM, 3 seeds on
+# the four tasks (about 60 minutes on 2 cores; needs arm-none-eabi-gcc, which .ci/run installs).
+bench-flash: install
+	$(PY) -m benchmarks.flash_frontier --output benchmarks/results --jobs 2
 
 # Budget paths against independent fits, the CV estimators against GridSearchCV (about 20 minutes).
 bench-path: install

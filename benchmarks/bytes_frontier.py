@@ -30,7 +30,6 @@ Usage::
 import argparse
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +42,8 @@ from sklearn.preprocessing import StandardScaler
 from skqat import NMPQATClassifier, NMPQATRegressor
 
 from .measure import final_step, hidden_neurons, size_columns
-from .report import markdown_table
+from .report import (best_within_sizes, markdown_table, plot_score_against_bytes,
+                     run_logged)
 from .tasks import TASKS, load_split
 
 SIZES = (512, 1024, 2048, 4096)
@@ -121,15 +121,7 @@ def run(tasks, seeds, max_train, jobs, max_test=4000, log=None, families=None, d
             for task in tasks for seed in range(seeds) for family, name, params in configs()
             if (families is None or family in families) and (task, seed, name) not in have
             and not (params and _surely_too_large(family, params, *shapes[task]))]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_fit_one, job) for job in work]
-        for future in as_completed(futures):
-            rows.append(future.result())
-            print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()},
-                  flush=True)
-            if log is not None:
-                pd.DataFrame(rows).to_csv(log, index=False)
-    return pd.DataFrame(rows)
+    return run_logged(_fit_one, work, jobs=jobs, rows=rows, log=log)
 
 
 def frontier(runs, sizes=SIZES):
@@ -147,19 +139,9 @@ def frontier(runs, sizes=SIZES):
                        bytes=("size_bytes", "mean"), max_bytes=("size_bytes", "max"),
                        budget=("budget", "first"))
                   .reset_index())
-    rows = []
-    for (task, kind), g in per_config.groupby(["task", "kind"], sort=False):
-        for size in sizes:
-            for family, f in g.groupby("family", sort=False):
-                fits = f[f.max_bytes <= size]
-                if family == "nmp_size":
-                    fits = fits[fits.budget == size]
-                if len(fits):
-                    best = fits.loc[fits.score.idxmax()]
-                    rows.append(dict(task=task, kind=kind, size=size, family=family,
-                                     config=best.config, score=best.score, spread=best.spread,
-                                     bytes=best.bytes, max_bytes=best.max_bytes))
-    return pd.DataFrame(rows)
+    return best_within_sizes(per_config, sizes, limit="max_bytes",
+                             columns=["score", "spread", "bytes", "max_bytes"],
+                             budget_family="nmp_size")
 
 
 def targets(front, runs):
@@ -220,32 +202,8 @@ def readme_table(front, sizes=SIZES):
 
 def plot(runs, path):
     """Score against bytes (log axis), one panel per task, one colour per family."""
-    import matplotlib
-    import matplotlib.ticker
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    tasks = list(runs.task.unique())
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
-        g = runs[runs.task == task]
-        mean = g.groupby(["family", "config"]).agg(score=("score", "mean"),
-                                                   size=("size_bytes", "mean")).reset_index()
-        for family, f in mean.groupby("family"):
-            f = f.sort_values("size")
-            style = "-o" if family == "nmp_size" else "o"
-            ax.plot(f["size"], f.score, style, label=family, alpha=0.8, markersize=4)
-        ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set_title(task)
-        ax.set_xlabel("model_size_bytes_")
-        ax.set_ylabel("R2" if g.kind.iloc[0] == "regression" else "accuracy")
-        lo = mean.score.max() - 0.15 * max(abs(mean.score.max()), 0.5)
-        ax.set_ylim(lo, mean.score.max() + 0.01)
-    axes[0][-1].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    plot_score_against_bytes(runs, path, x="size_bytes", xlabel="model_size_bytes_",
+                             line_family="nmp_size")
 
 
 def write_report(runs, output, max_train, seeds):

@@ -210,3 +210,93 @@ def plot_allocation(allocations, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_score_against_bytes(runs, path, *, x, xlabel, line_family, depth=0.15):
+    """Score against bytes (log axis), one panel per task, one colour per family.
+
+    Each configuration is a point at its means over seeds; ``line_family``'s
+    points are joined. ``depth`` sets how far below the best score the axis goes
+    (a fraction of the best score, at least of 0.5).
+    """
+    import matplotlib.ticker
+
+    plt = _pyplot()
+    tasks = list(runs.task.unique())
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        g = runs[runs.task == task]
+        mean = g.groupby(["family", "config"]).agg(score=("score", "mean"),
+                                                   size=(x, "mean")).reset_index()
+        for family, f in mean.groupby("family"):
+            f = f.sort_values("size")
+            ax.plot(f["size"], f.score, "-o" if family == line_family else "o", label=family,
+                    alpha=0.8, markersize=4)
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_title(task)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("R2" if g.kind.iloc[0] == "regression" else "accuracy")
+        top = mean.score.max()
+        ax.set_ylim(top - depth * max(abs(top), 0.5), top + 0.01)
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def best_within_sizes(per_config, sizes, *, limit, columns, budget_family=None):
+    """At each size, each family's best configuration whose ``limit`` column fits it.
+
+    Parameters
+    ----------
+    per_config : pandas.DataFrame
+        One row per task, kind, family and configuration, with ``score``,
+        ``limit`` (its largest bytes over the seeds) and ``budget``.
+    sizes : list of int
+    limit : str
+    columns : list of str
+        The columns each row of the result keeps, beside the configuration.
+    budget_family : str or None
+        A family fitted at each size's budget: only its fit at that budget counts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per task, size and family that fits.
+    """
+    rows = []
+    for (task, kind), g in per_config.groupby(["task", "kind"], sort=False):
+        for size in sizes:
+            for family, f in g.groupby("family", sort=False):
+                fits = f[f[limit] <= size]
+                if family == budget_family:
+                    fits = fits[fits.budget == size]
+                if len(fits):
+                    best = fits.loc[fits.score.idxmax()]
+                    rows.append(dict(task=task, kind=kind, size=size, family=family,
+                                     config=best.config, **{c: best[c] for c in columns}))
+    return pd.DataFrame(rows)
+
+
+def run_logged(fit_one, work, *, jobs, rows, log=None):
+    """Run ``fit_one`` on every job in ``jobs`` processes; rows appended and logged as they end.
+
+    Each finished row is printed and, with ``log``, the table so far written
+    there, so that a long run can resume from what it has done.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rows`` (the rows kept from before) and the new ones.
+    """
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for future in as_completed([pool.submit(fit_one, job) for job in work]):
+            rows.append(future.result())
+            print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()},
+                  flush=True)
+            if log is not None:
+                pd.DataFrame(rows).to_csv(log, index=False)
+    return pd.DataFrame(rows)

@@ -71,10 +71,13 @@ else:
 print(header.read_text().split("*/", 2)[1][:600])
 
 # %%
-# What a microcontroller needs, from the resource report.
+# What a microcontroller needs, from the resource report: the integer entry's linked
+# Cortex-M0 flash (input codes in), what the float entries and the folded preprocessing
+# add beside it, the RAM buffers and the work per row.
 report = model.resource_report()
-print(f"flash {report.flash_bytes} B ({report.table_bytes} B of tables), "
-      f"RAM {report.ram_bytes} B, {report.macs_per_row} multiply-accumulates per row, "
+print(f"flash {report.flash_bytes} B ({report.table_bytes} B of tables) + "
+      f"{report.float_entry_bytes} B for the float entries, RAM {report.ram_bytes} B, "
+      f"{report.macs_per_row} multiply-accumulates per row, "
       f"{report.widest_accumulator_bits}-bit accumulators")
 
 # %%

@@ -26,8 +26,8 @@ from ._qat import (QuantMLP, loss_function, make_generator, refine_network,
                    train_increment, train_network)
 from ._report import quantization_report
 from ._settings import train_settings
-from ._size_budget import (auto_hidden_layer_sizes, check_reachable_size, check_size_met,
-                           size_account, weight_candidates)
+from ._size_budget import (auto_hidden_layer_sizes, byte_budget, check_reachable_size,
+                           check_size_met, size_account, weight_candidates)
 from ._sklearn_private import Interval, Options, StrOptions, _check_sample_weight
 from ._stream import start_input_statistics, update_input_statistics, warn_constant_first_block
 from .runtime import IntegerMLP, QuantizedLayer
@@ -64,6 +64,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         "bit_budget": [Interval(Real, 0, None, closed="neither"), None],
         "activation_bit_budget": [Interval(Real, 0, None, closed="neither"), None],
         "size_budget": [Interval(Real, 0, None, closed="neither"), None],
+        "flash_budget": [Interval(Real, 0, None, closed="neither"), None],
         "weight_bits": ["array-like"],
         "activation_bits": ["array-like"],
         "input_bits": [Interval(Integral, 2, 16, closed="both")],
@@ -97,6 +98,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         bit_budget,
         activation_bit_budget,
         size_budget,
+        flash_budget,
         bit_price,
         activation_bit_price,
         weight_bits,
@@ -125,6 +127,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         self.bit_budget = bit_budget
         self.activation_bit_budget = activation_bit_budget
         self.size_budget = size_budget
+        self.flash_budget = flash_budget
         self.bit_price = bit_price
         self.activation_bit_price = activation_bit_price
         self.weight_bits = weight_bits
@@ -180,10 +183,10 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         asked = check_weight_candidates(self.weight_bits)
         check_budgets(quantize=self.quantize, bit_budget=self.bit_budget,
                       activation_bit_budget=self.activation_bit_budget,
-                      size_budget=self.size_budget, weight_candidates=asked,
-                      activation_candidates=act_cands)
-        # A size budget prunes: training adds the 0-bit candidate.
-        weight_cands = weight_candidates(asked, size_budget=self.size_budget,
+                      size_budget=self.size_budget, flash_budget=self.flash_budget,
+                      weight_candidates=asked, activation_candidates=act_cands)
+        # A size (or flash) budget prunes: training adds the 0-bit candidate.
+        weight_cands = weight_candidates(asked, size_budget=byte_budget(self),
                                          granularity=self.granularity)
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True: it makes one "
@@ -226,16 +229,17 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         # now: a path's lower size budget, a warm start).
         if auto_width and first_pass:
             hidden = auto_hidden_layer_sizes(
-                size_budget=self.size_budget, quantize=self.quantize, n_features=X.shape[1],
+                size_budget=byte_budget(self), quantize=self.quantize, n_features=X.shape[1],
                 n_outputs=self._n_outputs(), input_steps_bytes=input_steps_bytes(
-                    *self._input_affine()))
+                    *self._input_affine()),
+                flash_task=None if self.flash_budget is None else self._task())
         elif auto_width:
             hidden = [c.shape[1] for c in self.coefs_[:-1]]
         if auto_width:
             check_fan_in([X.shape[1], *hidden], quantize=self.quantize)
         layer_sizes = [X.shape[1], *hidden, self._n_outputs()]
         check_reachable_bit_budget(self.bit_budget, weight_cands, layer_sizes)
-        size = size_account(self)
+        size = size_account(self, n_layers=len(layer_sizes) - 1)
         check_reachable_size(size, layer_sizes, weight_cands)
         net = QuantMLP(layer_sizes=layer_sizes, weight_bits=weight_cands,
                        activation_bits=act_cands, per_neuron=self.granularity == "neuron",

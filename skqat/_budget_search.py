@@ -36,7 +36,9 @@ _BUDGETS = ("bit_budget", "activation_bit_budget", "size_budget")
 
 def search_constraints():
     """The CV estimators' ``_parameter_constraints``: the plain ones, budgets swapped for lists."""
-    plain = {k: v for k, v in BaseNMPQAT._parameter_constraints.items() if k not in _BUDGETS}
+    # A path runs along bits or model bytes: the CV estimators take no flash budget.
+    plain = {k: v for k, v in BaseNMPQAT._parameter_constraints.items()
+             if k not in (*_BUDGETS, "flash_budget")}
     return {
         **plain,
         "bit_budgets": ["array-like", None],

@@ -32,15 +32,22 @@ def check_budget(name, budget, candidates, candidates_name):
 
 
 def check_budgets(*, quantize, bit_budget, activation_bit_budget, weight_candidates,
-                  activation_candidates, size_budget=None):
+                  activation_candidates, size_budget=None, flash_budget=None):
     """The budgets against the candidates; a float network (``quantize=False``) has none."""
     if not quantize and (bit_budget is not None or activation_bit_budget is not None
-                         or size_budget is not None):
+                         or size_budget is not None or flash_budget is not None):
         raise ValueError(
-            "quantize=False trains the float reference network, which has no bit or size "
-            "budget: set bit_budget=None, activation_bit_budget=None and size_budget=None "
-            "with it (or choose its hidden_layer_sizes for the size you need)."
+            "quantize=False trains the float reference network, which has no bit, size or "
+            "flash budget: set bit_budget=None, activation_bit_budget=None, size_budget=None "
+            "and flash_budget=None with it (or choose its hidden_layer_sizes for the size "
+            "you need)."
         )
+    if size_budget is not None and flash_budget is not None:
+        raise ValueError(
+            f"size_budget={size_budget:g} and flash_budget={flash_budget:g} are both set: "
+            "choose one. size_budget caps the model's bytes (the model file, the numpy "
+            "runtime); flash_budget caps the linked flash of the C export's integer entry on "
+            "a Cortex-M0 (its code included).")
     check_budget("bit_budget", bit_budget, weight_candidates, "weight_bits")
     check_budget("activation_bit_budget", activation_bit_budget, activation_candidates,
                  "activation_bits")

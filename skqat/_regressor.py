@@ -21,8 +21,8 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
     ----------
     hidden_layer_sizes : "auto" or array-like of shape (n_layers - 2,), default="auto"
         The ith element is the number of neurons in the ith hidden layer.
-        "auto" is (100,), as in ``MLPClassifier``; with a ``size_budget``, one
-        layer as wide as the budget holds at 2 bits per weight
+        "auto" is (100,), as in ``MLPClassifier``; with a ``size_budget`` or a
+        ``flash_budget``, one layer as wide as the budget holds at 2 bits per weight
         (:func:`skqat.model_selection.starting_width`), which training prunes.
     alpha : float, default=0.0001
         Strength of the L2 penalty on the (latent) weights.
@@ -72,6 +72,18 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         ``bit_price``. Combines with ``bit_budget`` and ``activation_bit_budget``.
         Training prunes neurons but never adds any: ``hidden_layer_sizes="auto"``
         (the default) starts as wide as the budget can spend.
+    flash_budget : float or None, default=None
+        Largest flash, in bytes, that the C export's integer entry
+        (``<prefix>_predict_class_codes``, ``<prefix>_predict_labels_codes``
+        or ``<prefix>_predict_codes``) adds to a Cortex-M0 firmware when it
+        is linked alone (``-Os``, newlib-nano, ``--gc-sections``): its code,
+        the layers' weights and fields and its small tables, as
+        ``to_integer().resource_report().flash_bytes`` gives it (within 5%
+        of the compiled and linked figure; the code part is calibrated on
+        arm-none-eabi-gcc 12). A hard cap on that figure, as ``size_budget``
+        is on the model's bytes, and used the same way (0-bit candidate,
+        ``"auto"`` width); the two cannot be set together. The input step
+        (float32) is not counted: the device passes input codes.
     bit_price : float, default=0.02
         Price of one mean weight bit in the training objective, relative to
         the data loss, when ``bit_budget`` is None: a neuron's weights get
@@ -123,7 +135,7 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         Learned bit-widths, as in :class:`NMPQATClassifier`.
     weight_candidates_ : tuple of int
         Candidate weight bit-widths training used: ``weight_bits``, with 0
-        added by a ``size_budget``.
+        added by a ``size_budget`` or a ``flash_budget``.
     model_size_bytes_ : int
         Size of the model, as in :class:`NMPQATClassifier`.
     integer_weights_, weight_steps_, integer_biases_, activation_steps_
@@ -177,6 +189,7 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         bit_budget=None,
         activation_bit_budget=None,
         size_budget=None,
+        flash_budget=None,
         bit_price=0.02,
         activation_bit_price=0.002,
         weight_bits=(1, 2, 4, 8),
@@ -196,6 +209,7 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change, bit_budget=bit_budget, activation_bit_budget=activation_bit_budget,
             size_budget=size_budget,
+            flash_budget=flash_budget,
             bit_price=bit_price, activation_bit_price=activation_bit_price,
             weight_bits=weight_bits, activation_bits=activation_bits, input_bits=input_bits,
             granularity=granularity, quantize=quantize,

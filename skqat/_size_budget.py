@@ -1,4 +1,4 @@
-"""The size budget on the estimator's side: candidates, what it counts, its checks, its width.
+"""The size and flash budgets on the estimator's side: candidates, what they count, checks, width.
 
 Training (``skqat._qat``) keeps a network within a :class:`~skqat._qat.size.SizeAccount`;
 these functions build that account from a fitted estimator's statistics and
@@ -8,11 +8,17 @@ say clearly when a budget cannot be met.
 import math
 
 from ._qat.size import SizeAccount
+from .runtime._flash import flash_fixed_bytes
 from .runtime._model_file import steps_size_bytes
 
 
+def byte_budget(est):
+    """The estimator's budget in bytes, of model size or of flash (None without one)."""
+    return est.size_budget if est.size_budget is not None else est.flash_budget
+
+
 def weight_candidates(candidates, *, size_budget, granularity):
-    """The weight candidates training uses: with a size budget, 0 bits (pruning) too.
+    """The weight candidates training uses: with a size (or flash) budget, 0 bits too.
 
     A pruned neuron costs no byte, so a size budget needs the 0-bit
     candidate to trade neurons for bits. Layer-level strengths keep the
@@ -31,12 +37,21 @@ def steps_bytes(est):
                             task.get("target_mean", [0.0]))
 
 
-def size_account(est):
-    """The :class:`SizeAccount` of ``est``'s size budget, or None without one."""
-    if est.size_budget is None or not est.quantize:
+def size_account(est, n_layers):
+    """The :class:`SizeAccount` of ``est``'s size or flash budget, or None without one.
+
+    ``n_layers`` is the number of dense layers (a flash budget's fixed part
+    counts a row of the layer table for each).
+    """
+    if byte_budget(est) is None or not est.quantize:
         return None
-    return SizeAccount(budget=float(est.size_budget), fixed_bytes=steps_bytes(est),
-                       input_step=est.input_steps_, input_bits=est.input_bits)
+    if est.size_budget is not None:
+        return SizeAccount(budget=float(est.size_budget), fixed_bytes=steps_bytes(est),
+                           input_step=est.input_steps_, input_bits=est.input_bits)
+    return SizeAccount(budget=float(est.flash_budget),
+                       fixed_bytes=flash_fixed_bytes(n_layers=n_layers, task=est._task()),
+                       input_step=est.input_steps_, input_bits=est.input_bits,
+                       flash_task=est._task())
 
 
 def smallest_bytes(layer_sizes, candidates, fixed_bytes):
@@ -61,26 +76,35 @@ def check_reachable_size(account, layer_sizes, candidates):
         return
     low = smallest_bytes(layer_sizes, candidates, account.fixed_bytes)
     if account.budget < low:
+        fixed = ("are the input and output steps: 4 per feature, 2 per 0/1 column"
+                 if account.flash_task is None else
+                 "are about the integer entry's code and layer table")
         raise ValueError(
-            f"size_budget={account.budget:g} bytes is below {low} bytes, the weights and "
-            f"steps of the smallest model these layer sizes allow ({account.fixed_bytes} bytes "
-            f"are the input and output steps: 4 per feature, 2 per 0/1 column). Raise "
-            "size_budget, or reduce the features before this estimator (a SelectKBest or a "
-            "PCA in the pipeline).")
+            f"{account.parameter}={account.budget:g} bytes is below {low} bytes, the weights "
+            f"and fixed part of the smallest model these layer sizes allow "
+            f"({account.fixed_bytes} bytes {fixed}). Raise {account.parameter}, or reduce the "
+            "features before this estimator (a SelectKBest or a PCA in the pipeline).")
 
 
 def check_size_met(est):
-    """The fitted model within its size budget (the guarantee, checked once more)."""
-    if est.size_budget is not None and est.model_size_bytes_ > est.size_budget:
+    """The fitted model within its size or flash budget (the guarantee, checked once more)."""
+    if est.size_budget is not None:
+        name, budget, used = "size_budget", est.size_budget, est.model_size_bytes_
+    elif est.flash_budget is not None and est.quantize:
+        name, budget = "flash_budget", est.flash_budget
+        used = est.to_integer().resource_report().flash_bytes
+    else:
+        return
+    if used > budget:
         raise ValueError(
-            f"The fitted model takes {est.model_size_bytes_} bytes, over size_budget="
-            f"{est.size_budget:g}: its candidates cannot be lowered further (granularity="
-            f"{est.granularity!r}, weight_bits={est.weight_bits!r}). Raise size_budget, or "
-            "use granularity='neuron', which can prune neurons.")
+            f"The fitted model takes {used} bytes, over {name}={budget:g}: its candidates "
+            f"cannot be lowered further (granularity={est.granularity!r}, weight_bits="
+            f"{est.weight_bits!r}). Raise {name}, or use granularity='neuron', which can "
+            "prune neurons.")
 
 
 def starting_width(size_budget, *, n_features, n_outputs=1, weight_bits=2, min_width=8,
-                   input_steps_bytes=None):
+                   input_steps_bytes=None, fixed_bytes=None):
     """A hidden width to start a size-budgeted fit from: the budget held at 2 bits per weight.
 
     A size budget prunes and lowers neurons, but it cannot add any: a (100,)
@@ -113,6 +137,10 @@ def starting_width(size_budget, *, n_features, n_outputs=1, weight_bits=2, min_w
         Bytes of the input steps in the model file; None counts 4 per
         feature (each 0/1 column takes 2: an estimator passes the exact
         count).
+    fixed_bytes : int or None, default=None
+        Bytes the budget spends beside the layers; None: the input steps and
+        16 bytes of output steps per output (a model's size). A flash budget
+        passes the integer entry's code and tables instead.
 
     Returns
     -------
@@ -126,22 +154,26 @@ def starting_width(size_budget, *, n_features, n_outputs=1, weight_bits=2, min_w
     >>> starting_width(512, n_features=50, n_outputs=7)
     10
     """
-    steps = 4 * n_features if input_steps_bytes is None else input_steps_bytes
-    free = size_budget - steps - 16 * n_outputs
+    if fixed_bytes is None:
+        steps = 4 * n_features if input_steps_bytes is None else input_steps_bytes
+        fixed_bytes = steps + 16 * n_outputs
+    free = size_budget - fixed_bytes
     per_neuron = (n_features + n_outputs) * weight_bits / 8 + 4
     return max(int(min_width), int(free // per_neuron))
 
 
 def auto_hidden_layer_sizes(*, size_budget, quantize, n_features, n_outputs,
-                            input_steps_bytes=None):
+                            input_steps_bytes=None, flash_task=None):
     """What ``hidden_layer_sizes="auto"`` builds a new network with.
 
-    One layer of 100 neurons, as in ``MLPClassifier``, or, with a size
-    budget, one layer as wide as :func:`starting_width` gives: a (100,)
-    start can leave a large budget unspent on a narrow table, and one far
-    wider than a small budget prunes to a worse model.
+    One layer of 100 neurons, as in ``MLPClassifier``, or, with a size (or
+    flash) budget, one layer as wide as :func:`starting_width` gives: a
+    (100,) start can leave a large budget unspent on a narrow table, and one
+    far wider than a small budget prunes to a worse model. ``flash_task``
+    (the task's name) says that ``size_budget`` is a flash budget.
     """
     if size_budget is None or not quantize:
         return [100]
+    fixed = None if flash_task is None else flash_fixed_bytes(n_layers=2, task=flash_task)
     return [starting_width(size_budget, n_features=n_features, n_outputs=n_outputs,
-                           input_steps_bytes=input_steps_bytes)]
+                           input_steps_bytes=input_steps_bytes, fixed_bytes=fixed)]

@@ -1,4 +1,4 @@
-"""The C export on 32-bit ARM: Cortex-M0 build, qemu-arm run, resource report (issue 15).
+"""The C export on 32-bit ARM: Cortex-M0 build and link, qemu-arm run, resource report.
 
 The cross compilers and qemu come from Debian (``.ci/run`` installs them);
 without them these tests skip, except in CI.
@@ -15,6 +15,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from skqat import NMPQATClassifier, NMPQATRegressor, to_integer
+
+from benchmarks.mcu_flash import measure_flash, skqat_flash
 
 from .conftest import require_tool, subsample
 from .test_runtime import random_graph
@@ -84,23 +86,49 @@ def test_cortex_m0_build_has_no_double_precision(name, models, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["pipeline", "classifier", "wide"])
-def test_resource_report_against_arm_none_eabi_size(name, models, tmp_path):
+def test_integer_entry_links_alone_without_float_or_64_bit_helpers(name, models, tmp_path):
+    require_tool("arm-none-eabi-gcc", "arm-none-eabi-nm", "arm-none-eabi-size")
     graph, _ = models[name]
-    obj = _m0_object(graph, tmp_path)
-    out = subprocess.run(["arm-none-eabi-size", str(obj)], capture_output=True, text=True,
-                         check=True).stdout.splitlines()[1].split()
-    text, data, bss = map(int, out[:3])
+    flash = skqat_flash(graph, tmp_path)
+    assert flash.helpers == ()
     report = graph.resource_report()
-    assert data == bss == 0  # every table is const: it lives in flash (.rodata, in text)
-    assert report.table_bytes < text
-    assert abs(report.flash_bytes - text) <= 0.1 * text + 100, (report, text)
-    assert report.widest_accumulator_bits == (64 if name == "wide" else 32)
+    # The report's flash: the tables exactly, the code as calibrated; within 5% linked.
+    assert abs(report.flash_bytes - flash.linked) <= 0.05 * flash.linked, (report, flash)
+    assert report.table_bytes < flash.linked
+    if name != "wide":  # trained models: at most 500 bytes beyond the model's own bytes
+        assert flash.linked <= graph.theoretical_size_bytes() + 500, flash
+    # The float entries link soft float on a Cortex-M0, within 10% of the report.
+    floats = skqat_flash(graph, tmp_path, entry="float")
+    assert any(s.startswith("__aeabi_f") for s in floats.helpers)
+    assert abs(report.flash_bytes + report.float_entry_bytes - floats.linked) <= (
+        0.1 * floats.linked), (report, floats)
+
+
+def test_the_helper_check_can_fail(tmp_path):
+    require_tool("arm-none-eabi-gcc", "arm-none-eabi-nm", "arm-none-eabi-size")
+    src = tmp_path / "w.c"
+    src.write_text("#include <stdint.h>\nint64_t wide(int64_t a, int64_t b, int k) "
+                   "{ return (a * b) >> k; }\n")
+    flash = measure_flash([src], call="(int)wide(in[0], in[1], (int)in[2])",
+                          declarations="#include <stdint.h>\nint64_t wide(int64_t, int64_t, int);"
+                          "\nint64_t in[3];\n", baseline_call="(int)in[0]")
+    assert "__aeabi_lmul" in flash.helpers and flash.linked > 0
+
+
+@pytest.mark.parametrize("name", ["pipeline", "classifier", "wide"])
+def test_stack_bytes_against_the_compiler(name, models, tmp_path):
+    graph, _ = models[name]
+    _m0_object(graph, tmp_path)
+    report = graph.resource_report()
     header = (tmp_path / "model.h").read_text()
-    assert f"#define MODEL_STACK_BYTES {report.ram_bytes}" in header
-    # The compiler's own count of model_predict's frame: the buffers, plus saved
-    # registers and the scalars of the (inlined) layer functions.
-    frame = int(re.search(r":model_predict\t(\d+)", (tmp_path / "model.su").read_text())[1])
+    assert f"#define MODEL_CODES_STACK_BYTES {report.ram_bytes}" in header
+    assert f"#define MODEL_STACK_BYTES {report.ram_bytes + 2 * graph.n_features}" in header
+    # The compiler's own count of the integer entry's frame: the buffers, plus saved
+    # registers and scalars.
+    usage = (tmp_path / "model.su").read_text()
+    frame = int(re.search(r":model_predict_codes\t(\d+)", usage)[1])
     assert report.ram_bytes <= frame <= report.ram_bytes + 128, (report.ram_bytes, frame)
+    assert report.widest_accumulator_bits == (64 if name == "wide" else 32)
 
 
 @pytest.mark.parametrize("name", ["pipeline", "classifier", "wide"])

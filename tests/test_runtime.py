@@ -328,11 +328,15 @@ def test_c_test_program_fails_when_the_c_disagrees(tmp_path, classifier_graph):
     assert done.returncode == 1 and done.stdout.strip() == "19 of 20 rows agree"
 
 
-def test_c_export_layers_are_integer_only(tmp_path, classifier_graph):
+def test_c_export_core_is_integer_only(tmp_path, classifier_graph):
     _, source = classifier_graph.export_c(tmp_path, prefix="net")
     text = source.read_text()
-    layers = text[text.index("static void layer_0"):text.index("int net_predict(")]
-    assert "float" not in layers and "double" not in text
+    core = text[text.index("static uint32_t take("):text.index("int net_predict_codes(")]
+    core += text[text.index("int net_predict_codes("):text.index("\n}\n", text.index(
+        "int net_predict_codes("))]
+    assert "float" not in core and "double" not in text
+    # One loop over the layers' tables: no code per layer.
+    assert "layer_1" not in text and text.count("for (l = 0u;") == 1
     with pytest.raises(ValueError, match="C identifier"):
         classifier_graph.export_c(tmp_path, prefix="not-an-identifier")
 

@@ -109,6 +109,10 @@ def _set_weight_levels(net, levels):
         net.set_levels_(levels, _levels(net.activations))
 
 
+_FIXED_PART = {"size_budget": "the input and output steps",
+               "flash_budget": "the integer entry's code and layer table"}
+
+
 def _fit_size(net, levels, harm, size):
     """Lower weight levels until the integer graph's bytes are within ``size.budget``.
 
@@ -129,11 +133,12 @@ def _fit_size(net, levels, harm, size):
             return new
         if estimated_bytes(new, cands, n_features, fields) > limit:  # no move left
             raise ValueError(
-                f"size_budget={size.budget:g} bytes cannot be met: at its smallest (every "
+                f"{size.parameter}={size.budget:g} bytes cannot be met: at its smallest (every "
                 "neuron at its lowest candidate bits; where 0 bits is a candidate, one living "
-                f"neuron per hidden layer) the model takes {exact} bytes ({size.fixed_bytes} "
-                "of them the input and output steps). Raise size_budget, reduce the features "
-                "before this estimator, or use fewer hidden layers.")
+                f"neuron per hidden layer) the model takes {exact} bytes (about "
+                f"{size.fixed_bytes} of them {_FIXED_PART[size.parameter]}). Raise "
+                f"{size.parameter}, reduce the features before this estimator, or use fewer "
+                "hidden layers.")
         # The graph is larger than the estimate (fields measured at other levels).
         limit -= exact - size.budget
         levels, fields = new, next_fields

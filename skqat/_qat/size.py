@@ -2,7 +2,9 @@
 
 A size budget caps ``model_size_bytes_``: the packed weight bits, each living
 neuron's fields (bit-widths, shift, multiplier, bias) and the input and output
-steps. Three views of it:
+steps. A flash budget caps the linked flash of the C export's integer entry
+(:func:`skqat.runtime._flash.integer_entry_flash_bytes`): the same weights and
+fields in one bit stream, its code and its small tables. Three views of it:
 
 * :func:`exact_bytes`: the integer graph's own count (the guarantee is made on it);
 * :func:`hard_bytes`: the same from the hard bit-widths, with each layer's field
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..runtime._flash import integer_entry_flash_bytes
 from ..runtime._layer import layer_size_bytes, metadata_widths, requantized_layers
 from . import quantizers as Q
 from .budget import layer_bytes
@@ -41,12 +44,22 @@ class SizeAccount:
         Value of one input code, in standard deviations (as ``input_steps_``).
     input_bits : int
         Bit-width of the input codes.
+    flash_task : str or None
+        None: the budget counts ``model_size_bytes_``. A task name
+        (``"binary"``, ...): it counts the integer entry's linked flash, and
+        ``fixed_bytes`` is an estimate of its code and tables.
     """
 
     budget: float
     fixed_bytes: int
     input_step: np.ndarray
     input_bits: int
+    flash_task: str | None = None
+
+    @property
+    def parameter(self):
+        """The estimator parameter this budget comes from, for error messages."""
+        return "size_budget" if self.flash_task is None else "flash_budget"
 
 
 def integer_layers(net, account):
@@ -61,12 +74,16 @@ def measure(net, account):
     Returns
     -------
     (int, list of float)
-        ``model_size_bytes_`` of the network as it is now, and per layer
-        the bytes of one neuron's fields.
+        ``model_size_bytes_`` of the network as it is now (or, for a flash
+        budget, the integer entry's linked flash), and per layer the bytes
+        of one neuron's fields.
     """
     layers = integer_layers(net, account)
-    return (account.fixed_bytes + sum(layer_size_bytes(layer) for layer in layers),
-            [sum(metadata_widths(layer)[3]) / 8.0 for layer in layers])
+    fields = [sum(metadata_widths(layer)[3]) / 8.0 for layer in layers]
+    if account.flash_task is not None:
+        return integer_entry_flash_bytes(layers, input_bits=account.input_bits,
+                                         task=account.flash_task), fields
+    return account.fixed_bytes + sum(layer_size_bytes(layer) for layer in layers), fields
 
 
 def exact_bytes(net, account):

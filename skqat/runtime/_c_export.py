@@ -17,8 +17,9 @@ import re
 
 import numpy as np
 
-from . import _packing
-from ._c_source import float32_literal, header_text, int_literal, source_text
+from ._c_header import header_text
+from ._c_source import float32_literal, int_literal, source_text
+from ._c_stream import neuron_stream
 from ._c_test_source import c_test_file
 from ._device_plan import device_plan
 
@@ -69,8 +70,76 @@ def _typed(name, values, unsigned=False):
     return CArray(name, _ctype(values, unsigned), values)
 
 
-def c_arrays(graph, plan):
-    """Every constant array of the C export, in order (the resource report sums them).
+class CStructArray:
+    """The ``static const`` array of per-layer structs that the core's loop reads.
+
+    Parameters
+    ----------
+    name : str
+    fields : list of (str, str, array-like)
+        Each member's name, C integer type and one value per element (a row
+        of values per element for an array member).
+    """
+
+    def __init__(self, name, fields):
+        self.name, self.fields = name, fields
+
+    @property
+    def nbytes(self):
+        """Bytes in flash: each member aligned to its size, the struct to its widest member."""
+        size, align = 0, 1
+        for _, ctype, values in self.fields:
+            width = int(re.search(r"\d+", ctype)[0]) // 8
+            size = -(-size // width) * width + width * self._length(values)
+            align = max(align, width)
+        return -(-size // align) * align * len(self.fields[0][2])
+
+    @staticmethod
+    def _length(values):
+        """1 for a scalar member, else the length of its array (a 2-D ``values``)."""
+        shape = np.shape(values)
+        return shape[1] if len(shape) == 2 else 1
+
+    def text(self):
+        members = "".join(
+            f"    {ctype} {name}{'' if np.ndim(v) == 1 else f'[{np.shape(v)[1]}]'};\n"
+            for name, ctype, v in self.fields)
+
+        def item(v):
+            return str(int(v)) if np.ndim(v) == 0 else "{ " + ", ".join(map(str, v)) + " }"
+
+        rows = zip(*(np.asarray(values).tolist() for _, _, values in self.fields))
+        items = ",\n".join("    { " + ", ".join(item(v) for v in row) + " }" for row in rows)
+        return (f"static const struct {{\n{members}}} {self.name}[{len(self.fields[0][2])}] = "
+                f"{{\n{items}\n}};\n")
+
+
+def core_arrays(graph):
+    """The integer core's constant tables: the neuron stream, the pairs, the layer table.
+
+    Parameters
+    ----------
+    graph : IntegerMLP
+
+    Returns
+    -------
+    list of CArray or CStructArray
+    """
+    s = neuron_stream(graph.layers)
+    h = s.headers
+    info = CStructArray("layer_info", [
+        ("n_in", _ctype([x.n_in for x in h], True), [x.n_in for x in h]),
+        ("n_out", _ctype([x.n_out for x in h], True), [x.n_out for x in h]),
+        ("first_pair", _ctype([x.first_pair for x in h], True), [x.first_pair for x in h]),
+        ("k0", "uint8_t", [x.k0 for x in h]),
+        ("w", "uint8_t", np.array([x.widths for x in h], dtype=np.int64)),
+        ("top", "uint8_t", [x.implicit_top for x in h])])
+    return [CArray("stream", "uint8_t", np.frombuffer(s.data, dtype=np.uint8)),
+            CArray("pairs", "uint8_t", s.pairs), info]
+
+
+def input_arrays(graph, plan):
+    """The float entry's tables: input steps, threshold tables, categorical levels.
 
     Parameters
     ----------
@@ -81,16 +150,7 @@ def c_arrays(graph, plan):
     -------
     list of CArray
     """
-    packed = np.frombuffer(_packing.pack_layers(graph.layers), dtype=np.uint8)
-    arrays = [CArray("packed_weights", "uint8_t", np.concatenate([packed, [0, 0]]))]
-    for i, layer in enumerate(graph.layers):
-        bias = plan.first_bias if i == 0 else layer.bias
-        arrays += [CArray(f"l{i}_bits", "uint8_t", layer.weight_bits),
-                   CArray(f"l{i}_shift", "uint8_t", layer.shift),
-                   _typed(f"l{i}_mult", layer.multiplier, unsigned=True),
-                   _typed(f"l{i}_bias", bias)]
-        if layer.activation_bits is not None:
-            arrays.append(CArray(f"l{i}_act", "uint8_t", layer.activation_bits))
+    arrays = []
     affine = [p for p in plan.numeric if p.thresholds is None]
     table = [p for p in plan.numeric if p.thresholds is not None]
     if graph.raw_inputs is not None:
@@ -114,8 +174,12 @@ def c_arrays(graph, plan):
         cats = plan.categorical
         level_base = np.cumsum([0] + [len(c.level_start) - 1 for c in cats])
         entry_base = np.cumsum([0] + [len(c.deltas) for c in cats])
+        column_start = np.cumsum([0] + [len(c.columns) for c in cats])
         arrays += [_typed("cat_levels", [len(c.level_start) - 1 for c in cats], True),
                    _typed("cat_level_base", level_base[:-1], True),
+                   _typed("cat_column_start", column_start, True),
+                   _typed("cat_column", np.concatenate([c.columns for c in cats]), True),
+                   _typed("cat_common", np.concatenate([c.common for c in cats])),
                    _typed("level_start", np.concatenate(
                        [c.level_start[:-1] + b for c, b in zip(cats, entry_base)]
                        + [entry_base[-1:]]), True),
@@ -148,17 +212,18 @@ def export_c(graph, directory, *, prefix="skqat_model", test_rows=None):
     """
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", prefix):
         raise ValueError(f"prefix must be a C identifier, got {prefix!r}.")
-    total_bits = graph.weight_bit_count()
+    core = core_arrays(graph)
+    total_bits = 8 * core[0].nbytes  # the neuron stream: fields and weights
     if total_bits >= 2**32 - 64:
-        raise ValueError("The C export addresses weights with 32-bit bit positions; this "
-                         f"model has {total_bits} weight bits.")
+        raise ValueError("The C export addresses its neuron stream with 32-bit bit positions; "
+                         f"this model's stream has {total_bits} bits.")
     plan = device_plan(graph)
-    arrays = c_arrays(graph, plan)
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     header, source = directory / f"{prefix}.h", directory / f"{prefix}.c"
     header.write_text(header_text(graph, plan, prefix))
-    source.write_text(source_text(graph, plan, prefix, "".join(a.text() for a in arrays)))
+    source.write_text(source_text(graph, plan, prefix, core=core,
+                                   inputs=input_arrays(graph, plan)))
     paths = [header, source]
     if test_rows is not None:
         paths.append(directory / f"{prefix}_test.c")

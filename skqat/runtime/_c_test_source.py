@@ -28,7 +28,9 @@ def c_test_file(graph, plan, prefix, rows):
     """``<prefix>_test.c``: rows, the status and outputs the graph gives them, a checking ``main``.
 
     A row the model refuses (``IntegerMLP.predict`` raises for it) is
-    expected as ``<PREFIX>_REFUSED``; any other row as its outputs.
+    expected as ``<PREFIX>_REFUSED``; any other row as its outputs, from the
+    float entry and from the integer entry given the row's input codes
+    (``IntegerMLP.quantize_input``).
     """
     macro = prefix.upper()
     out_t = "int64_t" if plan.wide_output else "int32_t"
@@ -38,6 +40,7 @@ def c_test_file(graph, plan, prefix, rows):
             x = np.asarray(rows, dtype=np.float64).astype(np.float32)
         expected = graph.decision_function(x.astype(np.float64))
         cats, refused = None, np.zeros(len(expected), dtype=bool)
+        codes = graph.quantize_input(x.astype(np.float64))
     else:
         frame = {name: raw_column(rows, name, raw.columns) for name in raw.columns}
         n = len(frame[raw.columns[0]])
@@ -47,9 +50,11 @@ def c_test_file(graph, plan, prefix, rows):
                     np.float32).astype(np.float64)
         refused = refused_rows(raw, plan, frame, n)
         expected = np.zeros((n, graph.n_outputs), dtype=np.int64)
+        codes = np.zeros((n, graph.n_features), dtype=np.int64)
         if not refused.all():
-            expected[~refused] = graph.decision_function(
-                {name: np.asarray(v)[~refused] for name, v in frame.items()})
+            kept = {name: np.asarray(v)[~refused] for name, v in frame.items()}
+            expected[~refused] = graph.decision_function(kept)
+            codes[~refused] = graph.quantize_input(kept)
         x = np.array([frame[num.column] for num in raw.numeric], np.float32).T.reshape(n, -1)
         cats = np.array([_device_index(cat, frame[cat.column]) for cat in raw.categorical]
                         or [np.zeros(n, np.int64)]).T
@@ -68,7 +73,8 @@ def c_test_file(graph, plan, prefix, rows):
             + (table("test_c", "int32_t", cats, str) if cats is not None else "")
             + table("expected", out_t, expected,
                     lambda v: int_literal(v, out_t))
-            + table("expected_status", "int", refused[:, None].astype(int), str))
+            + table("expected_status", "int", refused[:, None].astype(int), str)
+            + table("test_codes", "int16_t", codes, str))
     args = "test_x[r], test_c[r]" if cats is not None else "test_x[r]"
     text += (f"\nint main(void)\n{{\n    {prefix}_output_t out[{macro}_N_OUTPUTS];\n"
              "    int r, j, agree = 0;\n"
@@ -77,6 +83,12 @@ def c_test_file(graph, plan, prefix, rows):
              f"        for (j = 0; j < {macro}_N_OUTPUTS && expected_status[r][0] == {macro}_OK; "
              "++j) {\n"
              "            same = same && out[j] == expected[r][j];\n        }\n"
+             "        if (expected_status[r][0] == " + macro + "_OK) {\n"
+             f"            same = same && {prefix}_predict_codes(test_codes[r], out) == "
+             f"{macro}_OK;\n"
+             f"            for (j = 0; j < {macro}_N_OUTPUTS; ++j) {{\n"
+             "                same = same && out[j] == expected[r][j];\n            }\n"
+             "        }\n"
              "        agree += same;\n    }\n"
              f'    printf("%d of %d rows agree\\n", agree, {n_rows});\n'
              f"    return agree == {n_rows} ? 0 : 1;\n}}\n")

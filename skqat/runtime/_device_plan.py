@@ -13,17 +13,15 @@ report describes exactly the C that is written.
   float32 values against the float64 steps, and compared on the device as
   integers (:func:`float32_keys`), so that every float32 input gets the code
   the pipeline gives it.
-* **Categorical inputs.** Each table column's most common code folds into the
-  first layer's bias; a level adds only the rest, ``delta * W[:, feature]``
-  for its few ``(feature, delta)`` entries: a one-hot level selects one
-  column of the first layer's weights.
+* **Categorical inputs.** Each of an input's graph features starts at its most
+  common code; a level then adds only its few ``(feature, delta)`` entries
+  (a one-hot level sets one feature), and the integer core takes the codes.
 """
 
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._layer import weight_qmax
 from ._rows import input_codes
 
 INT32_LIMIT = 2**31
@@ -93,6 +91,10 @@ class CategoricalPlan:
 
     Attributes
     ----------
+    columns : ndarray of int64
+        The graph features this input feeds.
+    common : ndarray of int64
+        Their most common codes (over the valid levels), where every row starts.
     level_start : ndarray of int64, shape (n_levels + 1,)
         Level ``v``'s entries are ``level_start[v]:level_start[v + 1]``
         (levels as :class:`~skqat.runtime.CategoricalInput` orders them).
@@ -103,6 +105,8 @@ class CategoricalPlan:
         ``handle_unknown="error"``, a missing one nothing imputes).
     """
 
+    columns: np.ndarray
+    common: np.ndarray
     level_start: np.ndarray
     features: np.ndarray
     deltas: np.ndarray
@@ -122,8 +126,6 @@ class DevicePlan:
     ----------
     numeric : tuple of NumericPlan
     categorical : tuple of CategoricalPlan
-    first_bias : ndarray of int64
-        The first layer's bias with the categorical inputs' common codes folded in.
     wide_accumulator, wide_product : list of bool
         Per layer: 64-bit accumulator; 64-bit requantization product.
     wide_output : bool
@@ -132,7 +134,6 @@ class DevicePlan:
 
     numeric: tuple
     categorical: tuple
-    first_bias: np.ndarray
     wide_accumulator: list
     wide_product: list
     wide_output: bool
@@ -196,52 +197,31 @@ def _threshold_plan(feature, nan_code, code, qmax):
                        thresholds=keys[(keys > _KEY_LOW) & (keys < INT32_LIMIT)])
 
 
-def _categorical_plan(cat, first_layer):
+def _categorical_plan(cat):
     valid = cat.codes[cat.valid] if cat.valid.any() else cat.codes
     common = np.array([np.bincount(col - col.min()).argmax() + col.min() for col in valid.T])
     delta = cat.codes - common
     level_start = np.concatenate([[0], np.cumsum((delta != 0).sum(axis=1))])
     rows, cols = np.nonzero(delta)
-    plan = CategoricalPlan(level_start=level_start, features=cat.features[cols],
+    return CategoricalPlan(columns=np.asarray(cat.features, np.int64), common=common,
+                           level_start=level_start, features=cat.features[cols],
                            deltas=delta[rows, cols], refused=~cat.valid)
-    folded = first_layer.weights[:, cat.features].astype(np.int64) @ common
-    return plan, folded
 
 
 def device_plan(graph):
     """The :class:`DevicePlan` of an :class:`~skqat.runtime.IntegerMLP`."""
     numeric = _numeric_plans(graph)
-    first = graph.layers[0]
-    bias = first.bias.astype(np.int64).copy()
-    categorical = []
-    for cat in (graph.raw_inputs.categorical if graph.raw_inputs else ()):
-        plan, folded = _categorical_plan(cat, first)
-        categorical.append(plan)
-        bias += folded
-    # Largest input-code magnitude summed over what a row feeds the first layer.
-    qmax = 2 ** (graph.input_bits - 1) - 1
-    reach = len(numeric) * qmax + sum(
-        max((int(np.abs(p.deltas[s:e]).sum()) for s, e in zip(p.level_start[:-1],
-                                                              p.level_start[1:])), default=0)
-        for p in categorical)
-    bounds, max_code = [], None
-    for i, layer in enumerate(graph.layers):
-        q = [int(v) for v in weight_qmax(layer.weight_bits)]
-        if i == 0:
-            b = [qj * reach + abs(int(bj)) for qj, bj in zip(q, bias)]
-            b = [max(x, y) for x, y in zip(b, layer.accumulator_bound(qmax))]
-        else:
-            b = layer.accumulator_bound(max_code)
-        bounds.append(np.array(b, dtype=object))
-        if layer.activation_bits is not None:
-            max_code = layer.max_output_code()
-    wide_acc = [int(b.max()) >= INT32_LIMIT for b in bounds]
+    categorical = tuple(_categorical_plan(cat) for cat in
+                        (graph.raw_inputs.categorical if graph.raw_inputs else ()))
+    # Every input code, categorical ones too, is within [-Q, Q]: the graph's own bounds.
+    bounds = graph.accumulator_bounds()
+    wide_acc = [max(b) >= INT32_LIMIT for b in bounds]
     wide_prod = [any(int(bj) * int(m) + (1 << int(k)) >= INT32_LIMIT
                      for bj, m, k in zip(b, lay.multiplier, lay.shift))
                  for b, lay in zip(bounds, graph.layers)]
     last = graph.layers[-1]
     wide_out = any((int(bj) * int(m) + (1 << int(k))) >> int(k) >= INT32_LIMIT
                    for bj, m, k in zip(bounds[-1], last.multiplier, last.shift))
-    return DevicePlan(numeric=numeric, categorical=tuple(categorical), first_bias=bias,
+    return DevicePlan(numeric=numeric, categorical=categorical,
                       wide_accumulator=wide_acc, wide_product=wide_prod,
                       wide_output=wide_out)

@@ -2,42 +2,70 @@
 
 from dataclasses import dataclass
 
-from ._c_export import c_arrays
-from ._c_source import stack_bytes
+from ._c_core import core_types
+from ._c_export import core_arrays, input_arrays
+from ._c_header import codes_stack_bytes
 from ._device_plan import device_plan
 
-#: Code bytes of the generated functions at ``-Os`` for a Cortex-M0 (fitted to
-#: arm-none-eabi-gcc 12.2 builds of 1- to 3-layer graphs, within about 100 bytes):
-#: a fixed part, a part per layer and one per kind of input (affine, table, categorical).
-CODE_BYTES_FIXED = 100
-CODE_BYTES_PER_LAYER = 270
-CODE_BYTES_PER_INPUT_KIND = 90
+#: Cortex-M0 code bytes of the integer entry at ``-Os`` (arm-none-eabi-gcc 12.2,
+#: newlib-nano, ``--gc-sections``), measured as the linked increment of one call in a
+#: minimal ``main`` less the tables (``benchmarks/mcu_flash.py``), on 180 graphs: the core
+#: with 32-bit requantization, or with the 64-bit one (bit by bit), and what a 64-bit
+#: accumulator, 64-bit outputs, 16-bit layer sizes and int32 codes add to it. Each is the
+#: largest measured of its kind, and CODE_BYTES_ALIGNMENT more covers the alignment of
+#: the functions and tables, so that the report, and a flash budget, never count less
+#: than the linker.
+CODE_BYTES_NARROW = 429
+CODE_BYTES_WIDE = 492
+CODE_BYTES_WIDE_ACCUMULATOR = 25
+CODE_BYTES_WIDE_OUTPUT = 13
+CODE_BYTES_WIDE_SIZES = 17
+CODE_BYTES_INT32_CODES = 5
+CODE_BYTES_ALIGNMENT = 12
+#: The class or label function of a classifier, by task, with 32-bit and 64-bit outputs.
+CODE_BYTES_TASK = {"regression": (0, 0), "binary": (13, 20), "multiclass": (48, 80),
+                   "multilabel": (49, 52)}
+#: The float entries beside it (calibrated the same way): their code and the C library's
+#: soft-float routines, and a part for each kind of input they read (the affine step,
+#: threshold tables, categories).
+CODE_BYTES_FLOAT = 2190
+CODE_BYTES_PER_INPUT_KIND = 170
 
 
 @dataclass(frozen=True)
 class ResourceReport:
     """Flash, RAM and work of one row, as a firmware engineer checks them before flashing.
 
+    The figures are those of the integer entry (``<prefix>_predict_class_codes``,
+    ``<prefix>_predict_labels_codes`` or, for a regressor, ``<prefix>_predict_codes``)
+    linked alone into a Cortex-M0 firmware (``-Os``, ``--gc-sections``): input codes
+    in, integers out, with no floating point or 64-bit helper from the C library.
+
     Attributes
     ----------
     flash_bytes : int
-        ``table_bytes + code_bytes``.
+        ``table_bytes + code_bytes``: the linked increment of the integer entry.
     table_bytes : int
-        The ``const`` arrays of the C export (weights, per-neuron fields,
-        input tables), exactly.
+        Its ``const`` tables (the neuron stream, the bit-width pairs, the layer
+        table), exactly, each rounded up to a 4-byte word as the linker may
+        align it.
     code_bytes : int
-        An estimate of the generated functions' machine code (Cortex-M0,
-        ``-Os``); the C library's soft-float routines are not counted.
+        Its machine code, from a model calibrated by compiling and linking.
+    float_entry_bytes : int
+        What the float entries add beside it (``<prefix>_predict_class`` and the
+        like: the input steps or tables, their code, the C library's
+        soft-float routines on a core without an FPU).
     ram_bytes : int
-        Stack buffers of one prediction (``<PREFIX>_STACK_BYTES``): the int16
-        input codes, two uint16 activation buffers of the widest hidden layer
-        (one with a single hidden layer), the categorical entries; the few
+        Stack buffers of the integer entry (``<PREFIX>_CODES_STACK_BYTES``): two
+        buffers of int16 codes (int32 beyond 15 activation bits) as long as
+        the widest of the inputs and hidden layers, one for a graph with no
+        hidden layer. The float entries add 2 bytes per feature; the few
         scalars of the functions are not counted.
     macs_per_row : int
-        Integer multiply-accumulates of one row (a categorical input counts
-        its table entries, not its one-hot width).
+        Integer multiply-accumulates of one row.
     widest_accumulator_bits : int
-        32, or 64 where a layer's overflow bound needs it.
+        32, or 64 where a layer's overflow bound needs it (64-bit additions
+        only: the requantization multiplies in 32-bit halves).
     layer_accumulator_bits : list of int
         Per layer, the accumulator's width.
 
@@ -48,17 +76,37 @@ class ResourceReport:
     >>> X, y = make_classification(n_samples=200, n_features=10, random_state=0)
     >>> clf = NMPQATClassifier(hidden_layer_sizes=(16,), max_iter=5, random_state=0).fit(X, y)
     >>> report = clf.to_integer().resource_report()
-    >>> report.macs_per_row <= 10 * 16 + 16, report.ram_bytes  # 10 int16 codes, 16 uint16
-    (True, 52)
+    >>> report.macs_per_row, report.ram_bytes  # 10 * 16 + 16; two buffers of 16 int16
+    (176, 64)
     """
 
     flash_bytes: int
     table_bytes: int
     code_bytes: int
+    float_entry_bytes: int
     ram_bytes: int
     macs_per_row: int
     widest_accumulator_bits: int
     layer_accumulator_bits: list
+
+
+def core_table_bytes(graph):
+    """Bytes of the integer entry's tables, each rounded up to a 4-byte word."""
+    return sum(-(-a.nbytes // 4) * 4 for a in core_arrays(graph))
+
+
+def integer_entry_code_bytes(graph, plan):
+    """Code bytes of the integer entry linked alone (see :data:`CODE_BYTES_NARROW`)."""
+    code_t, acc_t, result_t, narrow = core_types(graph, plan)
+    wide_out = result_t == "int64_t"
+    sizes = max(max(layer.n_in, layer.n_out) for layer in graph.layers)
+    extras = (CODE_BYTES_ALIGNMENT + CODE_BYTES_WIDE_SIZES * (sizes > 255)
+              + CODE_BYTES_INT32_CODES * (code_t == "int32_t"))
+    if narrow:
+        return CODE_BYTES_NARROW + CODE_BYTES_TASK[graph.task][0] + extras
+    return (CODE_BYTES_WIDE + CODE_BYTES_WIDE_ACCUMULATOR * (acc_t == "int64_t")
+            + CODE_BYTES_WIDE_OUTPUT * wide_out + CODE_BYTES_TASK[graph.task][wide_out]
+            + extras)
 
 
 def resource_report(graph):
@@ -80,16 +128,16 @@ def resource_report(graph):
     True
     """
     plan = device_plan(graph)
-    tables = sum(a.nbytes for a in c_arrays(graph, plan))
+    tables = core_table_bytes(graph)
+    code = integer_entry_code_bytes(graph, plan)
     kinds = (any(p.thresholds is None for p in plan.numeric)
              + any(p.thresholds is not None for p in plan.numeric) + bool(plan.categorical))
-    code = (CODE_BYTES_FIXED + CODE_BYTES_PER_LAYER * len(graph.layers)
-            + CODE_BYTES_PER_INPUT_KIND * kinds)
-    first = graph.layers[0]
-    entries = sum(c.max_entries for c in plan.categorical)
-    macs = first.n_out * (len(plan.numeric) + entries) + sum(
-        layer.n_in * layer.n_out for layer in graph.layers[1:])
+    float_entry = (sum(a.nbytes for a in input_arrays(graph, plan)) + CODE_BYTES_FLOAT
+                   + CODE_BYTES_PER_INPUT_KIND * kinds)
+    macs = sum(layer.n_in * layer.n_out for layer in graph.layers)
     widths = [64 if wide else 32 for wide in plan.wide_accumulator]
     return ResourceReport(flash_bytes=tables + code, table_bytes=tables, code_bytes=code,
-                          ram_bytes=stack_bytes(graph, plan), macs_per_row=macs,
-                          widest_accumulator_bits=max(widths), layer_accumulator_bits=widths)
+                          float_entry_bytes=float_entry, ram_bytes=codes_stack_bytes(graph, plan),
+                          macs_per_row=macs, widest_accumulator_bits=max(widths),
+                          layer_accumulator_bits=widths)
+
