@@ -1,6 +1,7 @@
 """The three layers stay three places: what each part of the package may import."""
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -129,3 +130,11 @@ def test_a_moved_private_sklearn_name_is_an_error_that_says_what_to_do():
         with pytest.raises(ImportError, match=rf"{module}\.{name}, which scikit-learn \S+ does "
                                               r"not have.*Install a scikit-learn version"):
             private_name(module, name)
+
+
+def test_the_pages_ask_for_the_torch_that_pyproject_asks_for():
+    root = Path(__file__).resolve().parents[1]
+    spec = re.search(r'"torch(>=[\d.]+)"', (root / "pyproject.toml").read_text())[1]
+    for page in ("docs/getting_started.md", "README.md"):
+        for asked in re.findall(r"`torch(>=[\d.]+)`", (root / page).read_text()):
+            assert asked == spec, (page, asked, spec)

@@ -259,6 +259,8 @@ def test_user_guide_compression_figures_are_those_of_the_committed_run():
             f"without a price), {span(col('defaults', 'neurons_at_1_bit'), pct)} of the neurons "
             f"at 1 bit, and models {span(smaller, lambda v: f'{v:.1f}x')} smaller than without a "
             "price") in guide
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"land at {span(bits, one)} mean weight bits" in readme
     gap = col("defaults", "gap_to_float")
     assert (f"California housing settles at {bits['california']:.2f} bits, "
             f"{gap['california'].split()[0].lstrip('-')} of R2 below float") in guide
