@@ -69,12 +69,12 @@ def _class_prototypes(graph, prefix):
     raw_args = signature(graph, prefix, "void").replace(", void", "")
     if graph.task in ("binary", "multiclass"):
         n = 2 if graph.task == "binary" else graph.n_outputs
-        return (f"#define {prefix.upper()}_N_CLASSES {n}\n\n/* The predicted class index (the "
+        return (f"\n#define {prefix.upper()}_N_CLASSES {n}\n\n/* The predicted class index (the "
                 "order of the estimator's classes_), or -1 for a\n * refused row. */\n"
                 f"int {prefix}_predict_class_codes(const int16_t *codes);\n"
                 f"int {prefix}_predict_class({raw_args});\n")
     if graph.task == "multilabel":
-        return (f"/* labels[j] is 1 where label j is predicted, else 0; returns the status. */\n"
+        return (f"\n/* labels[j] is 1 where label j is predicted, else 0; returns the status. */\n"
                 f"int {prefix}_predict_labels_codes(const int16_t *codes, uint8_t *labels);\n"
                 f"int {prefix}_predict_labels({signature(graph, prefix, 'uint8_t *labels')});\n")
     return ""
