@@ -7,7 +7,7 @@ SKQAT_DATA_HOME ?= $(abspath $(wildcard ../shared/data))
 export SKQAT_DATA_HOME
 
 .PHONY: install demo test bench bench-quick bench-sparse bench-steps bench-profile bench-dask \
-	bench-compression bench-prune-stream bench-paper bench-path bench-bytes bench-size-path bench-width bench-onnx \
+	bench-compression bench-prune-stream bench-stream bench-paper bench-path bench-bytes bench-size-path bench-width bench-onnx \
 	bench-fields bench-flash bench-gpu docs clean
 
 $(VENV)/.installed: pyproject.toml
@@ -63,6 +63,11 @@ bench-compression: install
 # Pruning along the 5G stream: partial_fit with and without a 0-bit candidate (about 2 minutes).
 bench-prune-stream: install
 	$(PY) -m benchmarks.prune_stream --output benchmarks/results
+
+# Streams that shift: partial_fit on time-ordered blocks whose first blocks mislead, against
+# MLPRegressor on pre-scaled blocks, per pass, 3 seeds (about 10 minutes).
+bench-stream: install
+	$(PY) -m benchmarks.stream_shift --output benchmarks/results
 
 # Covertype in the paper's regime: 4 x 512 on 100,000 rows (about 40 minutes on one core).
 bench-paper: install

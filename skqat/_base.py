@@ -20,10 +20,11 @@ from ._checks import (check_budgets, check_candidates, check_fan_in, check_hidde
                       check_reachable_bit_budget, check_warm_start_shapes,
                       check_weight_candidates)
 from ._fitted import store_history, store_network
+from ._guards import warn_useless_fit
 from ._inputs import float_forward
-from ._qat import (QuantMLP, loss_function, make_generator, refine_network,
-                   rescale_network_, resolve_device, score_function, torch_threads, train_data,
-                   train_increment, train_network)
+from ._qat import (QuantMLP, calibrate_outputs_, loss_function, make_generator,
+                   refine_network, rescale_network_, resolve_device, score_function,
+                   torch_threads, train_data, train_increment, train_network)
 from ._report import quantization_report
 from ._settings import train_settings
 from ._size_budget import (auto_hidden_layer_sizes, byte_budget, check_reachable_size,
@@ -37,6 +38,9 @@ from .runtime._rows import binary_input_steps, encode_rows, round_to_bfloat16
 # Standardized inputs saturate at this many standard deviations. Every
 # feature gets the same step, for the reason ``_layers.QuantReLU`` gives.
 _INPUT_CLIP_STD = 6.0
+# A stream block whose root mean squared error is beyond this many target
+# standard deviations refits the output layer in closed form (see calibrate_outputs_).
+_CALIBRATE_LIMIT_STD = 3.0
 
 
 class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
@@ -76,6 +80,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         "gate_temperature": [Interval(Real, 0, None, closed="neither")],
         "device": [StrOptions({"cpu", "cuda", "auto"})],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "statistics_halflife": [Interval(Real, 0, None, closed="neither"), None],
     }
 
     @abstractmethod
@@ -110,6 +115,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         gate_temperature,
         device,
         n_threads,
+        statistics_halflife,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.alpha = alpha
@@ -139,10 +145,11 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         self.gate_temperature = gate_temperature
         self.device = device
         self.n_threads = n_threads
+        self.statistics_halflife = statistics_halflife
 
     # ----------------------------------------------------- task-specific hooks
     @abstractmethod
-    def _encode_targets(self, y, first_pass, incremental):
+    def _encode_targets(self, y, first_pass, incremental, sample_weight):
         """Targets as a float32/int64 array the loss takes; sets target attributes."""
 
     @abstractmethod
@@ -153,7 +160,15 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
     def _n_outputs(self):
         """Number of network outputs."""
 
-    def _update_target_statistics(self, y):
+    @abstractmethod
+    def _predict_validated(self, X):
+        """``predict`` of rows ``validate_data`` has already checked."""
+
+    @abstractmethod
+    def _decode_targets(self, target):
+        """The user's labels or values back from ``_encode_targets``' encoding."""
+
+    def _update_target_statistics(self, y, sample_weight):
         """Merge a stream block's targets into the running target statistics.
 
         Returns the output layer's ``AffineChange``, or None (classifiers,
@@ -201,9 +216,10 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
         # A stream's statistics keep learning: the target's move before it is encoded.
-        out_change = (self._update_target_statistics(y)
+        out_change = (self._update_target_statistics(y, sample_weight)
                       if incremental and not first_pass else None)
-        target = self._encode_targets(y, first_pass=first_pass, incremental=stream)
+        target = self._encode_targets(y, first_pass=first_pass, incremental=stream,
+                                      sample_weight=sample_weight)
         # Refused before any state is set ("auto" widths are checked once resolved).
         check_fan_in([X.shape[1], *([] if auto_width else hidden)], quantize=self.quantize)
         self.device_ = resolve_device(self.device)
@@ -260,6 +276,9 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
                                   activation_candidates=act_cands, size=size)
         train = self._train_data(X, target, sample_weight)
         val = None if val is None else self._train_data(*val)
+        if incremental and not first_pass and self._task() == "regression":
+            self._optimizer_state, _ = calibrate_outputs_(
+                net, getattr(self, "_optimizer_state", None), train, limit=_CALIBRATE_LIMIT_STD)
         if refine_epochs is not None:
             history, state = refine_network(net, train, val, settings, generator,
                                             loss_function(self._task()),
@@ -278,6 +297,8 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         self.weight_candidates_ = weight_cands
         store_network(self, net.cpu(), dtype=X.dtype)
         check_size_met(self)
+        if not stream:
+            warn_useless_fit(self, X, self._decode_targets(target), sample_weight)
         return self
 
     def _split_validation(self, X, target, sample_weight, rng):

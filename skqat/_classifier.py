@@ -126,6 +126,17 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         None trains with torch's current setting. Fits running at once in
         one process share torch's thread count safely: one that asks for
         another count waits for the others to end.
+    statistics_halflife : float or None, default=5000
+        How fast ``partial_fit``'s running input and target statistics
+        forget, in rows: before a block of ``n`` rows is merged, the weight
+        of everything seen before it is multiplied by ``0.5 ** (n /
+        statistics_halflife)``. A stream that drifts, or starts with a
+        window in other units, then sets its scale by its recent rows; a
+        column whose spread differs more than tenfold from the running one
+        for 3 blocks in a row restarts from the last of them.
+        None weighs every row the same and never restarts (the exact moments
+        of every row seen). ``fit`` computes its statistics over all its
+        rows, unaffected.
 
     Attributes
     ----------
@@ -148,6 +159,12 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
     best_validation_score_ : float or None
         Best validation accuracy of the last fit (early stopping only); the model
         kept is the best epoch within budget.
+    hidden_layer_sizes_ : tuple of int
+        The hidden layers' widths training used: ``hidden_layer_sizes``, or
+        the widths ``"auto"`` chose, before any pruning.
+    active_hidden_layer_sizes_ : tuple of int
+        The hidden neurons left after pruning (those with more than 0 weight
+        bits) in each layer; what the integer graph computes.
     weight_candidates_ : tuple of int
         Candidate weight bit-widths training used: ``weight_bits``, with 0
         added by a ``size_budget`` or a ``flash_budget``.
@@ -242,6 +259,7 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         gate_temperature=0.1,
         device="cpu",
         n_threads=1,
+        statistics_halflife=5000,
     ):
         super().__init__(
             hidden_layer_sizes, alpha=alpha, batch_size=batch_size,
@@ -257,6 +275,7 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
             strength_learning_rate=strength_learning_rate, gate_temperature=gate_temperature,
             device=device,
             n_threads=n_threads,
+            statistics_halflife=statistics_halflife,
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -288,8 +307,9 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         """Update the model with one pass over the given data.
 
         The first call fixes the classes; the input standardization keeps
-        learning (running statistics of every row seen, the first layer
-        rescaled to keep the model's function when they move). Later calls
+        learning (running statistics of the rows seen, the older ones fading
+        as ``statistics_halflife`` says; the first layer rescaled to keep the
+        model's function when they move). Later calls
         continue the training where the previous one stopped (weights,
         strengths, optimizer state and budget multipliers).
         The precision strengths keep learning, and each call ends with the
@@ -332,7 +352,7 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
     def _is_multilabel(self):
         return getattr(self, "_multilabel", False)
 
-    def _encode_targets(self, y, first_pass, incremental):
+    def _encode_targets(self, y, first_pass, incremental, sample_weight):
         if type_of_target(y) == "multilabel-indicator":
             return self._encode_multilabel(y, first_pass, incremental)
         y = column_or_1d(y, warn=True)
@@ -359,6 +379,11 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
             )
         codes = np.searchsorted(self.classes_, y)
         return codes.astype(np.float32) if self.classes_.size <= 2 else codes.astype(np.int64)
+
+    def _decode_targets(self, target):
+        if self._is_multilabel():
+            return target.astype(np.int64)
+        return self.classes_[target.astype(np.int64)]
 
     def _encode_multilabel(self, y, first_pass, incremental):
         y = y.toarray() if hasattr(y, "toarray") else np.asarray(y)
@@ -441,7 +466,9 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         ndarray of shape (n_samples,) or (n_samples, n_labels)
             Predicted labels, or a 0/1 indicator matrix for multilabel targets.
         """
-        X = self._validate_predict_input(X)
+        return self._predict_validated(self._validate_predict_input(X))
+
+    def _predict_validated(self, X):
         if self.quantize:
             return self._graph.predict(X)
         out = self._float_forward(X)

@@ -61,6 +61,7 @@ def store_network(est, net, *, dtype):
     est.activation_strengths_ = state["activation_strengths"]
     est.activation_unit_steps_ = state["activation_unit_steps"]
     est.n_layers_ = len(est.coefs_) + 1
+    est.hidden_layer_sizes_ = tuple(int(c.shape[1]) for c in est.coefs_[:-1])
     est.n_outputs_ = est.coefs_[-1].shape[1]
     fan_in = np.concatenate([np.full(c.shape[1], c.shape[0]) for c in est.coefs_])
     n_neurons = fan_in.size
@@ -92,6 +93,7 @@ def store_network(est, net, *, dtype):
         est.activation_bits_ = [np.full(c.shape[1], _FLOAT_BITS) for c in est.coefs_[:-1]]
         est.model_size_bytes_ = int(4 * (fan_in.sum() + n_neurons)
                                     + 8 * (est.n_features_in_ + est.n_outputs_))
+    est.active_hidden_layer_sizes_ = tuple(int((b > 0).sum()) for b in est.weight_bits_[:-1])
     est.mean_weight_bits_ = float((np.concatenate(est.weight_bits_) * fan_in).sum()
                                   / fan_in.sum())
     est.mean_activation_bits_ = (float(np.concatenate(est.activation_bits_).mean())

@@ -44,6 +44,20 @@ def is_constant(mean, var):
     return np.sqrt(var) < 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)
 
 
+def rounding_free_variance(mean, var, n_rows):
+    """``var`` with the columns whose variance is only rounding error set to 0.
+
+    The mean of ``n_rows`` copies of a value that float64 cannot hold is off
+    by up to about ``n_rows`` ulps, and so are the deviations from it: a
+    constant column then has a tiny non-zero variance, which would become a
+    scale that multiplies its codes by 1e14. The bound is scikit-learn's
+    (``StandardScaler``'s test for constant features).
+    """
+    eps = np.finfo(np.float64).eps
+    bound = n_rows * eps * var + (n_rows * mean * eps) ** 2
+    return np.where(var <= bound, 0.0, var)
+
+
 def scale_of(mean, var):
     """Standard deviations from variances; 1 for a (numerically) constant column."""
     return np.where(is_constant(mean, var), 1.0, np.sqrt(var))
@@ -102,6 +116,7 @@ def input_statistics(X, sample_weight, raw_variance=False):
         bad = np.flatnonzero(~np.isfinite(stat))
         if bad.size:
             raise ValueError(_OVERFLOW_HELP.format(what=what, cols=bad[:10].tolist()))
+    var = rounding_free_variance(mean, var, X.shape[0])
     return (mean, var) if raw_variance else (mean, scale_of(mean, var))
 
 

@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.base import RegressorMixin
 
 from ._base import BaseNMPQAT
-from ._inputs import is_constant
+from ._inputs import is_constant, rounding_free_variance
 from ._sklearn_private import _fit_context
 from ._stream import RunningMoments, target_change
 
@@ -122,6 +122,17 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         None trains with torch's current setting. Fits running at once in
         one process share torch's thread count safely: one that asks for
         another count waits for the others to end.
+    statistics_halflife : float or None, default=5000
+        How fast ``partial_fit``'s running input and target statistics
+        forget, in rows: before a block of ``n`` rows is merged, the weight
+        of everything seen before it is multiplied by ``0.5 ** (n /
+        statistics_halflife)``. A stream that drifts, or starts with a
+        window in other units, then sets its scale by its recent rows; a
+        column whose spread differs more than tenfold from the running one
+        for 3 blocks in a row restarts from the last of them.
+        None weighs every row the same and never restarts (the exact moments
+        of every row seen). ``fit`` computes its statistics over all its
+        rows, unaffected.
 
     Attributes
     ----------
@@ -133,6 +144,8 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         As in :class:`NMPQATClassifier` (validation scores are R2).
     weight_bits_, activation_bits_, mean_weight_bits_, mean_activation_bits_
         Learned bit-widths, as in :class:`NMPQATClassifier`.
+    hidden_layer_sizes_, active_hidden_layer_sizes_ : tuple of int
+        The widths before and after pruning, as in :class:`NMPQATClassifier`.
     weight_candidates_ : tuple of int
         Candidate weight bit-widths training used: ``weight_bits``, with 0
         added by a ``size_budget`` or a ``flash_budget``.
@@ -201,6 +214,7 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         gate_temperature=0.1,
         device="cpu",
         n_threads=1,
+        statistics_halflife=5000,
     ):
         super().__init__(
             hidden_layer_sizes, alpha=alpha, batch_size=batch_size,
@@ -216,6 +230,7 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
             strength_learning_rate=strength_learning_rate, gate_temperature=gate_temperature,
             device=device,
             n_threads=n_threads,
+            statistics_halflife=statistics_halflife,
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -245,8 +260,11 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         """Update the model with one pass over the given data.
 
         The input and target standardization keeps learning (running
-        statistics of every row seen; when they move, the first and output
+        statistics of the rows seen, the older ones fading as
+        ``statistics_halflife`` says; when they move, the first and output
         layers are rescaled to keep the model's function, as Pop-Art does).
+        A block the model predicts more than 3 target standard deviations
+        off (root mean squared) first refits the output layer in closed form.
         Later calls continue the training where the previous one stopped
         (weights, strengths, optimizer state and budget multipliers).
         The precision strengths keep learning, and each call ends with the
@@ -286,18 +304,23 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         return y.reshape(-1, 1) if y.ndim == 1 else y
 
     @staticmethod
-    def _target_moments_of(y2):
+    def _target_moments_of(y2, sample_weight):
+        # Weighted as the inputs are: a row of weight k counts as k copies.
+        w = sample_weight if sample_weight.sum() > 0 else np.ones(len(y2))
+        uniform = np.all(w == w[0])
         with np.errstate(over="ignore", invalid="ignore"):
-            var = y2.var(axis=0)
+            mean = y2.mean(axis=0) if uniform else np.average(y2, axis=0, weights=w)
+            var = y2.var(axis=0) if uniform else np.average((y2 - mean) ** 2, axis=0, weights=w)
         if not np.all(np.isfinite(var)):
             raise ValueError("The standard deviation of y overflows float64: rescale the "
                              "target (for example with a TransformedTargetRegressor).")
-        return RunningMoments(weight=float(len(y2)), mean=y2.mean(axis=0), var=var)
+        return RunningMoments(weight=float(w.sum()), mean=mean,
+                              var=rounding_free_variance(mean, var, len(y2)))
 
-    def _encode_targets(self, y, first_pass, incremental):
+    def _encode_targets(self, y, first_pass, incremental, sample_weight):
         y2 = self._targets_2d(y)
         if first_pass:
-            moments = self._target_moments_of(y2)
+            moments = self._target_moments_of(y2, sample_weight)
             self._target_moments = moments
             self.target_mean_ = moments.mean
             self.target_scale_ = moments.scale()
@@ -308,12 +331,17 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
             )
         return ((y2 - self.target_mean_) / self.target_scale_).astype(np.float32)
 
-    def _update_target_statistics(self, y):
+    def _decode_targets(self, target):
+        y = target * self.target_scale_ + self.target_mean_
+        return y.ravel() if y.shape[1] == 1 else y
+
+    def _update_target_statistics(self, y, sample_weight):
         old = getattr(self, "_target_moments", None)
         y2 = self._targets_2d(y)
         if old is None or y2.shape[1] != old.mean.size:
             return None  # fitted before the moments were kept, or refused by _encode_targets
-        new = old.merged(self._target_moments_of(y2))
+        new = old.updated(self._target_moments_of(y2, sample_weight), n_rows=len(y2),
+                          halflife=self.statistics_halflife)
         self._target_moments = new
         change = target_change(old_mean=self.target_mean_, old_scale=self.target_scale_,
                                was_constant=is_constant(old.mean, old.var), new_mean=new.mean,
@@ -348,7 +376,9 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
             Predictions, in the dtype of ``X`` (float32 or float64); 1-D when
             the model has one output.
         """
-        X = self._validate_predict_input(X)
+        return self._predict_validated(self._validate_predict_input(X))
+
+    def _predict_validated(self, X):
         if self.quantize:
             y = self._graph.predict(X)
         else:

@@ -1,11 +1,16 @@
 """Statistics that keep learning along a stream of ``partial_fit`` calls.
 
-The first call of a stream used to fix the input standardization and the
-target scale. A time-ordered stream often starts with a quiet window (a
-night: a constant target, counters near zero) that says nothing about the
-rest, so here they are running moments of every row seen so far, merged
-block by block (Chan et al.'s pairwise update, weighted by
-``sample_weight``).
+A time-ordered stream often starts with a quiet window (a night: a
+constant target, counters near zero, or a block logged in other units)
+that says nothing about the rest, so the input standardization and the
+target scale are running moments, merged block by block (Chan et al.'s
+pairwise update, weighted by ``sample_weight``). They forget: before a
+block of ``n`` rows is merged, the weight of everything seen before it is
+multiplied by ``0.5 ** (n / statistics_halflife)``, and a column whose
+spread stays tenfold away from the running one for three blocks restarts
+from the third (a first block in other units stops pinning the scale);
+where every row must weigh the same (``statistics_halflife=None``) the
+moments are those of every row seen, exactly.
 
 When they move, the layers next to them are rescaled so that the network's
 function is preserved (Pop-Art, van Hasselt et al. 2016, does this for a
@@ -41,6 +46,11 @@ from ._inputs import binary_columns, input_statistics, is_constant, scale_of
 # blocks of the same rows then change nothing, and partial_fit over the same
 # data stays fit, epoch by epoch.
 _CHANGE_TOL = 1e-9
+# A block whose standard deviation differs from the running one by more than
+# this factor is another regime; this many such blocks in a row restart the
+# column's moments from the last of them.
+_WILD_RATIO = 10.0
+_RESTART_BLOCKS = 3
 
 
 @dataclass
@@ -55,11 +65,16 @@ class RunningMoments:
         In the columns' units.
     var : ndarray of float64, shape (n_columns,)
         Population variance, in squared units.
+    wild_blocks : ndarray of int64, shape (n_columns,) or None
+        How many blocks in a row, up to the last, had a standard deviation
+        more than ``_WILD_RATIO`` times away from the running one (None:
+        none yet).
     """
 
     weight: float
     mean: np.ndarray
     var: np.ndarray
+    wild_blocks: np.ndarray = None
 
     @classmethod
     def of(cls, X, sample_weight):
@@ -67,6 +82,38 @@ class RunningMoments:
         w = sample_weight if sample_weight.sum() > 0 else np.ones_like(sample_weight)
         mean, var = input_statistics(X, w, raw_variance=True)
         return cls(weight=float(w.sum()), mean=mean, var=var)
+
+    def updated(self, block, *, n_rows, halflife):
+        """These moments followed by ``block``'s: the stream's moments after it.
+
+        What came before fades first: its weight is halved every
+        ``halflife`` rows of the block's ``n_rows``. Then the block merges,
+        except in a column whose spread has differed from the running one by
+        more than ``_WILD_RATIO`` times, either way, for ``_RESTART_BLOCKS``
+        blocks in a row: that column restarts from the block. A regime (or a
+        first block in other units) has ended, and merged, the squared
+        distance between the two regimes would outweigh any fading for many
+        half-lives. One such block alone may be a lull or a burst, and
+        merges. A constant block never counts: an idle window's zeros are
+        real values, and their span keeps the load to come from saturating.
+
+        ``halflife=None`` asks for the exact moments of every row seen: no
+        fading, no restart.
+        """
+        if halflife is None:
+            return self.merged(block)
+        faded = RunningMoments(weight=self.weight * 0.5 ** (n_rows / halflife), mean=self.mean,
+                               var=self.var)
+        new = faded.merged(block)
+        varies = ~is_constant(block.mean, block.var) & ~is_constant(self.mean, self.var)
+        ratio = block.scale() / self.scale()
+        wild = varies & ((ratio > _WILD_RATIO) | (ratio < 1 / _WILD_RATIO))
+        streak = 0 if self.wild_blocks is None else self.wild_blocks
+        new.wild_blocks = np.where(wild, streak + 1, 0)
+        restart = new.wild_blocks >= _RESTART_BLOCKS
+        new.mean[restart], new.var[restart] = block.mean[restart], block.var[restart]
+        new.wild_blocks[restart] = 0
+        return new
 
     def merged(self, other):
         """The moments of both blocks together (Chan et al.)."""
@@ -160,8 +207,10 @@ def target_change(*, old_mean, old_scale, was_constant, new_mean, new_scale):
 
     The prediction ``out * old_scale + old_mean`` is kept: the new outputs
     are ``out * old_scale / new_scale + (old_mean - new_mean) / new_scale``.
-    A target that was constant taught the rows nothing but its mean: they
-    keep their scale, and the bias keeps the mean.
+    A target the model has only seen constant taught it nothing but a mean,
+    which the running mean now holds: its rows keep their scale and its
+    output predicts the running mean (no shift), instead of pinning the
+    quiet window's value.
 
     Parameters
     ----------
@@ -176,7 +225,8 @@ def target_change(*, old_mean, old_scale, was_constant, new_mean, new_scale):
     if not _moved(old_mean, old_scale, new_mean, new_scale):
         return None
     factor = np.where(was_constant, 1.0, old_scale / new_scale)
-    return AffineChange(factor=factor, shift=(old_mean - new_mean) / new_scale)
+    shift = np.where(was_constant, 0.0, (old_mean - new_mean) / new_scale)
+    return AffineChange(factor=factor, shift=shift)
 
 
 def warn_constant_first_block(*, constant_columns, constant_target=False):
@@ -213,13 +263,15 @@ def start_input_statistics(est, X, sample_weight, *, stream):
 def update_input_statistics(est, X, sample_weight, *, clip):
     """Merge a block into ``est``'s input moments; the first layer's change (or None).
 
-    An estimator fitted before the moments were kept has none: its
-    statistics stay fixed, as they then were.
+    The moments seen before fade by ``est.statistics_halflife`` first. An
+    estimator fitted before the moments were kept has none: its statistics
+    stay fixed, as they then were.
     """
     old = getattr(est, "_input_moments", None)
     if old is None:
         return None
-    new = old.merged(RunningMoments.of(X, sample_weight))
+    new = old.updated(RunningMoments.of(X, sample_weight), n_rows=X.shape[0],
+                      halflife=est.statistics_halflife)
     est._input_moments = new
     # A column is 0/1 while every row seen so far is: one other value ends it.
     est.binary_features_ = est.binary_features_ & binary_columns(X)

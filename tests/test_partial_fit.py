@@ -9,6 +9,7 @@ from sklearn.preprocessing import StandardScaler
 
 from benchmarks.tasks import kpi_stream
 from skqat import NMPQATClassifier, NMPQATRegressor
+from skqat._qat import training
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -30,23 +31,33 @@ def test_classifier_partial_fit_follows_mlp():
         NMPQATClassifier(early_stopping=True).partial_fit(X, y, classes=[0, 1, 2])
 
 
-def test_partial_fit_continues_a_fit_and_its_running_statistics():
+@pytest.mark.parametrize("halflife", [None, 5000, 50])
+def test_partial_fit_continues_a_fit_and_its_running_statistics(halflife):
     X, y = make_regression(400, 5, noise=1.0, random_state=0)
-    reg = NMPQATRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X, y)
+    reg = NMPQATRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=0,
+                          statistics_halflife=halflife).fit(X, y)
     losses = list(reg.loss_curve_)
-    reg.partial_fit(X[:100] + 100.0, y[:100])
-    # The statistics are those of every row seen: the fit's, then the block's.
-    seen = np.vstack([X, X[:100] + 100.0])
-    np.testing.assert_allclose(reg.input_mean_, seen.mean(0), rtol=1e-12)
-    np.testing.assert_allclose(reg.input_scale_, seen.std(0), rtol=1e-12)
-    np.testing.assert_allclose(reg.target_mean_, np.r_[y, y[:100]].mean(), rtol=1e-12)
+    reg.partial_fit(X[:100] + 1.0, y[:100])
+    # The statistics are those of every row seen, the fit's faded by half every
+    # `halflife` rows of the block (None: not at all).
+    fade = 1.0 if halflife is None else 0.5 ** (100 / halflife)
+    seen, y_seen = np.vstack([X, X[:100] + 1.0]), np.r_[y, y[:100]]
+    w = np.r_[np.full(400, fade), np.ones(100)]
+    mean = np.average(seen, axis=0, weights=w)
+    np.testing.assert_allclose(reg.input_mean_, mean, rtol=1e-12)
+    np.testing.assert_allclose(reg.input_scale_,
+                               np.sqrt(np.average((seen - mean) ** 2, axis=0, weights=w)),
+                               rtol=1e-12)
+    np.testing.assert_allclose(reg.target_mean_, np.average(y_seen, weights=w), rtol=1e-12)
     assert reg.loss_curve_[:5] == losses and len(reg.loss_curve_) == 6
 
 
-def test_partial_fit_equals_fit_epoch_by_epoch_without_budget():
+def test_partial_fit_equals_fit_epoch_by_epoch_without_budget(monkeypatch):
     # One pass per call, the optimizer state and the shuffling stream carried over:
     # ten calls are the ten epochs of fit (which has no frozen phase without a
-    # budget or a price on the bits).
+    # budget or a price on the bits), but for the activation steps, which learn
+    # slower along a stream: at fit's rate, the same model.
+    monkeypatch.setattr(training, "_STREAM_STEP_RATE", 1.0)
     X, y = make_regression(300, 5, noise=1.0, random_state=0)
     params = dict(hidden_layer_sizes=(8,), random_state=0, tol=0, n_iter_no_change=np.inf,
                   bit_price=0, activation_bit_price=0)

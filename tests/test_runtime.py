@@ -12,6 +12,7 @@ import subprocess
 import zlib
 
 import numpy as np
+import scipy.sparse as sp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -93,13 +94,16 @@ def random_graph(rng, sizes, input_bits=8, task="regression", classes=None, bits
                       classes)
 
 
-def extreme_rows(rng, n_features, n_rows):
+def extreme_rows(rng, n_features, n_rows, non_finite=False):
+    """Rows that saturate the input step; ``non_finite`` adds rows the model refuses."""
     X = rng.normal(0, 3, (n_rows, n_features))
-    X[0] = 1e300  # saturates high
+    X[0] = 1e300  # saturates high (infinite in float32: the C refuses it)
     X[1] = -1e300  # saturates low
-    X[2] = np.inf
-    X[3, ::2] = np.nan  # NaN is code 0
+    X[2] = 3e38
     X[4:8] *= 1e6
+    if non_finite:
+        X[2] = np.inf
+        X[3, ::2] = np.nan
     return X
 
 
@@ -310,11 +314,30 @@ def compile_c(graph, directory, rows, prefix="skqat_model"):
 def test_c_export_matches_runtime_on_random_graphs(tmp_path, seed):
     rng = np.random.default_rng(seed)
     graph = random_graph(rng, [6, 17, 11, 3], input_bits=int(rng.integers(2, 17)))
-    compile_c(graph, tmp_path, extreme_rows(rng, 6, 200))
+    compile_c(graph, tmp_path, extreme_rows(rng, 6, 200, non_finite=True))
+
+
+def test_graph_refuses_nan_and_infinity_as_predict_does(tmp_path):
+    # numpy raises, the generated C returns <PREFIX>_REFUSED, and export_c's
+    # test rows expect exactly the non-finite rows (in float32) to be refused.
+    rng = np.random.default_rng(0)
+    graph = random_graph(rng, [5, 9, 2], input_bits=8)
+    X = extreme_rows(rng, 5, 30, non_finite=True)
+    for bad in (X[2:3], X[3:4], sp.csr_matrix(X[3:4])):
+        with pytest.raises(ValueError, match="NaN or infinity.*SimpleImputer"):
+            graph.predict(bad)
+    graph.predict(X[4:])  # finite rows still predict
+    source = compile_c(graph, tmp_path, X)
+    assert "refused_number(x[i], 1u)" in source.read_text()
+    status = (tmp_path / "skqat_model_test.c").read_text().split("expected_status")[1]
+    refused = [int(v) for v in re.findall(r"\{ (\d) \}", status.split("};")[0])]
+    with np.errstate(over="ignore"):  # beyond float32: infinite, as the device reads it
+        expected = ~np.isfinite(X.astype(np.float32)).all(axis=1)
+    assert refused == expected.astype(int).tolist() and sum(refused) == 4
 
 
 def test_c_test_program_fails_when_the_c_disagrees(tmp_path, classifier_graph):
-    rows = extreme_rows(np.random.default_rng(3), 7, 20)
+    rows = extreme_rows(np.random.default_rng(3), 7, 24)[4:]  # finite in float32
     _, _, test = classifier_graph.export_c(tmp_path, prefix="net", test_rows=rows)
     text = test.read_text()
     head, table = text.split("expected[", 1)

@@ -194,13 +194,40 @@ def test_projection_meets_both_budgets_by_lowering_only():
     assert not project_network(net, data, _settings(), torch.Generator().manual_seed(0))
 
 
+def test_the_projection_spends_a_budget_only_where_the_loss_does_not_rise():
+    # Raising bits moves a network towards its latent weights, which a
+    # network trained at 1 or 2 bits never made exact: the raise is kept
+    # only if the loss on the projection sample does not go up.
+    def projected_bits(loss_fn):
+        net, data = _net(), _problem()
+        with torch.no_grad():  # every neuron at 1 bit: room to spend under the budget
+            for lin in net.linears:
+                lin.strength.fill_(0.0)
+        project_network(net, data, _settings(bit_budget=4.0), torch.Generator().manual_seed(0),
+                        loss_fn)
+        return np.concatenate(net.weight_bits())
+
+    n_sample = len(_problem())
+    seen = []
+
+    def worse_after_the_first_evaluation(out, t):
+        seen.append(len(out))
+        return torch.full((len(out),), float(sum(seen) > n_sample))
+
+    lowered = projected_bits(worse_after_the_first_evaluation)
+    np.testing.assert_array_equal(lowered, 1)  # the raise made the loss rise: undone
+    spent = projected_bits(lambda out, t: torch.zeros(len(out)))  # the same loss: kept
+    np.testing.assert_array_equal(spent, projected_bits(None))
+    assert spent.mean() > 2 and (spent * 6).sum() <= 4.0 * 6 * len(spent)
+
+
 def test_bits_are_frozen_after_the_projection(monkeypatch):
     from skqat._qat import training
 
     projected = {}
 
-    def recording_projection(net, *args):
-        changed = project_network(net, *args)
+    def recording_projection(net, *args, **kwargs):
+        changed = project_network(net, *args, **kwargs)
         projected["bits"] = net.weight_bits() + net.activation_bits()
         return changed
 
@@ -356,3 +383,32 @@ def test_budgeted_bits_pay_no_price():
                       torch.Generator().manual_seed(0), _loss, _accuracy)
     for a, b in zip(*(net.parameters() for net in nets)):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_activation_steps_learn_relative_to_their_size_and_slower_along_a_stream(monkeypatch):
+    # Adam moves a parameter by about its rate per step: a step that starts at
+    # 4 / 255 learns at a rate in proportion, and every step learns at a tenth
+    # of fit's rate along a stream (each call's model is the one in use).
+    rates = []
+    adam = training._Trainer._adam
+
+    def recording_adam(self, *args, **kwargs):
+        opt = adam(self, *args, **kwargs)
+        rates.append({g["kind"]: g["lr"] for g in opt.param_groups})
+        return opt
+
+    monkeypatch.setattr(training._Trainer, "_adam", recording_adam)
+    settings = _settings(max_iter=2)
+    for candidates, factor in [((4, 8), 1.0), ((8,), (4 / 255) / 0.25)]:
+        net = QuantMLP(layer_sizes=[6, 16, 1], weight_bits=(1, 2, 4, 8),
+                       activation_bits=candidates, per_neuron=True, temperature=0.1,
+                       quantized=True, generator=torch.Generator().manual_seed(0))
+        rates.clear()
+        train_network(net, _problem(), None, settings, torch.Generator().manual_seed(0), _loss,
+                      _accuracy)
+        assert rates[0]["weights"] == settings.learning_rate_init
+        assert rates[0]["activation_steps"] == pytest.approx(settings.learning_rate_init * factor)
+        rates.clear()
+        train_increment(net, _problem(), settings, torch.Generator().manual_seed(0), _loss)
+        assert rates[0]["activation_steps"] == pytest.approx(
+            settings.learning_rate_init * factor * training._STREAM_STEP_RATE)

@@ -16,18 +16,20 @@ runtime (``skqat/runtime/``) runs the exported graph with numpy alone.
 * ``training``: the two-phase training loop and ``partial_fit``'s increment;
 * ``optim``: Adam's fused step without ``torch.optim``'s wrapper, and its state;
 * ``refine``: one step down a budget path (projection, frozen fine-tuning);
-* ``rescale``: the layers next to statistics that moved along a stream;
+* ``rescale``: the layers next to statistics that moved along a stream, and the
+  output layer refitted where a stream's block finds it far off;
 * ``device``: device, thread count and random generator.
 """
 
 from .data import train_data
 from .device import make_generator, resolve_device, torch_threads
-from .network import QuantMLP
+from .network import ACTIVATION_STEP_FLOOR, QuantMLP
 from .objectives import loss_function, score_function
 from .refine import refine_network
-from .rescale import rescale_network_
+from .rescale import calibrate_outputs_, rescale_network_
 from .training import TrainSettings, train_increment, train_network
 
-__all__ = ["QuantMLP", "TrainSettings", "loss_function", "make_generator", "refine_network",
-           "rescale_network_", "resolve_device", "score_function", "torch_threads",
-           "train_data", "train_increment", "train_network"]
+__all__ = ["ACTIVATION_STEP_FLOOR", "QuantMLP", "TrainSettings", "calibrate_outputs_",
+           "loss_function", "make_generator", "refine_network", "rescale_network_",
+           "resolve_device", "score_function", "torch_threads", "train_data", "train_increment",
+           "train_network"]

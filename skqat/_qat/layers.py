@@ -145,7 +145,9 @@ class QuantReLU(_LearnedBits):
 
     def __init__(self, n_neurons, candidates, per_neuron, temperature, quantized, clip_init=4.0):
         super().__init__(n_neurons, candidates, per_neuron, temperature, quantized)
-        self.step = nn.Parameter(torch.full((1,), clip_init / Q.activation_qmax(candidates[0])))
+        # The step's starting value: its scale (the optimizer's rate for it follows it).
+        self.initial_step = clip_init / Q.activation_qmax(candidates[0])
+        self.step = nn.Parameter(torch.full((1,), self.initial_step))
         # Set by the network when the layer's neurons can be pruned (0 weight bits).
         self.revive = False
 

@@ -16,6 +16,9 @@ from . import quantizers as Q
 from .layers import QuantLinear, QuantReLU
 
 
+# The smallest value a learned activation step takes (it must stay positive).
+ACTIVATION_STEP_FLOOR = 1e-6
+
 class QuantMLP(nn.Module):
     """ReLU MLP with neuron-level (or layer-level) learned bit-widths.
 
@@ -171,7 +174,8 @@ class QuantMLP(nn.Module):
             torch._foreach_clamp_min_(params, 0.0)
             torch._foreach_clamp_max_(params, 1.0)
         if self.activations:
-            torch._foreach_clamp_min_([act.step for act in self.activations], 1e-6)
+            torch._foreach_clamp_min_([act.step for act in self.activations],
+                                      ACTIVATION_STEP_FLOOR)
 
     @torch.no_grad()
     def set_levels_(self, weight_levels, activation_levels):

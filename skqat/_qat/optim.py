@@ -9,13 +9,61 @@ optimizer's export and reload are unchanged) without the wrapper. The
 training loop uses one Adam with ``fused=True``, no AMSGrad and no gradient
 scaling, on parameters of one device and dtype: the only case it handles.
 
-:class:`OptimizerState` is that state as numpy, between ``partial_fit`` calls.
+:func:`build_adam` builds that optimizer, its parameter groups and their
+rates; :class:`OptimizerState` is its state as numpy, between ``partial_fit``
+calls.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+
+# Activation steps that start below this value learn at a rate relative to it.
+_STEP_RELATIVE_FROM = 0.25
+
+
+def build_adam(net, *, learning_rate, strength_learning_rate, learn_bits, step_rate=1.0):
+    """The fused Adam of ``net``: weights and biases, strengths, activation steps.
+
+    Parameters
+    ----------
+    net : QuantMLP
+    learning_rate : float
+        Of the weights, biases and (scaled) activation steps.
+    strength_learning_rate : float
+        Of the precision strengths, which learn only with ``learn_bits``
+        (otherwise they compute no gradient).
+    learn_bits : bool
+    step_rate : float, default=1.0
+        The activation steps' rate relative to the weights' (a stream's is lower).
+
+    Returns
+    -------
+    torch.optim.Adam
+        Its groups carry a ``kind``: "weights", "strengths" or "activation_steps".
+    """
+    strengths = net.weight_strengths() + net.activation_strengths()
+    steps = [act.step for act in net.activations] if net.quantized else []
+    ids = {id(p) for p in strengths + steps}
+    others = [p for p in net.parameters() if id(p) not in ids]
+    groups = [{"params": others, "lr": learning_rate, "kind": "weights"}]
+    for p in strengths:
+        p.requires_grad_(learn_bits)
+    if learn_bits:
+        groups.append({"params": strengths, "lr": strength_learning_rate, "kind": "strengths"})
+    if steps:
+        # Adam moves a parameter by about its learning rate per step whatever
+        # its size: right for the steps the default candidates start from
+        # (4 / 15), but one that starts at 4 / 255 (8-bit activations only)
+        # would random-walk to its floor in a few dozen steps. Steps that
+        # start below _STEP_RELATIVE_FROM learn at a rate in proportion.
+        start = min(act.initial_step for act in net.activations)
+        groups.append({"params": steps, "kind": "activation_steps",
+                       "lr": learning_rate * step_rate * min(1.0, start / _STEP_RELATIVE_FROM)})
+    # The fused kernel updates every group's parameters in one call each.
+    return torch.optim.Adam(groups, fused=True)
 
 
 def adam_step(opt):

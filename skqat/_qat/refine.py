@@ -41,7 +41,7 @@ def refine_network(net, train, val, settings, generator, loss_fn, score_fn, n_ep
     """
     trainer = _Trainer(net, train, val, settings, generator, loss_fn, score_fn)
     if settings.learn_bits:
-        project_network(net, train, settings, generator)
+        project_network(net, train, settings, generator, loss_fn)
     trainer.opt = trainer._adam(learn_bits=False, lr_factor=_FREEZE_LR_FACTOR)
     checkpoint, converged = trainer.run_phase(n_epochs, learn_bits=False)
     if settings.early_stopping:  # the bits are frozen within budget: every epoch fits

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .optim import OptimizerState, adam_moments, adam_step, restore_adam
+from .optim import OptimizerState, adam_moments, adam_step, build_adam, restore_adam
 from .penalties import BitCosts
 from .projection import enforce_size, project_network
 from .size import SizeAccount
@@ -111,11 +111,16 @@ def _non_finite_error(what, settings):
     )
 
 
+# Along a stream, the activation steps learn this much slower (see train_increment).
+_STREAM_STEP_RATE = 0.1
+
+
 class _Trainer:
     """One training run's optimizer, budget controllers and epoch loop."""
 
-    def __init__(self, net, train, val, settings, generator, loss_fn, score_fn):
+    def __init__(self, net, train, val, settings, generator, loss_fn, score_fn, step_rate=1.0):
         self.net, self.train, self.val = net, train, val
+        self.step_rate = step_rate
         self.s, self.gen = settings, generator
         self.loss_fn, self.score_fn = loss_fn, score_fn
         self.history = History()
@@ -128,22 +133,15 @@ class _Trainer:
         self._n_steps = 0
 
     def _adam(self, learn_bits, lr_factor=1.0):
-        s, net = self.s, self.net
-        strengths = net.weight_strengths() + net.activation_strengths()
-        ids = {id(p) for p in strengths}
-        others = [p for p in net.parameters() if id(p) not in ids]
-        groups = [{"params": others, "lr": s.learning_rate_init * lr_factor}]
-        for p in strengths:  # no strength gradient is computed when the bits are not learned
-            p.requires_grad_(learn_bits)
-        if learn_bits:
-            groups.append({"params": strengths, "lr": s.strength_learning_rate})
-        # The fused kernel updates every parameter in one call.
-        return torch.optim.Adam(groups, fused=True)
+        return build_adam(self.net, learning_rate=self.s.learning_rate_init * lr_factor,
+                          strength_learning_rate=self.s.strength_learning_rate,
+                          learn_bits=learn_bits, step_rate=self.step_rate)
 
     def _sparse_strength_steps(self):
         """From now on the strengths step on every second batch: at twice their rate."""
         for group in self.opt.param_groups[1:]:
-            group["lr"] = self.s.strength_learning_rate * _STRENGTH_EVERY
+            if group.get("kind") == "strengths":
+                group["lr"] = self.s.strength_learning_rate * _STRENGTH_EVERY
 
     # ------------------------------------------------------------ one epoch
     def _step(self, idx, learn_bits):
@@ -357,7 +355,7 @@ def train_network(net, train, val, settings, generator, loss_fn, score_fn):
         trainer.restore(checkpoint)
     if not settings.learn_bits:
         return trainer.history, trainer.export_state()
-    project_network(net, train, settings, generator)
+    project_network(net, train, settings, generator, loss_fn)
     if n_freeze:
         trainer.opt = trainer._adam(learn_bits=False, lr_factor=_FREEZE_LR_FACTOR)
         checkpoint, _ = trainer.run_phase(n_freeze, learn_bits=False)
@@ -392,12 +390,16 @@ def train_increment(net, train, settings, generator, loss_fn, state=None):
         Of this one pass.
     state : OptimizerState
     """
-    trainer = _Trainer(net, train, None, settings, generator, loss_fn, None)
+    # Every call's model is the one in use: a step that moves at the weights'
+    # rate re-quantizes every hidden code from one block to the next, and the
+    # stream's score swings with it (measured by benchmarks.stream_shift).
+    trainer = _Trainer(net, train, None, settings, generator, loss_fn, None,
+                       step_rate=_STREAM_STEP_RATE)
     if state is not None:
         trainer.load_state(state)
     loss = trainer.epoch(settings.learn_bits)
     h = trainer.history
     h.n_iter, h.loss_curve, h.best_loss = 1, [loss], loss
     if settings.learn_bits:
-        project_network(net, train, settings, generator)
+        project_network(net, train, settings, generator, loss_fn)
     return h, trainer.export_state()

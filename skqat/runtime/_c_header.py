@@ -18,7 +18,7 @@ def _inputs_doc(graph, plan, macro):
     raw = graph.raw_inputs
     if raw is None:
         return (f"/* x[i], i < {macro}_N_NUMERIC: the model's input features, in the order the\n"
-                " * estimator was fitted on; NaN gives input code 0. */\n")
+                " * estimator was fitted on; a NaN or an infinity is refused. */\n")
     lines = [f"/* Numeric inputs x[i] (NaN for a missing value), i < {macro}_N_NUMERIC:"]
     lines += [f" *   x[{i}]: {_c_string(n.column)}{_numeric_note(n, plan.numeric[i])}"
               for i, n in enumerate(raw.numeric)]
@@ -41,8 +41,7 @@ def _numeric_note(num, numeric_plan):
 
 def _refusal_doc(graph):
     if graph.raw_inputs is None:
-        return ("none here (this graph takes the model's features: NaN\n * is input code 0, "
-                "infinities saturate)")
+        return "a feature that is NaN or infinite"
     return ("an infinite number, a missing number that\n * nothing imputes, or a category the "
             "pipeline refuses (handle_unknown='error')")
 

@@ -38,7 +38,7 @@ static int32_t float_key(float x, int *is_nan)
 """
 
 _REFUSED_NUMBER = """
-/* 1 where a raw column refuses x: infinite, or NaN where nothing imputes it. */
+/* 1 where the model refuses x: infinite, or NaN where nothing imputes it. */
 static int refused_number(float x, uint8_t nan_refused)
 {
     int is_nan;
@@ -112,9 +112,11 @@ def _input_codes_text(graph, plan, prefix):
         body.append("    int32_t k, v, e;")
     if affine or table or plan.categorical:
         body.append("    int32_t i;")
-    if graph.raw_inputs is not None and plan.numeric:
-        body.append(f"    for (i = 0; i < {macro}_N_NUMERIC; ++i) {{\n"
-                    "        if (refused_number(x[i], nan_refused[i])) {\n"
+    if plan.numeric:  # as predict refuses them; a raw graph's imputer may take NaN
+        count, nan = ((f"{macro}_N_NUMERIC", "nan_refused[i]") if graph.raw_inputs is not None
+                      else (f"{macro}_N_FEATURES", "1u"))
+        body.append(f"    for (i = 0; i < {count}; ++i) {{\n"
+                    f"        if (refused_number(x[i], {nan})) {{\n"
                     f"            return {macro}_REFUSED;\n        }}\n    }}")
     feature = "dense_feature[{}]" if graph.raw_inputs is not None else "{}"
     if affine:
@@ -258,7 +260,7 @@ def source_text(graph, plan, prefix, *, core, inputs):
              "".join(a.text() for a in core + inputs), core_text(graph, plan, prefix)]
     if plan.numeric:
         parts.append(_NUMERIC)
-    if plan.numeric and graph.raw_inputs is not None:
+    if plan.numeric:
         parts.append(_REFUSED_NUMBER)
     if any(p.thresholds is None for p in plan.numeric):
         parts.append(_AFFINE)

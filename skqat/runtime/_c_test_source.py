@@ -38,9 +38,13 @@ def c_test_file(graph, plan, prefix, rows):
     if raw is None:
         with np.errstate(over="ignore"):  # beyond float32: +-inf, as the device reads them
             x = np.asarray(rows, dtype=np.float64).astype(np.float32)
-        expected = graph.decision_function(x.astype(np.float64))
-        cats, refused = None, np.zeros(len(expected), dtype=bool)
-        codes = graph.quantize_input(x.astype(np.float64))
+        refused = ~np.isfinite(x).all(axis=1)
+        expected = np.zeros((len(x), graph.n_outputs), dtype=np.int64)
+        codes = np.zeros((len(x), graph.n_features), dtype=np.int64)
+        if not refused.all():
+            expected[~refused] = graph.decision_function(x[~refused].astype(np.float64))
+            codes[~refused] = graph.quantize_input(x[~refused].astype(np.float64))
+        cats = None
     else:
         frame = {name: raw_column(rows, name, raw.columns) for name in raw.columns}
         n = len(frame[raw.columns[0]])

@@ -22,11 +22,22 @@ def check_rows(X, n_features):
     Raises
     ------
     ValueError
-        If ``X`` is not two-dimensional with ``n_features`` columns.
+        If ``X`` is not two-dimensional with ``n_features`` columns, or holds
+        NaN or an infinity: the model's features are finite, as the
+        estimator's ``predict`` requires (a graph exported from a pipeline
+        with an imputer takes raw rows instead, with their missing values).
     """
     X = X.tocsr() if is_sparse(X) else np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != n_features:
         raise ValueError(f"X must have shape (n_samples, {n_features}), got {X.shape}.")
+    values = X.data if is_sparse(X) else X
+    if not np.isfinite(values).all():
+        rows = np.flatnonzero(~np.isfinite(X.toarray() if is_sparse(X) else X).all(axis=1))
+        raise ValueError(
+            f"Input X contains NaN or infinity (rows {rows[:10].tolist()}"
+            f"{' and more' if rows.size > 10 else ''}): the model refuses them, as the "
+            "estimator's predict does. Impute missing values before it (a SimpleImputer in "
+            "the pipeline, exported with it), or drop those rows.")
     return X
 
 
