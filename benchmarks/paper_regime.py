@@ -8,8 +8,8 @@ rows), test on the disjoint ``serving`` file (50,000 rows); the two one-hot
 groups give the usual 54 features. Each fit runs on one torch thread for
 exactly ``--epochs`` epochs.
 
-The earlier prototype's figures (METHOD.md, same network and data) are
-written beside ours: float 0.888 to 0.901, uniform 2-bit 0.865, NMP-QAT
+The figures reported for the method's earlier prototype (the same network
+and data) are written beside ours: float 0.888 to 0.901, uniform 2-bit 0.865, NMP-QAT
 0.891 at 2 bits and 0.906 without a budget.
 
 Usage::

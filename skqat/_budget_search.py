@@ -11,6 +11,7 @@ of the plain estimator.
 """
 
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -52,18 +53,78 @@ def search_constraints():
     }
 
 
-def _path_scores(template, X, y, sample_weight, train, test, points, scorer):
-    """Fit a path on the rows ``train``; score each point on ``test``, with its bits and size."""
+def _path_scores(template, X, y, sample_weight, train, test, points, scorer, fold):
+    """Fit a path on the rows ``train``; score each point on ``test``, with its bits and size.
+
+    ``fold`` is ``(k, n_splits)``, for the ``verbose`` labels.
+    """
     X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
     weights = None if sample_weight is None else _safe_indexing(sample_weight, train)
+    if template.verbose:
+        print(f"[fold {fold[0] + 1}/{fold[1]}] budget path over {len(points)} points, "
+              f"{len(train)} training rows", flush=True)
     start = time.perf_counter()
     path = _path_through(template, X_train, y_train, weights, points)
     seconds = (time.perf_counter() - start) / len(points)
     X_test, y_test = _safe_indexing(X, test), _safe_indexing(y, test)
-    return [dict(score=scorer(est, X_test, y_test), weight_bits=est.mean_weight_bits_,
-                 activation_bits=est.mean_activation_bits_, size=est.model_size_bytes_,
-                 fit_time=seconds)
-            for est in path]
+    scores = [dict(score=scorer(est, X_test, y_test), weight_bits=est.mean_weight_bits_,
+                   activation_bits=est.mean_activation_bits_, size=est.model_size_bytes_,
+                   fit_time=seconds)
+              for est in path]
+    if template.verbose:
+        for point, s in zip(points, scores):
+            print(f"[fold {fold[0] + 1}/{fold[1]}] {_label(point)}: score {s['score']:.4g}, "
+                  f"{s['weight_bits']:.2f} weight bits, {s['size']} bytes", flush=True)
+    return scores
+
+
+def _label(point):
+    """``bit_budget=2, size_budget=1024``: a point's budgets that are set."""
+    return ", ".join(f"{k}={v:g}" for k, v in point._asdict().items() if v is not None) or (
+        "no budget")
+
+
+def _probe_rows(y, classifier):
+    """A few rows holding every class: enough for a fit to run its checks."""
+    n = len(y)
+    rows = set(range(min(n, 16)))
+    if classifier and np.ndim(y) == 1:
+        rows |= set(np.unique(np.asarray(y), return_index=True)[1].tolist())
+    return np.array(sorted(rows))
+
+
+def check_points(search, template, X, y, points):
+    """Run every point's checks on a few rows before any real fit.
+
+    A budget that no model reaches (below what the input steps and the
+    smallest layers need) would otherwise surface after the first fold's
+    whole fit; here it is reported under the CV estimator's own parameter.
+    """
+    rows = _probe_rows(y, is_classifier(template))
+    X_few, y_few = _safe_indexing(X, rows), _safe_indexing(y, rows)
+    for point in points:
+        probe = clone(template).set_params(**point._asdict(), max_iter=1,
+                                           early_stopping=False, verbose=False)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                probe.fit(X_few, y_few)
+        except ValueError as err:
+            raise ValueError(f"{_where(search, point)}: {err}") from err
+
+
+def _where(search, point):
+    """``size_budgets[1]=10``: the entries of the search's lists that make ``point``."""
+    names = []
+    for budget, value in point._asdict().items():
+        given = getattr(search, budget + "s")
+        if value is None or given is None:
+            continue
+        values = list(np.atleast_1d(np.asarray(given, dtype=object)))
+        index = next((i for i, v in enumerate(values) if v is not None and v == value), None)
+        names.append(f"{budget}s={value:g}" if np.ndim(given) == 0 or index is None
+                     else f"{budget}s[{index}]={value:g}")
+    return ", ".join(names) or "the point without budgets"
 
 
 def _path_through(template, X, y, sample_weight, points):
@@ -218,10 +279,12 @@ class BudgetSearchMixin:
         points = path_points(self.bit_budgets, self.activation_bit_budgets, self.size_budgets)
         cv = check_cv(self.cv, y, classifier=is_classifier(self))
         scorer = check_scoring(template, scoring=self.scoring)
+        check_points(self, template, X, y, points)
         splits = list(cv.split(X, y, groups))
         folds = Parallel(n_jobs=self.n_jobs)(
-            delayed(_path_scores)(template, X, y, sample_weight, train, test, points, scorer)
-            for train, test in splits
+            delayed(_path_scores)(template, X, y, sample_weight, train, test, points, scorer,
+                                  (k, len(splits)))
+            for k, (train, test) in enumerate(splits)
         )
         self.cv_results_ = _cv_results(points, folds)
         refit = smallest_within_tolerance(self.tolerance, score="score", size="size")

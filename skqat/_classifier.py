@@ -150,6 +150,8 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         Epochs run by the last call of ``fit`` (1 after ``partial_fit``).
     t_ : int
         Training samples seen, over every call since the model was first fitted.
+    loss_ : float
+        Training loss (with the L2 term) of the last epoch, as ``MLPClassifier``.
     loss_curve_ : list of float
         Training loss (with the L2 term) after each epoch.
     best_loss_ : float or None
@@ -203,6 +205,9 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         Latent float weights and biases that training updates.
     weight_strengths_, activation_strengths_, activation_unit_steps_ : list of ndarray
         Learned precision strengths and the step of each hidden layer's codes.
+    out_activation_ : str
+        ``"logistic"`` for two classes or several labels, ``"softmax"`` for
+        more classes (the network's outputs are their logits), as ``MLPClassifier``.
     n_layers_ : int
         Number of layers, input and output included.
     n_outputs_ : int

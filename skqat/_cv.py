@@ -59,8 +59,9 @@ class NMPQATClassifierCV(BudgetSearchMixin, NMPQATClassifier):
         ``split<k>_test_score``, ``mean_test_score``, ``std_test_score``,
         ``rank_test_score``, and the means (and stds) over folds of
         ``mean_test_weight_bits``, ``mean_test_activation_bits`` and
-        ``mean_test_size`` (model bytes); ``mean_fit_time`` is the path's
-        time per point.
+        ``mean_test_size`` (model bytes); ``mean_fit_time`` is a fold's
+        whole path time divided by its points, averaged over the folds (the
+        points share one training, so it is not one point's own fit time).
     best_index_ : int
         Index of the chosen point in ``cv_results_``.
     n_splits_ : int
@@ -145,8 +146,9 @@ class NMPQATRegressorCV(BudgetSearchMixin, NMPQATRegressor):
         ``split<k>_test_score``, ``mean_test_score``, ``std_test_score``,
         ``rank_test_score``, and the means (and stds) over folds of
         ``mean_test_weight_bits``, ``mean_test_activation_bits`` and
-        ``mean_test_size`` (model bytes); ``mean_fit_time`` is the path's
-        time per point.
+        ``mean_test_size`` (model bytes); ``mean_fit_time`` is a fold's
+        whole path time divided by its points, averaged over the folds (the
+        points share one training, so it is not one point's own fit time).
     best_index_ : int
         Index of the chosen point in ``cv_results_``.
     n_splits_ : int

@@ -28,6 +28,7 @@ def store_history(est, history, *, first_pass, incremental, n_samples):
     est.t_ = (0 if first_pass else getattr(est, "t_", 0)) + n_samples * history.n_iter
     est._no_improvement_count = history.no_improvement_count
     est.loss_curve_ = ([] if first_pass else est.loss_curve_) + history.loss_curve
+    est.loss_ = est.loss_curve_[-1] if est.loss_curve_ else None
     if est.early_stopping:
         previous = [] if first_pass else (getattr(est, "validation_scores_", None) or [])
         est.validation_scores_ = previous + history.validation_scores
@@ -61,6 +62,8 @@ def store_network(est, net, *, dtype):
     est.activation_strengths_ = state["activation_strengths"]
     est.activation_unit_steps_ = state["activation_unit_steps"]
     est.n_layers_ = len(est.coefs_) + 1
+    est.out_activation_ = {"regression": "identity", "multiclass": "softmax"}.get(
+        est._task(), "logistic")
     est.hidden_layer_sizes_ = tuple(int(c.shape[1]) for c in est.coefs_[:-1])
     est.n_outputs_ = est.coefs_[-1].shape[1]
     fan_in = np.concatenate([np.full(c.shape[1], c.shape[0]) for c in est.coefs_])

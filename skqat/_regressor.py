@@ -140,7 +140,7 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names seen during fit, when ``X`` has string column names.
-    n_iter_, t_, loss_curve_, best_loss_, validation_scores_, best_validation_score_
+    n_iter_, t_, loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_
         As in :class:`NMPQATClassifier` (validation scores are R2).
     weight_bits_, activation_bits_, mean_weight_bits_, mean_activation_bits_
         Learned bit-widths, as in :class:`NMPQATClassifier`.
@@ -160,6 +160,8 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
         Target standardization (weighted by ``sample_weight``).
     coefs_, intercepts_, weight_strengths_, activation_strengths_, activation_unit_steps_
         Latent float parameters that training updates.
+    out_activation_ : str
+        ``"identity"``, as ``MLPRegressor``.
     n_layers_, n_outputs_ : int
         Layer and output counts.
     device_ : str

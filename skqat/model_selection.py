@@ -19,6 +19,12 @@ the best::
 The size "scorers" report the fitted model's own attribute (the data are not
 used), averaged over the folds like any score; smaller is better for them,
 which only the refit callable needs to know.
+
+With a callable refit and several metrics, scikit-learn sets no
+``best_score_`` and ``search.score`` raises a ``KeyError``: score the chosen
+model by name, ``search.scorer_["score"](search.best_estimator_, X, y)``,
+and read its cross-validated score from
+``search.cv_results_["mean_test_score"][search.best_index_]``.
 """
 
 import numpy as np
@@ -125,6 +131,14 @@ class smallest_within_tolerance:  # noqa: N801 - used like a function, as refit=
         computed by :func:`model_size_scorer` or :func:`mean_weight_bits_scorer`.
     relative : bool, default=False
         Read ``tolerance`` as a fraction of the best score's magnitude.
+
+    Notes
+    -----
+    With this refit the search has no ``best_score_``, and its ``score``
+    method raises a ``KeyError`` (scikit-learn's rule for a callable refit
+    with several metrics). Score the chosen model by name instead:
+    ``search.scorer_[score](search.best_estimator_, X, y)``, and
+    ``search.cv_results_[f"mean_test_{score}"][search.best_index_]``.
 
     Examples
     --------

@@ -174,3 +174,31 @@ def test_cv_estimators_take_early_stopping(cls, make):
     assert cv.validation_scores_ is not None and cv.best_validation_score_ is not None
     assert cv.mean_weight_bits_ <= (cv.bit_budget_ or np.inf)
     assert np.all(np.isfinite(cv.cv_results_["mean_test_score"]))
+
+
+def test_cv_estimators_check_every_budget_before_the_first_fold(data, monkeypatch):
+    # An impossible entry is reported under the CV estimator's own parameter, and
+    # before any fold's path trains.
+    from skqat import _budget_search
+
+    def no_fold(*args, **kwargs):
+        raise AssertionError("a fold's path ran before the budgets were checked")
+
+    monkeypatch.setattr(_budget_search, "_path_scores", no_fold)
+    X, y = data
+    est = NMPQATClassifierCV(bit_budgets=None, size_budgets=[2048, 10], max_iter=20, cv=2)
+    with pytest.raises(ValueError, match=r"size_budgets\[1\]=10: size_budget=10 bytes is below"):
+        est.fit(X, y)
+    with pytest.raises(ValueError, match=r"bit_budgets\[0\]=0.5: .*bit_budget=0.5"):
+        NMPQATClassifierCV(bit_budgets=[0.5, 2], weight_bits=(1, 2), cv=2).fit(X, y)
+
+
+def test_cv_verbose_output_names_the_fold_and_the_budget(data, capsys):
+    X, y = data
+    NMPQATClassifierCV(hidden_layer_sizes=(8,), bit_budgets=[1, 2], max_iter=3, cv=2,
+                       verbose=True, random_state=0).fit(X, y)
+    out = capsys.readouterr().out
+    for fold in (1, 2):
+        assert f"[fold {fold}/2] budget path over 2 points" in out
+        for budget in (1, 2):
+            assert f"[fold {fold}/2] bit_budget={budget}: score " in out

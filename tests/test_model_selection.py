@@ -1,6 +1,7 @@
 """The smallest-within-tolerance refit and the size scorers on a real search (issue 4, 3-4)."""
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from skqat.runtime import load
 
 from .conftest import subsample, tabular_preprocessor
 
+ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
@@ -47,6 +49,26 @@ def test_refit_picks_the_smallest_within_tolerance(qoe_search):
     chosen = qoe_search.best_estimator_[-1]
     budget = qoe_search.best_params_["nmpqatclassifier__bit_budget"]
     assert budget is None or chosen.mean_weight_bits_ <= budget
+
+
+def test_the_chosen_model_is_scored_by_name_as_the_pages_say(qoe_search, yt_qoe):
+    # scikit-learn: a callable refit with several metrics sets no best_score_ and its
+    # score raises; the user guide's snippet scores the chosen model by name.
+    rows = subsample(len(yt_qoe.target), 600)
+    X_test, y_test = yt_qoe.data.iloc[rows], yt_qoe.target.iloc[rows]
+    assert not hasattr(qoe_search, "best_score_")
+    with pytest.raises(KeyError):
+        qoe_search.score(X_test, y_test)
+    guide = (ROOT / "docs/user_guide.md").read_text()
+    block = guide.split("Score the chosen model by name instead:")[1]
+    block = block.split("```python\n", 1)[1].split("```", 1)[0].replace('"r2"', '"score"')
+    block = block.replace("mean_test_r2", "mean_test_score")
+    namespace = {"search": qoe_search, "X_test": X_test, "y_test": y_test}
+    exec(block, namespace)
+    chosen = qoe_search.best_estimator_
+    assert namespace["test_r2"] == chosen.score(X_test, y_test)  # accuracy here
+    assert namespace["cv_r2"] == qoe_search.cv_results_["mean_test_score"][
+        qoe_search.best_index_]
 
 
 def test_refit_with_zero_tolerance_picks_the_best(qoe_search):

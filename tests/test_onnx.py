@@ -300,3 +300,59 @@ def test_pipeline_export_errors_say_what_to_do():
     with pytest.raises(ValueError, match="opset 19"):
         graph.to_onnx(opset=18)
     assert_onnx_predicts(graph, frame.rename(columns={"label": "load"}))
+
+
+def _page_block(page, after):
+    """The first ```python block of ``docs/<page>`` after the text ``after``."""
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / "docs" / page).read_text()
+    return text[text.index(after):].split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_serving_snippet_of_the_onnx_page_runs_and_agrees(tmp_path):
+    # Run as printed, on raw rows with missing numbers and missing text: the
+    # labels are pipeline.predict's (a missing text converted to "nan" was not).
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from skqat.onnx import to_onnx
+    ort = require("onnxruntime")
+    rng = np.random.default_rng(0)
+    n = 600
+    df = pd.DataFrame({"load": rng.normal(50, 10, n),
+                       "band": rng.choice(["n78", "n1", "n3"], n).astype(object)})
+    df.loc[rng.random(n) < 0.1, "load"] = np.nan
+    df.loc[rng.random(n) < 0.2, "band"] = np.nan  # a band the probe could not read
+    y = (df.band.isna() | (df.band == "n78")).to_numpy().astype(int)
+    pipeline = make_pipeline(
+        ColumnTransformer([("num", SimpleImputer(strategy="median"), ["load"]),
+                           ("cat", OneHotEncoder(handle_unknown="ignore"), ["band"])]),
+        NMPQATClassifier(hidden_layer_sizes=(8,), max_iter=30, random_state=0)).fit(df, y)
+    to_onnx(pipeline, tmp_path / "model.onnx")
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"),
+                                   providers=["CPUExecutionProvider"])
+    namespace = {"session": session, "df": df}
+    exec(_page_block("onnx.md", "A\nserving process needs only onnxruntime"), namespace)
+    np.testing.assert_array_equal(namespace["label"], pipeline.predict(df))
+    # The mistake the page warns of is not harmless on these rows.
+    wrong = {i.name: df[[i.name]].to_numpy().astype(
+        str if i.type == "tensor(string)" else float) for i in session.get_inputs()}
+    assert (session.run(None, wrong)[0] != pipeline.predict(df)).any()
+
+
+def test_the_onnx_page_figures_are_those_of_the_committed_run():
+    from pathlib import Path
+    import pandas as pd
+    root = Path(__file__).resolve().parents[1]
+    runs = pd.read_csv(root / "benchmarks/results/onnx_serving.csv")
+    page = " ".join((root / "docs/onnx.md").read_text().split())
+    integer = runs.onnxruntime_ms / runs.integer_mlp_ms
+    mlp = runs.onnxruntime_ms / runs.sklearn_mlp_ms
+    size = runs.onnx_bytes / runs.model_file_bytes
+    assert (f"onnxruntime took {integer.min():.2f} to {integer.max():.2f} times as long as "
+            f"`IntegerMLP.predict`") in page
+    assert f"and {mlp.min():.2f} to {mlp.max():.2f} times as long as scikit-learn's MLP" in page
+    assert f"the ONNX file is larger: {size.min():.1f} to {size.max():.1f} times" in page
