@@ -75,10 +75,3 @@ def test_the_readme_prediction_speed_is_that_of_the_committed_run():
     assert (f"the folded integer pipeline predicts in {ratio.min():.2f} to {ratio.max():.2f} "
             "times the time of scikit-learn's (100,) MLP pipeline") in readme
 
-
-def test_the_readme_fit_time_is_that_of_the_committed_run():
-    import pandas as pd
-    ratio = pd.read_csv(ROOT / "benchmarks/results/fit_time.csv").ratio
-    readme = " ".join((ROOT / "README.md").read_text().split())
-    assert (f"take {ratio.min():.1f} to {ratio.max():.1f}x the time of scikit-learn's MLP "
-            "(`benchmarks/results/fit_time.md`") in readme
