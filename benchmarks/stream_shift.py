@@ -1,6 +1,6 @@
 """Streams that shift: ``partial_fit`` on time-ordered blocks, scored on the future.
 
-Three generated streams, each fed block by block in time order for several
+Four generated streams, each fed block by block in time order for several
 passes, the held-out R2 recorded after every pass:
 
 * ``service``: shaped like a service-mesh KPI stream. 30 blocks of 1,000

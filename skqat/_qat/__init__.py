@@ -14,7 +14,8 @@ runtime (``skqat/runtime/``) runs the exported graph with numpy alone.
 * ``data``: the training rows as the loop sees them;
 * ``objectives``: the losses and validation scores of the tasks;
 * ``training``: the two-phase training loop and ``partial_fit``'s increment;
-* ``optim``: Adam's fused step without ``torch.optim``'s wrapper, and its state;
+* ``optim``: the fused Adam (its groups and their rates), its step without
+  ``torch.optim``'s wrapper, and its state;
 * ``refine``: one step down a budget path (projection, frozen fine-tuning);
 * ``rescale``: the layers next to statistics that moved along a stream, and the
   output layer refitted where a stream's block finds it far off;
