@@ -30,7 +30,7 @@ demo: install
 test: install
 	$(PY) -m pytest -n 2 -p no:cacheprovider skqat tests
 
-# The full benchmark (about 20 minutes on 2 cores); its results are committed.
+# The full benchmark (about 10 minutes on 2 cores); its results are committed.
 bench: install
 	$(PY) -m benchmarks.run --output benchmarks/results
 

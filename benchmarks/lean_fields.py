@@ -83,7 +83,7 @@ def main(argv=None):
     columns = ["task", "config", "guard_bits", "neurons", "bytes", "score",
                *[f"{f}_bits" for f in FIELDS], "field_bits"]
     text = ("# Per-neuron fields\n\nSeed 0, 6,000 training rows. Each fitted model exported "
-            "with 12 guard bits in its multipliers (before) and 4 (shipped); `*_bits`: mean "
+            "with 12 guard bits in its multipliers and with 4 (what the package writes); `*_bits`: mean "
             "bits per neuron of each stored field. Written by "
             "`python -m benchmarks.lean_fields`.\n\n" + markdown_table(runs, columns))
     (args.output / "lean_fields.md").write_text(text)

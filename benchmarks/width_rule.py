@@ -4,11 +4,12 @@ A size budget prunes and lowers neurons but never adds any, so the starting
 width decides what training can choose from. On each task, size and seed
 (the same training rows for every rule), NMP-QAT with ``size_budget`` starts from
 
-* ``floor100``: the rule before (the budget at 2 bits per weight, 8 bytes
-  per feature and 16 per output reserved for the steps, never below 100);
-* ``bits2``: :func:`skqat.model_selection.starting_width` as shipped (the
-  budget at 2 bits per weight, the steps as stored: 4 bytes per feature);
-* ``bits4``: the same at 4 bits per weight (narrower).
+* ``floor100``: never below 100 (the budget at 2 bits per weight, 8 bytes
+  per feature and 16 per output reserved for the steps, or 100 if wider);
+* ``bits2``: the default ``hidden_layer_sizes="auto"``, that is
+  :func:`skqat.model_selection.starting_width` (the budget at 2 bits per
+  weight, the steps as stored: 4 bytes per feature, 2 per 0/1 column);
+* ``bits4``: the same at 4 bits per weight, 4 bytes per feature (narrower).
 
 Covertype, the 5G traces and California by default: on QoE every family
 scores within a few thousandths of float at every size, whatever the width.
@@ -57,13 +58,16 @@ def _fit_one(job):
     task, size_budget, seed, rule, max_train, max_test = job
     split = load_split(task, seed, max_train, max_test)
     classify = split.kind == "classification"
-    w = width(rule, size_budget, split.X_train.shape[1], split.n_outputs)
+    w = (None if rule == "bits2"   # the estimator's own rule, exact step bytes
+         else width(rule, size_budget, split.X_train.shape[1], split.n_outputs))
     est = (NMPQATClassifier if classify else NMPQATRegressor)(
-        size_budget=size_budget, hidden_layer_sizes=(w,), random_state=seed)
+        size_budget=size_budget, hidden_layer_sizes="auto" if w is None else (w,),
+        random_state=seed)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est.fit(split.X_train, split.y_train)
+    w = est.hidden_layer_sizes_[0] if w is None else w
     return dict(task=task, size=size_budget, seed=seed, rule=rule, width=w,
                 score=est.score(split.X_test, split.y_test), bytes=est.model_size_bytes_,
                 alive=hidden_neurons(est)[1],

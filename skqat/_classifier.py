@@ -199,8 +199,8 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
     binary_features_ : ndarray of bool, shape (`n_features_in_`,)
         Columns whose every training value is 0 or 1 (one-hot, indicators;
         along a stream, every value so far): their input step is their two
-        codes, stored in 2 bytes instead of 4 (see the user guide's integer
-        graph).
+        codes, stored in 2 bytes instead of 4 (see "How it works" in the
+        documentation: the integer graph's arithmetic).
     coefs_, intercepts_ : list of ndarray
         Latent float weights and biases that training updates.
     weight_strengths_, activation_strengths_, activation_unit_steps_ : list of ndarray

@@ -192,20 +192,20 @@ def _readme():
     return " ".join((ROOT / "README.md").read_text().split())
 
 
-def test_the_readme_table_is_rendered_from_the_committed_summary():
-    from benchmarks.report import readme_table
+def test_the_headline_table_is_rendered_from_the_committed_summary():
+    from benchmarks.report import headline_table
 
-    table = readme_table(pd.read_csv(ROOT / "benchmarks/results/summary.csv"))
-    assert table in (ROOT / "README.md").read_text()
+    table = headline_table(pd.read_csv(ROOT / "benchmarks/results/summary.csv"))
+    assert table in (ROOT / "docs/benchmarks.md").read_text()
 
 
-def test_readme_and_docs_figures_are_those_of_the_committed_results():
+def test_the_benchmarks_page_figures_are_those_of_the_committed_results():
     import re
 
     results = ROOT / "benchmarks/results"
     summary_md = (results / "summary.md").read_text()
     summary = pd.read_csv(results / "summary.csv")
-    readme = _readme()
+    readme = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
     target = {m[1]: m[2] for m in re.finditer(r"^\| (.+?) \| (.+?) \| (?:yes|\*\*no\*\*) \|$",
                                               summary_md, re.M)}
     assert f"predicts {target['inference: integer graph at least as fast as MLP predict']} as " \
@@ -233,15 +233,15 @@ def test_readme_and_docs_figures_are_those_of_the_committed_results():
     cost = pd.read_csv(results / "budget_path_cost.csv").cv_over_grid
     assert f"for {cost.min():.2f}x to {cost.max():.2f}x the time of `GridSearchCV`" in readme
     elapsed = int(re.search(r"elapsed (\d+) s", summary_md)[1])
-    page = (ROOT / "docs/benchmarks.md").read_text()
-    assert f"about {round(elapsed / 60, -1):.0f} minutes on 2 cores ({elapsed} s logged)" in page
+    assert f"about {round(elapsed / 60, -1):.0f} minutes on 2 cores ({elapsed} s logged)" in readme
 
 
-def test_user_guide_compression_figures_are_those_of_the_committed_run():
+def test_the_pages_compression_figures_are_those_of_the_committed_run():
     from benchmarks.compression import summarize
 
     table = summarize(pd.read_csv(ROOT / "benchmarks/results/compression_runs.csv"))
-    guide = " ".join((ROOT / "docs/user_guide.md").read_text().split())
+    guide = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    budgets = " ".join((ROOT / "docs/budgets.md").read_text().split())
 
     def col(row, name):
         return table[table.row == row].set_index("task")[name]
@@ -259,8 +259,9 @@ def test_user_guide_compression_figures_are_those_of_the_committed_run():
             f"without a price), {span(col('defaults', 'neurons_at_1_bit'), pct)} of the neurons "
             f"at 1 bit, and models {span(smaller, lambda v: f'{v:.1f}x')} smaller than without a "
             "price") in guide
-    readme = " ".join((ROOT / "README.md").read_text().split())
-    assert f"land at {span(bits, one)} mean weight bits" in readme
+    assert (f"the defaults end at {span(bits, one)} mean weight bits and "
+            f"{span(col('defaults', 'mean_activation_bits'), one)} activation bits") in budgets
+    assert f"({span(no_price, one)} mean weight bits on the same datasets)" in budgets
     gap = col("defaults", "gap_to_float")
     assert (f"California housing settles at {bits['california']:.2f} bits, "
             f"{gap['california'].split()[0].lstrip('-')} of R2 below float") in guide
@@ -358,10 +359,12 @@ def test_readme_bytes_table_is_the_committed_frontier():
     cells = front.pivot_table(index=["task", "size"], columns="family", values="score")
     ahead = int((cells.nmp_size > cells.uniform).sum())
     assert f"NMP-QAT is ahead in {ahead} of the {len(cells)} cells" in readme
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    assert f"NMP-QAT is ahead in {ahead} of the {len(cells)} cells" in page
     assert f"ahead by more than the spread of the difference in {int(small.paired_above.sum())} " \
-        f"of the {len(small)} cells" in readme
+        f"of the {len(small)} cells" in page
     assert f"ahead by more than the seed spread in {int(small.above.sum())} of the " \
-        f"{len(small)} cells" in readme
+        f"{len(small)} cells" in page
     runs = pd.read_csv(ROOT / "benchmarks/results/bytes_runs.csv")
     # The benchmark's promise: every fit at a size budget is within it.
     sized = runs[runs.family == "nmp_size"]
@@ -380,7 +383,7 @@ def test_narrower_multipliers_claims_are_those_of_the_committed_run():
     assert (shipped.bytes < wide.bytes).all()
 
 
-def test_width_rule_report_pairs_each_rule_with_the_old_one_by_seed():
+def test_width_rule_report_pairs_each_rule_with_floor100_by_seed():
     from benchmarks.width_rule import report
 
     rows = [dict(task="t", size=512, seed=seed, rule=rule, width=w, alive=a,
@@ -485,3 +488,18 @@ def test_the_device_pages_reading_is_what_the_committed_frontier_says():
     for task, sizes in (("california", [1024, 2048, 4096, 8192]), ("covertype", [4096, 8192])):
         at = score.loc[task].loc[sizes]
         assert (at.nmp_flash > at[["uniform4", "uniform8"]].max(axis=1)).all()
+
+
+def test_the_width_rule_figures_are_those_of_the_committed_run():
+    from benchmarks.width_rule import report
+
+    means, widths, alive, paired = report(pd.read_csv(ROOT / "benchmarks/results/width_rule.csv"))
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    bits2 = paired.set_index("rule").loc["bits2"]
+    assert (f"the default is ahead of `floor100` by {bits2.mean_difference:.4f} on average "
+            f"(standard error {bits2.standard_error:.4f}, {bits2.pairs:.0f} pairs)") in page
+    at = lambda table: table.set_index(["task", "size"]).loc[("covertype", 512)]  # noqa: E731
+    assert (f"a (100,) start kept {at(alive).floor100:.0f} of its neurons and scored "
+            f"{at(means).floor100:.4f}, against {at(means).bits2:.4f} from "
+            f"({at(widths).bits2:.0f},)") in page
+

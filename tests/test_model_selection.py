@@ -53,13 +53,13 @@ def test_refit_picks_the_smallest_within_tolerance(qoe_search):
 
 def test_the_chosen_model_is_scored_by_name_as_the_pages_say(qoe_search, yt_qoe):
     # scikit-learn: a callable refit with several metrics sets no best_score_ and its
-    # score raises; the user guide's snippet scores the chosen model by name.
+    # score raises; the budgets page's snippet scores the chosen model by name.
     rows = subsample(len(yt_qoe.target), 600)
     X_test, y_test = yt_qoe.data.iloc[rows], yt_qoe.target.iloc[rows]
     assert not hasattr(qoe_search, "best_score_")
     with pytest.raises(KeyError):
         qoe_search.score(X_test, y_test)
-    guide = (ROOT / "docs/user_guide.md").read_text()
+    guide = (ROOT / "docs/budgets.md").read_text()
     block = guide.split("Score the chosen model by name instead:")[1]
     block = block.split("```python\n", 1)[1].split("```", 1)[0].replace('"r2"', '"score"')
     block = block.replace("mean_test_r2", "mean_test_score")

@@ -1,5 +1,5 @@
-"""The stream benchmarks: pruning along a stream (its paired report, the user guide's
-figures) and streams that shift (their targets)."""
+"""The stream benchmarks: pruning along a stream (its paired report, the benchmarks
+page's figures) and streams that shift (their targets)."""
 
 from pathlib import Path
 
@@ -26,14 +26,14 @@ def test_the_report_pairs_pruning_with_no_pruning_by_seed():
     assert by_pass.standard_error.to_numpy() == pytest.approx([0.01 / np.sqrt(3)] * 2)
 
 
-def test_user_guide_stream_figures_are_those_of_the_committed_run():
+def test_the_benchmarks_page_stream_figures_are_those_of_the_committed_run():
     runs = pd.read_csv(ROOT / "benchmarks/results/prune_stream.csv")
     _, paired = prune_stream.summarize(runs)
     last = paired[paired["pass"] == runs["pass"].max()].set_index("setting")
-    guide = " ".join((ROOT / "docs/user_guide.md").read_text().split())
+    guide = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
     assert (f"the pruning defaults lead after every pass, after the third by "
             f"{last.r2_difference['defaults']:.3f} of R2 (standard error "
-            f"{last.standard_error['defaults']:.3f}), and at the stream test's budget the two "
+            f"{last.standard_error['defaults']:.3f}), and at the budget the two "
             f"end level ({last.r2_difference['budget']:.3f}, standard error "
             f"{last.standard_error['budget']:.3f})") in guide
     defaults = paired[paired.setting == "defaults"]

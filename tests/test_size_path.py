@@ -50,9 +50,9 @@ def test_benchmarks_page_figures_are_those_of_the_committed_run():
     assert f"at 512 B, {small.mean():+.4f}" in page
 
 
-def test_user_guide_path_figures_are_those_of_the_committed_run():
+def test_the_per_task_path_figures_are_those_of_the_committed_run():
     rows = pd.read_csv(ROOT / "benchmarks/results/size_path.csv")
-    guide = " ".join((ROOT / "docs/user_guide.md").read_text().split())
+    guide = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
     by = rows.groupby(["task", "size"]).difference.mean()
     at = rows.groupby("size").difference.mean()
     assert (f"at 512 B, {at[512]:+.4f} on average, down to {by['covertype', 512]:+.4f} on "
@@ -62,10 +62,10 @@ def test_user_guide_path_figures_are_those_of_the_committed_run():
     assert (rows[rows["size"] == 4096].difference == 0).all()
 
 
-def test_user_guide_bit_path_figures_are_those_of_the_committed_run():
+def test_the_bit_path_figures_are_those_of_the_committed_run():
     quality = pd.read_csv(ROOT / "benchmarks/results/budget_path_quality.csv")
     capped = quality[quality.budget != "none"]
     diff = capped.path_score - capped.independent_score
-    guide = " ".join((ROOT / "docs/user_guide.md").read_text().split())
+    guide = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
     assert (f"trail fits of their own by {-diff.mean():.4f} on average (standard error "
             f"{diff.std() / np.sqrt(len(diff)):.4f}, {len(diff)} pairs)") in guide

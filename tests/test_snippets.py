@@ -8,6 +8,8 @@ package skqat does not install are left out, each with its reason.
 """
 
 import re
+import shutil
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -56,8 +58,9 @@ from sklearn.datasets import make_regression
 X_np, y_np = make_regression(n_samples=600, n_features=6, random_state=0)
 X_dask, y_dask = da.from_array(X_np, chunks=200), da.from_array(y_np, chunks=200)
 """,
-    ("docs/user_guide.md", 0): _CLASSIFICATION,
-    ("docs/user_guide.md", 1): """
+    ("docs/budgets.md", 0): _CLASSIFICATION,
+    ("docs/budgets.md", 2): _CLASSIFICATION,
+    ("docs/budgets.md", 4): """
 import numpy as np
 from sklearn.datasets import make_regression
 from sklearn.pipeline import Pipeline
@@ -70,10 +73,10 @@ pipeline = Pipeline([("scale", StandardScaler()),
                      ("model", NMPQATRegressor(hidden_layer_sizes=(8,), max_iter=10,
                                                random_state=0))])
 """,
-    ("docs/user_guide.md", 3): _CLASSIFICATION,
-    ("docs/user_guide.md", 4): "est = NMPQATClassifier(hidden_layer_sizes=(8,), max_iter=10,"
-                               " random_state=0).fit(X, y)\n",
-    ("docs/user_guide.md", 5): """
+    ("docs/deploying.md", 0): _CLASSIFICATION
+    + "from skqat import NMPQATClassifier\n"
+    + "est = NMPQATClassifier(hidden_layer_sizes=(8,), max_iter=10, random_state=0).fit(X, y)\n",
+    ("docs/deploying.md", 1): """
 import numpy as np, pandas as pd
 from sklearn.pipeline import make_pipeline
 from skqat import NMPQATRegressor
@@ -90,7 +93,8 @@ pipe.fit(raw_rows, target)
 }
 
 #: Pages whose blocks need a package of an extra, or the data home.
-NEEDS = {"docs/onnx.md": ["onnxruntime", "skl2onnx"],
+NEEDS = {"README.md": ["onnxruntime"],
+         "docs/onnx.md": ["onnxruntime", "skl2onnx"],
          "docs/scaling.md": ["dask_ml", "distributed"]}
 
 
@@ -99,10 +103,17 @@ def python_blocks(page):
     return re.findall(r"```python\n(.*?)```", (ROOT / page).read_text(), re.S)
 
 
+def compile_blocks(page):
+    """The ```bash blocks of ``page`` that compile the exported C (``cc ...``)."""
+    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / page).read_text(), re.S)
+    return [b for b in blocks if b.startswith("cc ")]
+
+
 def test_every_block_is_run_or_excused():
     for page, index in [*NOT_RUN, *SETUP]:
         assert index < len(python_blocks(page)), (page, index)
     assert sum(len(python_blocks(p)) for p in PAGES) > 20
+    assert compile_blocks("README.md")  # the README's C is compiled and run too
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -122,3 +133,12 @@ def test_the_page_runs_as_printed(page, tmp_path, monkeypatch, request):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             exec(compile(block, f"{page} block {index}", "exec"), namespace)
+    for block in compile_blocks(page):
+        # The shell lines as printed; each comment is the output the line must print.
+        if shutil.which("cc") is None:
+            pytest.skip("no C compiler (.ci/run installs one)")
+        for line in block.strip().splitlines():
+            command, _, expected = line.partition("#")
+            done = subprocess.run(command, shell=True, capture_output=True, text=True)
+            assert done.returncode == 0, (line, done.stdout, done.stderr)
+            assert expected.strip() in done.stdout, (line, done.stdout)
