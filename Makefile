@@ -8,7 +8,7 @@ export SKQAT_DATA_HOME
 
 .PHONY: install demo test bench bench-quick bench-sparse bench-steps bench-profile bench-dask \
 	bench-compression bench-prune-stream bench-stream bench-paper bench-path bench-bytes bench-size-path bench-width bench-onnx \
-	bench-fields bench-flash bench-gpu docs clean
+	bench-fields bench-flash bench-predict bench-gpu docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -89,6 +89,10 @@ bench-width: install
 # Per-neuron field bits with 12 and 4 guard bits in the multipliers (a few minutes).
 bench-fields: install
 	$(PY) -m benchmarks.lean_fields --output benchmarks/results
+
+# Prediction time: the integer graph against scikit-learn's MLP on 10,000 rows (about 2 minutes).
+bench-predict: install
+	$(PY) -m benchmarks.predict_speed --output benchmarks/results
 
 # ONNX: agreement with predict, bytes, and onnxruntime's time per 10,000 rows (a few minutes).
 bench-onnx: install

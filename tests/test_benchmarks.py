@@ -490,6 +490,21 @@ def test_the_device_pages_reading_is_what_the_committed_frontier_says():
         assert (at.nmp_flash > at[["uniform4", "uniform8"]].max(axis=1)).all()
 
 
+def test_predict_speed_times_both_models_on_the_same_rows():
+    from sklearn.datasets import make_classification
+
+    from benchmarks.predict_speed import N_ROWS, markdown, measure
+    from benchmarks.tasks import Split
+
+    X, y = make_classification(n_samples=300, n_features=6, random_state=0)
+    row = measure(Split("t", "classification", X[:200], y[:200], X[200:], y[200:]),
+                  repeats=2, max_iter=5)
+    assert row["identical"] and row["n_rows"] == N_ROWS and row["n_features"] == 6
+    assert row["graph_ms"] > 0 and row["mlp_ms"] > 0 and row["pipeline_ms"] > 0
+    text = markdown(pd.DataFrame([row]))
+    assert "| t | 6 | (100,) |" in text and "(worst row)" in text
+
+
 def test_the_width_rule_figures_are_those_of_the_committed_run():
     from benchmarks.width_rule import report
 
@@ -503,3 +518,11 @@ def test_the_width_rule_figures_are_those_of_the_committed_run():
             f"{at(means).floor100:.4f}, against {at(means).bits2:.4f} from "
             f"({at(widths).bits2:.0f},)") in page
 
+
+def test_the_prediction_time_figures_are_those_of_the_committed_run():
+    runs = pd.read_csv(ROOT / "benchmarks/results/predict_speed.csv")
+    assert runs.identical.all() and len(runs) == 5
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    a, b = runs.graph_vs_mlp, runs.graph_vs_pipeline
+    assert (f"The integer graph takes {a.min():.2f} to {a.max():.2f} times the time of the MLP "
+            f"alone (on rows scaled beforehand), and {b.min():.2f} to {b.max():.2f} times") in page

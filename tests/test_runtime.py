@@ -113,13 +113,29 @@ def test_runtime_matches_plain_integer_reference(seed, float_path):
     rng = np.random.default_rng(seed)
     sizes = [int(rng.integers(1, 12))] + list(rng.integers(1, 24, int(rng.integers(1, 4)))) + [3]
     graph = random_graph(rng, sizes, input_bits=int(rng.integers(2, 17)), float_path=float_path)
-    if float_path:  # the runtime's float64 requantization is exercised
-        assert any(plan.in_float for plan in graph._plans)
+    if float_path:  # the runtime's float64 requantization, one product per layer
+        assert all(layer.multiplier is None for layer in graph._folded.layers)
     X = extreme_rows(rng, sizes[0], 40)
     expected = reference_outputs(graph, X)
     np.testing.assert_array_equal(graph.decision_function(X), expected)
     # The graph is not degenerate: outputs vary from row to row.
     assert len(np.unique(expected, axis=0)) > 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), float_path=st.booleans())
+def test_the_folded_layers_compute_the_plans_integers(seed, float_path):
+    # One product per layer (scale and constant folded in, neurons grouped by
+    # activation bits) gives the integers the layer plans give one by one.
+    rng = np.random.default_rng(seed)
+    sizes = [int(rng.integers(1, 12))] + list(rng.integers(1, 24, int(rng.integers(1, 4)))) + [3]
+    graph = random_graph(rng, sizes, input_bits=int(rng.integers(2, 17)),
+                         float_path=float_path)
+    codes = graph.quantize_input(extreme_rows(rng, sizes[0], 30))
+    expected = codes
+    for plan in graph._plans:
+        expected = plan.forward(expected)
+    np.testing.assert_array_equal(graph._folded.forward(codes), expected)
 
 
 def test_runtime_matches_reference_at_the_widest_fan_in():

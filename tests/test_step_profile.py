@@ -75,6 +75,22 @@ def test_profile_of_a_short_fit_attributes_time_and_operations_to_the_parts():
     assert np.isfinite(table[["us_per_step", "share", "ops_per_step"]].to_numpy()).all()
 
 
+# Tensor operations dispatched from Python per training step, over one epoch
+# (10 steps) on the small shape: today's counts (46, 102 and 177), with a
+# little room. Counts do not depend on the machine's speed, so a change that
+# dispatches more fails here, where a timing would only be noise.
+OPERATION_BUDGET = {"skqat_float": 48, "uniform_w2_a8": 105, "nmp_b2_a6": 185}
+
+
+@pytest.mark.parametrize("method", sorted(OPERATION_BUDGET))
+def test_a_training_step_dispatches_no_more_operations_than_its_budget(method):
+    X, y = step_profile.load_shape("small")
+    fit = step_profile.profile_fit(method, X[:2000], y[:2000], (100,), 1, 1)
+    assert fit[0]["steps"] == 10
+    ops = sum(r["ops_per_step"] for r in fit)
+    assert ops <= OPERATION_BUDGET[method], (method, ops)
+
+
 def test_readme_training_speed_figures_are_those_of_the_committed_runs():
     results = ROOT / "benchmarks/results"
     readme = " ".join((ROOT / "README.md").read_text().split())

@@ -47,6 +47,7 @@ import numpy as np
 from . import _fixed_point as fp
 from ._c_export import export_c
 from ._graph_check import check_graph
+from ._folded import FoldedLayers
 from ._layer import LayerPlan, layer_size_bytes, requantized_layers
 from ._model_file import dump_bytes, steps_size_bytes
 from ._onnx_export import DEFAULT_OPSET, graph_to_onnx
@@ -115,6 +116,7 @@ class IntegerMLP:
         check_graph(self)
         self._plans = [LayerPlan(layer, bounds)
                        for layer, bounds in zip(self.layers, self.accumulator_bounds())]
+        self._folded = FoldedLayers(self._plans)
 
     # ------------------------------------------------------------ building
     @classmethod
@@ -248,7 +250,8 @@ class IntegerMLP:
             return
         X = check_rows(X, self.n_features)
         for rows, block in row_blocks(X):
-            yield rows, input_codes(block, self.input_scale, self.input_offset, self.input_bits)
+            yield rows, input_codes(block, self.input_scale, self.input_offset, self.input_bits,
+                                    finite=True)
 
     def forward_codes(self, codes):
         """Integer outputs for integer input codes.
@@ -264,10 +267,8 @@ class IntegerMLP:
         return self._layers_forward(np.asarray(codes, dtype=np.int64)).astype(np.int64)
 
     def _layers_forward(self, h):
-        # Every dense layer in turn; the plans take float64 or int64 integer codes.
-        for plan in self._plans:
-            h = plan.forward(h)
-        return h
+        # Every dense layer in turn: the plans' integers, one product per layer.
+        return self._folded.forward(h)
 
     def decision_function(self, X):
         """Integer outputs for the rows of ``X``: the whole graph, input step included.
@@ -282,9 +283,25 @@ class IntegerMLP:
         -------
         ndarray of int64, shape (n_samples, n_outputs)
         """
-        blocks = [(rows, self._layers_forward(codes)) for rows, codes in self._code_blocks(X)]
+        return self._outputs(X).astype(np.int64, copy=False)
+
+    def _outputs(self, X):
+        # The integer outputs as the layers leave them (float64 or int64 integers).
+        if self.raw_inputs is not None:
+            blocks = [(rows, self._layers_forward(codes)) for rows, codes in self._code_blocks(X)]
+        else:
+            blocks = []
+            for rows, block in row_blocks(check_rows(X, self.n_features)):
+                # The input codes are written straight into the first layer's input.
+                h, codes = self._folded.input_buffer(len(block))
+                input_codes(block, self.input_scale, self.input_offset, self.input_bits,
+                            finite=True, out=codes)
+                blocks.append((rows, self._folded.forward_input(h)))
+        if len(blocks) == 1:  # one block holds every row
+            return blocks[0][1]
         n = sum(len(out) for _, out in blocks)
-        result = np.empty((n, self.n_outputs), dtype=np.int64)
+        result = np.empty((n, self.n_outputs),
+                          dtype=np.result_type(np.int64, *[out for _, out in blocks]))
         for rows, out in blocks:
             result[rows] = out
         return result
@@ -306,7 +323,7 @@ class IntegerMLP:
         ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Multilabel graphs return a 0/1 indicator matrix (int64).
         """
-        out = self.decision_function(X)
+        out = self._outputs(X)   # float64 integers compare and scale as their int64 would
         if self.task == "regression":
             y = self.dequantize(out)
             return y.ravel() if y.shape[1] == 1 else y
