@@ -74,7 +74,7 @@ bench-paper: install
 	$(PY) -m benchmarks.paper_regime --output benchmarks/results
 
 # Accuracy per byte: NMP-QAT at size budgets against uniform QAT over widths, layer-level,
-# float and MLP, 3 seeds on the four tasks (about 90 minutes on 2 cores).
+# float, MLP, trees, forests and LightGBM, 3 seeds on the four tasks (about 90 minutes on 2 cores).
 bench-bytes: install
 	$(PY) -m benchmarks.bytes_frontier --output benchmarks/results --jobs 2
 

@@ -11,12 +11,14 @@ On each task of :mod:`benchmarks.tasks`, each seed, the same training rows:
 * ``layer``: layer-level learned precision, (100,);
 * ``float``: skqat's float32 network at widths 4, 8, 16, 32 and 100;
 * ``mlp``: scikit-learn's MLP (100,), the ceiling, behind a ``StandardScaler``
-  (the regressor on a standardized target too, as skqat standardizes its own).
+  (the regressor on a standardized target too, as skqat standardizes its own);
+* ``tree``, ``forest``, ``lightgbm``: what would be shipped instead of a
+  network, sized by a formula per node (:mod:`benchmarks.tree_bytes`).
 
 Sizes are ``model_size_bytes_`` (the MLP's: float32 weights and biases, and
-the same input and output steps). :func:`frontier` gives, at each size, the
-best configuration of each family whose bytes are at most that size on every
-seed (best mean score), with its spread over seeds.
+the same input and output steps; the trees': their formula). :func:`frontier`
+gives, at each size, the best configuration of each family whose bytes are at
+most that size on every seed (best mean score), with its spread over seeds.
 
 Writes ``bytes_runs.csv`` (one row per fit), ``bytes.md`` and
 ``bytes_frontier.png``. Fits run in ``--jobs`` processes, one torch thread each.
@@ -45,6 +47,9 @@ from .measure import final_step, hidden_neurons, size_columns
 from .report import (best_within_sizes, markdown_table, plot_score_against_bytes,
                      run_logged)
 from .tasks import TASKS, load_split
+from .tree_bytes import TREE_FAMILIES, tree_targets
+from .tree_bytes import configs as tree_configs
+from .tree_bytes import fit as fit_tree
 
 SIZES = (512, 1024, 2048, 4096)
 WIDTHS = (4, 8, 16, 32, 64, 128)
@@ -65,13 +70,21 @@ def configs():
     out += [("float", f"float_x{w}", dict(hidden_layer_sizes=(w,), quantize=False))
             for w in (4, 8, 16, 32, 100)]
     out.append(("mlp", "mlp_x100", None))
-    return out
+    return out + tree_configs()
 
 
 def _fit_one(job):
     task, seed, family, name, params, max_train, max_test = job
     split = load_split(task, seed, max_train, max_test)
     classify = split.kind == "classification"
+    if family in TREE_FAMILIES:
+        start = time.perf_counter()
+        tree = fit_tree(family, split, seed, params)
+        return dict(task=task, kind=split.kind, seed=seed, family=family, config=name,
+                    budget=np.nan, score=tree["score"], size_bytes=tree["size_bytes"],
+                    weight_bits=np.nan, activation_bits=np.nan, living_neurons=np.nan,
+                    epochs=np.nan, fit_seconds=time.perf_counter() - start,
+                    width=np.nan)
     if params is None:  # scaled inputs, and the regressor on a standardized target, as skqat
         mlp = MLPClassifier(random_state=seed) if classify else MLPRegressor(random_state=seed)
         est = make_pipeline(StandardScaler(), mlp)
@@ -224,6 +237,13 @@ def write_report(runs, output, max_train, seeds):
             "split, and `paired_above` asks whether the mean difference exceeds it. For the "
             "4 KB rows `margin` is in points of accuracy or % of R2.\n\n"
             + markdown_table(goals.round(4), list(goals.columns)) + "\n")
+    trees = pd.DataFrame(tree_targets(front, runs, SIZES))
+    if not trees.empty:
+        text += ("\n## Against trees\n\n`paired_difference`: NMP-QAT's mean score minus "
+                 "the tree family's on the same splits, with its std over seeds; for the last "
+                 "row of a task, the largest drop of the mean score from one size budget to "
+                 "the next (0 when none).\n\n"
+                 + markdown_table(trees.round(4), list(trees.columns)) + "\n")
     (output / "bytes.md").write_text(text)
     front.round(4).to_csv(output / "bytes_frontier.csv", index=False)
     plot(runs, output / "bytes_frontier.png")

@@ -325,10 +325,11 @@ def test_bytes_benchmark_fits_one_of_each_kind(yt_qoe):
 
     by_name = {name: (family, params) for family, name, params in configs()}
     assert {f for f, _ in by_name.values()} == {"nmp_size", "nmp_defaults", "nmp_bits", "uniform",
-                                               "layer", "float", "mlp"}
-    for name in ("size_512", "w2_x4", "mlp_x100"):
+                                               "layer", "float", "mlp", "tree", "forest",
+                                               "lightgbm"}
+    for name in ("size_512", "w2_x4", "mlp_x100", "leaves_8"):
         family, params = by_name[name]
-        if params is not None:
+        if params is not None and family not in ("tree", "forest", "lightgbm"):
             params = {**params, "max_iter": 3}
         row = _fit_one(("yt_qoe", 0, family, name, params, 400, 200))
         assert np.isfinite(row["score"]) and row["size_bytes"] > 0
@@ -526,3 +527,74 @@ def test_the_prediction_time_figures_are_those_of_the_committed_run():
     a, b = runs.graph_vs_mlp, runs.graph_vs_pipeline
     assert (f"The integer graph takes {a.min():.2f} to {a.max():.2f} times the time of the MLP "
             f"alone (on rows scaled beforehand), and {b.min():.2f} to {b.max():.2f} times") in page
+
+
+def test_tree_bytes_count_each_split_and_leaf_by_the_formula():
+    from sklearn.datasets import make_classification, make_regression
+
+    from benchmarks.tasks import Split
+    from benchmarks.tree_bytes import fit, formula_bytes
+
+    assert formula_bytes(3, 4, 1) == 3 * 5 + 4 * 1
+    X, y = make_classification(n_samples=300, n_features=5, random_state=0)
+    split = Split("t", "classification", X[:200], y[:200], X[200:], y[200:])
+    tree = fit("tree", split, 0, dict(max_leaf_nodes=8))
+    assert tree["leaves"] == 8 and tree["size_bytes"] == 7 * 5 + 8 * 1  # class leaves: 1 B
+    forest = fit("forest", split, 0, dict(n_estimators=3, max_leaf_nodes=4))
+    assert forest["leaves"] == 12 and forest["size_bytes"] == 3 * (3 * 5 + 4)
+    X, y = make_regression(n_samples=300, n_features=5, random_state=0)
+    split = Split("r", "regression", X[:200], y[:200], X[200:], y[200:])
+    tree = fit("tree", split, 0, dict(max_leaf_nodes=8))
+    assert tree["size_bytes"] == 7 * 5 + 8 * 2 and 0 < tree["score"] <= 1  # value leaves: 2 B
+    pytest.importorskip("lightgbm")
+    boosted = fit("lightgbm", split, 0, dict(n_estimators=5, num_leaves=4))
+    assert boosted["size_bytes"] == 5 * (3 * 5 + 4 * 2) and boosted["leaves"] == 20
+
+
+def test_tree_targets_pair_by_seed_and_find_a_budget_that_stops_paying():
+    from benchmarks.bytes_frontier import frontier
+    from benchmarks.tree_bytes import tree_targets
+
+    rows = []
+    for seed in range(2):
+        for family, config, size, score, budget in [
+                ("nmp_size", "size_512", 500, 0.80 + seed / 100, 512),
+                ("nmp_size", "size_1024", 1000, 0.78, 1024),
+                ("tree", "leaves_8", 300, 0.79 + seed / 100, np.nan),
+                ("lightgbm", "lgbm_5x4", 900, 0.70, np.nan)]:
+            rows.append(dict(task="t", kind="classification", seed=seed, family=family,
+                             config=config, budget=budget, score=score, size_bytes=size))
+    runs = pd.DataFrame(rows)
+    goals = pd.DataFrame(tree_targets(frontier(runs, sizes=(512, 1024)), runs, (512, 1024)))
+    at_512 = goals[(goals["size"] == 512)].iloc[0]
+    assert at_512.other_config == "leaves_8" and at_512.met == "yes"
+    assert at_512.paired_difference == pytest.approx(0.01) and at_512.paired_std == 0
+    monotone = goals[goals.target.str.startswith("a larger")].iloc[0]
+    assert monotone.met == "no" and monotone.paired_difference == pytest.approx(-0.025)
+
+
+def test_the_pages_reading_against_trees_is_what_the_committed_runs_say():
+    from benchmarks.bytes_frontier import SIZES, frontier
+    from benchmarks.tree_bytes import tree_targets
+
+    runs = pd.read_csv(ROOT / "benchmarks/results/bytes_runs.csv")
+    goals = pd.DataFrame(tree_targets(frontier(runs), runs, SIZES))
+    vs_trees = goals[~goals.target.str.startswith("a larger")]
+    ahead = {(r.task, r.size) for r in vs_trees.itertuples() if r.paired_difference >= 0}
+    assert ahead == {("covertype", s) for s in SIZES} | {("california", 512)}
+    qoe = vs_trees[vs_trees.task == "yt_qoe"]
+    assert (qoe.paired_difference.abs() <= qoe.paired_std).all()  # level
+    assert (vs_trees[vs_trees.task == "ucc_5g"].paired_difference < 0).all()
+    california = vs_trees[(vs_trees.task == "california") & (vs_trees["size"] == 4096)].iloc[0]
+    assert california.other_config.startswith("lgbm")
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    assert f"by up to {-california.paired_difference:.4f} of R2 at 4 KB" in page
+    drop = goals[(goals.task == "ucc_5g") & goals.target.str.startswith("a larger")].iloc[0]
+    assert drop.met == "no"
+    means = runs[(runs.task == "ucc_5g") & (runs.family == "nmp_size")].groupby(
+        "budget").score.mean()
+    worst = int(np.argmax(-np.diff(means.to_numpy())))
+    low, high = (f"{int(b) // 1024} KB" for b in means.index[worst:worst + 2])
+    assert f"({-drop.paired_difference:.4f} of R2 from {low} to {high})" in page
+    others = goals[goals.target.str.startswith("a larger") & (goals.task != "ucc_5g")]
+    assert (others.met == "yes").all()
