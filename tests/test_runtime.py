@@ -9,6 +9,7 @@ import math
 import re
 import shutil
 import subprocess
+import warnings
 import zlib
 
 import numpy as np
@@ -493,3 +494,12 @@ def test_a_neuron_worth_thousands_of_codes_per_unit_builds():
     assert graph.layers[0].multiplier[0] * 2.0 ** -graph.layers[0].shift[0] == 8080
     X = np.array([[1.0, 0.0], [0.0, 1.0], [-2.0, 3.0]])
     np.testing.assert_array_equal(graph.decision_function(X), reference_outputs(graph, X))
+
+
+def test_huge_finite_rows_predict_without_a_warning(classifier_graph):
+    # The finite check sums the rows first; a sum that overflows is no warning
+    # of the user's (the values are finite), and the rows still predict.
+    rows = np.full((3, classifier_graph.n_features), 1e308)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(classifier_graph.predict(rows)) == 3

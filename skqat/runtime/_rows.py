@@ -33,7 +33,9 @@ def check_rows(X, n_features):
     values = X.data if is_sparse(X) else X
     # A finite sum proves every value finite in one pass, without a mask (as
     # scikit-learn checks); an overflowing sum falls back to the mask.
-    if not np.isfinite(values.sum()) and not np.isfinite(values).all():
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = values.sum()
+    if not np.isfinite(total) and not np.isfinite(values).all():
         rows = np.flatnonzero(~np.isfinite(X.toarray() if is_sparse(X) else X).all(axis=1))
         raise ValueError(
             f"Input X contains NaN or infinity (rows {rows[:10].tolist()}"
