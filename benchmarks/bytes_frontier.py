@@ -44,8 +44,8 @@ from sklearn.preprocessing import StandardScaler
 from skqat import NMPQATClassifier, NMPQATRegressor
 
 from .measure import final_step, hidden_neurons, size_columns
-from .report import (best_within_sizes, markdown_table, plot_score_against_bytes,
-                     run_logged)
+from .report import (best_within_sizes, markdown_table, paired_difference,
+                     plot_score_against_bytes, run_logged)
 from .tasks import TASKS, load_split
 from .tree_bytes import TREE_FAMILIES, tree_targets
 from .tree_bytes import configs as tree_configs
@@ -166,14 +166,12 @@ def targets(front, runs):
             n, u = nmp.iloc[0], uni.iloc[0]
             spread = max(n.spread, u.spread)
             # Paired by seed (the same split): the spread of the difference itself.
-            mine = runs[(runs.task == task) & (runs.config == n.config)].set_index("seed").score
-            theirs = runs[(runs.task == task) & (runs.config == u.config)].set_index("seed").score
-            diff = (mine - theirs).dropna()
+            mean, std, _ = paired_difference(runs, task, n.config, u.config)
             out.append(dict(task=task, size=size, target="above best uniform by > spread",
                             nmp=n.score, other=u.score, other_config=u.config, spread=spread,
                             margin=n.score - u.score, above=n.score - u.score > spread,
                             not_below=n.score - u.score >= -spread,
-                            paired_spread=diff.std(), paired_above=diff.mean() > diff.std()))
+                            paired_spread=std, paired_above=mean > std))
     for task, g in runs.groupby("task", sort=False):
         nmp = g[(g.family == "nmp_size") & (g.budget == 4096)].score.mean()
         ref = g[g.config == "float_x100"].score.mean() if "float_x100" in set(g.config) else \

@@ -51,14 +51,11 @@ def synthetic_split():
     return Split("synthetic", "classification", X[:6000], y[:6000], X, y)
 
 
-def fastest(call, repeats):
-    """The fastest of ``repeats`` calls, in milliseconds."""
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        best = min(best, time.perf_counter() - start)
-    return 1e3 * best
+def elapsed_ms(call):
+    """The time one call takes, in milliseconds."""
+    start = time.perf_counter()
+    call()
+    return 1e3 * (time.perf_counter() - start)
 
 
 def measure(split, repeats, max_iter=200):
@@ -74,12 +71,11 @@ def measure(split, repeats, max_iter=200):
     rows = np.resize(split.X_test, (N_ROWS, split.X_test.shape[1]))  # repeated rows
     scaled = scaler.transform(rows)
     graph = est.to_integer()
-    times = {"graph_ms": [], "mlp_ms": [], "pipeline_ms": []}
-    for _ in range(repeats):  # interleaved, so that a slow spell hits every one
-        times["graph_ms"].append(fastest(lambda: graph.predict(rows), 1))
-        times["mlp_ms"].append(fastest(lambda: mlp.predict(scaled), 1))
-        times["pipeline_ms"].append(fastest(lambda: mlp.predict(scaler.transform(rows)), 1))
-    best = {k: min(v) for k, v in times.items()}
+    calls = {"graph_ms": lambda: graph.predict(rows), "mlp_ms": lambda: mlp.predict(scaled),
+             "pipeline_ms": lambda: mlp.predict(scaler.transform(rows))}
+    # Interleaved, so that a slow spell hits every one; the fastest call of each kept.
+    times = [{name: elapsed_ms(call) for name, call in calls.items()} for _ in range(repeats)]
+    best = {name: min(t[name] for t in times) for name in calls}
     return dict(task=split.name, n_rows=N_ROWS, n_features=rows.shape[1],
                 hidden=str(est.hidden_layer_sizes_), **best,
                 graph_vs_mlp=best["graph_ms"] / best["mlp_ms"],

@@ -84,6 +84,15 @@ def _fmt(v, digits=4):
     return f"{v:.{digits}g}"
 
 
+def paired_difference(runs, task, mine, theirs):
+    """Configuration ``mine`` minus ``theirs`` on the same splits (seeds): mean, std, pairs."""
+    at = runs[runs.task == task]
+    a = at[at.config == mine].set_index("seed").score
+    b = at[at.config == theirs].set_index("seed").score
+    diff = (a - b).dropna()
+    return diff.mean(), diff.std(), len(diff)
+
+
 def markdown_table(df, columns):
     """``df``'s ``columns`` as a Markdown table, numbers to 4 significant digits."""
     head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"

@@ -20,6 +20,7 @@ every size has its best.
 import numpy as np
 
 from .flash_models import int16_inputs
+from .report import paired_difference
 
 TREE_FAMILIES = ("tree", "forest", "lightgbm")
 SPLIT_BYTES = 5  # feature index, int16 threshold, child link
@@ -86,15 +87,6 @@ def fit(family, split, seed, params):
         leaf_bytes = CLASS_LEAF_BYTES if classify else VALUE_LEAF_BYTES
     return dict(score=est.score(X_test, split.y_test),
                 size_bytes=formula_bytes(splits, leaves, leaf_bytes), leaves=leaves)
-
-
-def paired_difference(runs, task, mine, theirs):
-    """NMP-QAT's configuration ``mine`` minus ``theirs`` on the same splits: mean and std."""
-    at = runs[runs.task == task]
-    a = at[at.config == mine].set_index("seed").score
-    b = at[at.config == theirs].set_index("seed").score
-    diff = (a - b).dropna()
-    return diff.mean(), diff.std(), len(diff)
 
 
 def best_tree(front, task, size, families=TREE_FAMILIES):

@@ -603,3 +603,27 @@ def test_the_pages_reading_against_trees_is_what_the_committed_runs_say():
     assert f"(by up to {-drop.paired_difference:.4f} of R2, from {low} to {high})" in page
     others = goals[goals.target.str.startswith("a larger") & (goals.task != "ucc_5g")]
     assert (others.met == "yes").all()
+
+
+def test_the_benchmarks_page_readings_of_the_2_bit_table_and_the_schedule():
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    summary = pd.read_csv(ROOT / "benchmarks/results/summary.csv")
+    score = summary.accuracy.fillna(summary.r2)
+    at = summary.assign(score=score).set_index(["task", "method"]).score
+    tasks = summary.task.unique()
+    # "above uniform 2-bit on all four tasks, and above layer-level precision on three
+    # (level with it on QoE)"; "within 0.1 points of float's accuracy on QoE".
+    assert all(at[t, "nmp_b2_a8"] > at[t, "uniform_w2"] for t in tasks)
+    above_layer = {t for t in tasks if at[t, "nmp_b2_a8"] > at[t, "layer_b2_a8"]}
+    assert above_layer == set(tasks) - {"yt_qoe"}
+    assert f"{at['yt_qoe', 'nmp_b2_a8']:.3f}" == f"{at['yt_qoe', 'layer_b2_a8']:.3f}"
+    assert 0 <= at["yt_qoe", "skqat_float"] - at["yt_qoe", "nmp_b2_a8"] < 0.001
+    assert ("above uniform 2-bit on all four tasks, and above layer-level precision on three "
+            "(level with it on QoE)") in page
+    pairs = pd.read_csv(ROOT / "benchmarks/results/training_speed/paired_quality.csv")
+    schedule = pairs[pairs.comparison == "schedule"]
+    diff = schedule.score_variant - schedule.score_base
+    bits = (schedule.weight_bits_variant - schedule.weight_bits_base).mean()
+    assert (f"the test score differs by {diff.mean():.4f} (standard error "
+            f"{diff.std() / np.sqrt(len(diff)):.4f}) and the mean weight bits by "
+            f"{bits:.3f}") in page

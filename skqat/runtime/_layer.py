@@ -280,10 +280,13 @@ class LayerPlan:
 
     The accumulation runs in float64 BLAS (every bound is below ``2**48``).
     The requantization runs in float64 when every
-    ``A_j * M_j + 2**k_j`` is below ``2**53``: then ``acc * (M 2**-k) +
-    (B M + 2**(k-1)) 2**-k`` is computed without any rounding (each term and
-    the sum are multiples of ``2**-k`` below ``2**53 * 2**-k``), so its floor
-    is the int64 result. Otherwise it runs in int64.
+    ``A_j * M_j + 2**k_j`` is below ``2**53`` (``in_float``): then ``acc *
+    scale + const``, with ``scale = M 2**-k`` and ``const = (B M +
+    2**(k-1)) 2**-k``, is computed without any rounding (each term and the
+    sum are multiples of ``2**-k`` below ``2**53 * 2**-k``), so its floor is
+    the int64 result. Otherwise it runs in int64. The numpy runtime
+    (:class:`~skqat.runtime._folded.FoldedLayers`) and the ONNX export
+    compute with these constants.
     """
 
     def __init__(self, layer, bounds):
@@ -297,21 +300,6 @@ class LayerPlan:
         self.const = np.ldexp((layer.bias * layer.multiplier + half).astype(np.float64), -k)
         self.qmax = (None if layer.activation_bits is None
                      else ((1 << layer.activation_bits) - 1).astype(np.float64))
-
-    def forward(self, h):
-        """Output codes (float64 or int64 integers) for input codes ``h``."""
-        if not self.in_float:
-            acc = (h.astype(self.weights.dtype, copy=False) @ self.weights).astype(np.int64)
-            r = fp.requantize(acc + self.layer.bias, self.layer.multiplier, self.layer.shift)
-            return r if self.qmax is None else np.clip(r, 0, self.qmax.astype(np.int64))
-        r = h.astype(np.float64, copy=False) @ self.weights
-        r *= self.scale
-        r += self.const
-        np.floor(r, out=r)
-        if self.qmax is not None:
-            np.maximum(r, 0.0, out=r)
-            np.minimum(r, self.qmax, out=r)
-        return r
 
 
 def saturated_bias(weights, bias, multiplier, shift, activation_bits, max_code):
