@@ -27,7 +27,6 @@ writes ``fit_time.csv`` and a second table.
 """
 
 import argparse
-import contextlib
 import hashlib
 import time
 import warnings
@@ -47,7 +46,6 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 
 from skqat import NMPQATClassifier, NMPQATRegressor
-from skqat._qat import training
 
 from .tasks import TASKS, covertype_rows, load_split
 
@@ -58,11 +56,7 @@ METHODS = {
     "uniform_w2_a8": {"weight_bits": (2,), "activation_bits": (8,)},
     "nmp_no_budget": {},
     "nmp_b2_a6": {"bit_budget": 2.0, "activation_bit_budget": 6.0},
-    # The same, as every step past a fit's first 500 batches runs (the strengths
-    # learn on every second batch): the warm-up set to 0 for this fit.
-    "nmp_b2_a6_past_warmup": {"bit_budget": 2.0, "activation_bit_budget": 6.0},
 }
-PAST_WARMUP = {"nmp_b2_a6_past_warmup"}
 SHAPES = {"small": dict(hidden=(100,), epochs=30), "medium": dict(hidden=(256, 256, 256), epochs=3)}
 
 
@@ -90,24 +84,12 @@ def _digest(pred):
     return hashlib.sha256(np.ascontiguousarray(pred).tobytes()).hexdigest()[:12]
 
 
-@contextlib.contextmanager
-def strength_warmup(method):
-    """The strengths' warm-up as ``method`` is measured: 0 for the ``past_warmup`` rows."""
-    warmup = training._STRENGTH_WARMUP
-    training._STRENGTH_WARMUP = 0 if method in PAST_WARMUP else warmup
-    try:
-        yield
-    finally:
-        training._STRENGTH_WARMUP = warmup
-
-
 def measure(method, X, y, hidden, epochs):
     """Wall time of one fit, its ms per step, and what it fitted."""
     est = make(method, hidden, epochs)
-    with strength_warmup(method):
-        t0 = time.perf_counter()
-        est.fit(X, y)
-        seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    est.fit(X, y)
+    seconds = time.perf_counter() - t0
     steps = est.n_iter_ * int(np.ceil(len(X) / BATCH))
     pred = est.predict(X)
     return {"step_ms": 1e3 * seconds / steps, "steps": steps,
@@ -188,9 +170,7 @@ def fits_markdown(table):
 # (shape, method, baseline column, largest ratio): the training-speed issue's targets.
 TARGETS = [
     ("small", "nmp_b2_a6", "vs_sklearn_mlp", 2.5),
-    ("small", "nmp_b2_a6_past_warmup", "vs_sklearn_mlp", 2.5),
     ("medium", "nmp_b2_a6", "vs_skqat_float", 1.6),
-    ("medium", "nmp_b2_a6_past_warmup", "vs_skqat_float", 1.6),
     ("medium", "uniform_w2_a8", "vs_skqat_float", 1.2),
 ]
 

@@ -107,9 +107,9 @@ class NMPQATRegressor(RegressorMixin, BaseNMPQAT):
     quantize : bool, default=True
         False trains the same network in float: the reference to compare with.
     strength_learning_rate : float, default=0.01
-        Adam learning rate of the precision strengths. Past a fit's first 500
-        mini-batches they take a step on every second one, at twice this
-        rate: the same drift per epoch.
+        Adam learning rate of the precision strengths. They take a step on
+        one mini-batch in four, at four times this rate: the same drift per
+        batch.
     gate_temperature : float, default=0.1
         Temperature of the soft gates behind the strengths' gradient.
     device : {"cpu", "cuda", "auto"}, default="cpu"

@@ -1,5 +1,7 @@
 """Quantizer math against an independent plain-integer implementation."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 
 from skqat._qat import quantizers as Q
 from skqat._qat.levels import build_levels, side_slopes
-from skqat._qat.ste import QuantLinearFunction, QuantReLUFunction
+from skqat._qat.ste import GradientSum, QuantLinearFunction, QuantReLUFunction
 
 
 def _round_half_even(x):
@@ -23,7 +25,7 @@ def reference_weight_codes(w, bits, step):
     for i in range(w.shape[0]):
         for j in range(w.shape[1]):
             if bits == 1:
-                codes[i, j] = 1 if w[i, j] >= 0 else -1
+                codes[i, j] = int(math.copysign(1, w[i, j]))  # the sign bit: -0.0 is -1
             else:
                 c = int(_round_half_even(w[i, j] / step[i]))
                 codes[i, j] = max(-qmax, min(qmax, c))
@@ -95,7 +97,7 @@ def test_side_slopes_are_the_gate_derivatives_beside_each_level():
     s = torch.linspace(0.0, 1.0, 17, dtype=torch.float64)
     table = torch.tensor([1, 2, 4, 8])
     levels = build_levels(Q.strength_to_level(s, 4), table.tolist(), 17, "weight", torch.float64)
-    slopes = side_slopes(s, levels, 0.1)
+    slopes = torch.as_tensor(side_slopes(s.numpy(), levels, 0.1))  # on the host
     for i, level in enumerate(levels.level.tolist()):
         for side, k in enumerate((level, level + 1)):  # transition k: threshold k / 4
             if not 1 <= k <= 3:
@@ -187,10 +189,35 @@ def test_weight_strength_gradient_is_that_of_the_soft_mixture_beside_each_level(
     torch.testing.assert_close(codes.grad, grad @ w_q)
 
 
+@pytest.mark.parametrize("strengths", STRENGTHS[:2])
+def test_a_strength_step_weighs_the_mean_weight_gradient_of_the_batches_since_the_last(
+        strengths):
+    # Three batches through one layer, the strengths learning on the third:
+    # their gradient is the one of the three batches joined, each batch's
+    # output gradient divided by three (the mean weight gradient); the
+    # weights get the third batch's own gradient.
+    codes, weight, bias, in_step, s, levels = _linear_case([1, 2, 4, 8], strengths,
+                                                           n_samples=21)
+    grad = torch.randn(21, 5, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    summed = GradientSum()
+    for i in range(3):
+        rows = slice(7 * i, 7 * (i + 1))
+        learn = i == 2
+        st, wt = s.clone().requires_grad_(learn), weight.clone().requires_grad_()
+        out = QuantLinearFunction.apply(codes[rows], wt, bias, st, in_step, levels, 0.1, summed)
+        (out * grad[rows]).sum().backward()
+        assert summed.count == (0 if learn else i + 1)
+    joined_s = s.clone().requires_grad_()
+    joined = QuantLinearFunction.apply(codes, weight, bias, joined_s, in_step, levels, 0.1)
+    (joined * grad / 3).sum().backward()
+    torch.testing.assert_close(st.grad, joined_s.grad)
+    torch.testing.assert_close(wt.grad, (grad[14:].T @ codes[14:]) * in_step)
+
+
 def _gates(strength, levels, temperature):
     """The sides' gates ``u_k(s)`` (S, n): sigmoid beside each level, 0 where no side."""
-    u = torch.sigmoid((strength - levels.side_threshold) / temperature)
-    return u * levels.side_exists
+    u = torch.sigmoid((strength - torch.as_tensor(levels.side_threshold)) / temperature)
+    return u * torch.as_tensor(levels.side_exists)
 
 
 class _LinearSurrogate(torch.autograd.Function):
@@ -231,7 +258,7 @@ def test_linear_backward_passes_gradcheck_against_its_surrogate(strengths, candi
     here = Q.quantize_weight(w, bits)
     ref = dict(strength=s.clone(), w=w, w_q=here, bias=bias.clone(),
                bias_q=torch.round(bias / step) * step * (bits > 0),
-               transitions=(side_q - here) * levels.side_sign[:, :, None])
+               transitions=(side_q - here) * torch.as_tensor(levels.side_sign)[:, :, None])
     inputs = [t.clone().requires_grad_() for t in (codes, weight, bias, s)]
     assert torch.autograd.gradcheck(
         lambda c, wt, b, st: _LinearSurrogate.apply(c, wt, b, st, in_step, levels, 0.1, ref),

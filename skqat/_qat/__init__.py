@@ -5,6 +5,10 @@ arrays; this subpackage builds and trains the torch network; the integer
 runtime (``skqat/runtime/``) runs the exported graph with numpy alone.
 
 * ``quantizers``: the quantizer math, small pure functions;
+* ``rows``: the weight quantizer's constants per row at given bit-widths;
+* ``levels``: what a layer's discrete levels fix, rebuilt when a level changes;
+* ``host``: small tensors over numpy's memory (constants the host writes, sums
+  it reads, without a tensor operation on CPU);
 * ``ste``: the hard-forward, surrogate-backward autograd functions (a fused
   dense layer and quantized ReLU, their backward passes written out);
 * ``layers`` and ``network``: the quantized MLP and its numpy export;
@@ -15,7 +19,7 @@ runtime (``skqat/runtime/``) runs the exported graph with numpy alone.
 * ``objectives``: the losses and validation scores of the tasks;
 * ``training``: the two-phase training loop and ``partial_fit``'s increment;
 * ``optim``: the fused Adam (its groups and their rates), its step without
-  ``torch.optim``'s wrapper, and its state;
+  ``torch.optim``'s wrappers, and its state;
 * ``refine``: one step down a budget path (projection, frozen fine-tuning);
 * ``rescale``: the layers next to statistics that moved along a stream, and the
   output layer refitted where a stream's block finds it far off;

@@ -9,13 +9,14 @@ float reference of the same network.
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from . import quantizers as Q
-from .levels import build_levels
-from .ste import QuantLinearFunction, QuantReLUFunction
+from .levels import LevelMemory, build_levels
+from .ste import GradientSum, QuantLinearFunction, QuantReLUFunction
 
 
 def _initial_strength(n_strengths, candidates):
@@ -23,23 +24,37 @@ def _initial_strength(n_strengths, candidates):
     # 0 bits (pruning) is below the start: a neuron is pruned when the price
     # or the budget pushes it there, never before it has learned anything.
     start = int(candidates[0] == 0 and len(candidates) > 1)
-    return nn.Parameter(torch.full((n_strengths,), Q.level_center(start, len(candidates))))
+    # Over numpy's memory: the training step reads the levels on the host
+    # (see _LearnedBits.levels) without a tensor operation.
+    values = np.full(n_strengths, Q.level_center(start, len(candidates)), dtype=np.float32)
+    return nn.Parameter(torch.frombuffer(values, dtype=torch.float32)), values
 
 
 class _LearnedBits(nn.Module):
     """What the dense layer and the activation share: strengths and their levels."""
 
     _kind = None  # "weight" or "activation": which quantizer's constants the levels carry
+    _fan_in = None  # a dense layer's inputs (its levels carry the clipping ratio per norm)
 
     def __init__(self, n_neurons, candidates, per_neuron, temperature, quantized):
         super().__init__()
-        self.strength = _initial_strength(n_neurons if per_neuron else 1, candidates)
+        self.strength, self._strength_memory = _initial_strength(
+            n_neurons if per_neuron else 1, candidates)
         self.candidates = tuple(candidates)
         self.n_neurons = n_neurons
         self.temperature = temperature
         self.quantized = quantized
         self._levels = None
         self._levels_key = None
+        self._level_memory = None
+
+    def _host_strength(self):
+        """The strengths as a numpy array: their own memory when they still live there."""
+        s, memory = self.strength, self._strength_memory
+        if (s.device.type == "cpu" and s.dtype == torch.float32
+                and s.data_ptr() == memory.ctypes.data and s.numel() == memory.size):
+            return memory
+        return s.detach().cpu().numpy()  # moved or converted: a copy
 
     def levels(self):
         """The :class:`~skqat._qat.levels.Levels` of the current strengths.
@@ -54,11 +69,16 @@ class _LearnedBits(nn.Module):
         key = (s._version, s.data_ptr(), s.dtype, s.device)
         if key == self._levels_key:
             return self._levels
-        level = Q.strength_to_level(s, len(self.candidates))
-        memo = self._levels
-        if (memo is None or memo.level.device != level.device
-                or memo.side_threshold.dtype != s.dtype or not torch.equal(memo.level, level)):
-            memo = build_levels(level, self.candidates, self.n_neurons, self._kind, s.dtype)
+        level = Q.strength_level_numpy(self._host_strength(), len(self.candidates))
+        memo, memory = self._levels, self._level_memory
+        if memory is None or memory.key != (self.n_neurons, self._kind, s.dtype, s.device):
+            memory = self._level_memory = LevelMemory(self.n_neurons, self._kind, s.dtype,
+                                                      s.device)
+            memo = None
+        if memo is None or not np.array_equal(memo.level_numpy, level):
+            # Written into the layer's own tensors: the previous levels are out of date.
+            memo = build_levels(level, self.candidates, self.n_neurons, self._kind, s.dtype,
+                                device=s.device, memory=memory, fan_in=self._fan_in)
             self._levels = memo
         self._levels_key = key
         return memo
@@ -101,7 +121,11 @@ class QuantLinear(_LearnedBits):
         # Glorot-uniform, as scikit-learn's MLP initializes ReLU layers.
         bound = math.sqrt(6.0 / (n_in + n_out))
         self.weight = nn.Parameter((torch.rand(n_out, n_in, generator=generator) * 2 - 1) * bound)
+        self._fan_in = n_in
         self.bias = nn.Parameter((torch.rand(n_out, generator=generator) * 2 - 1) * bound)
+        # Set by the training loop while the strengths learn on some batches only.
+        self.collect_gradients = False
+        self.gradient_sum = GradientSum()
 
     _kind = "weight"
 
@@ -109,7 +133,9 @@ class QuantLinear(_LearnedBits):
         if not self.quantized:
             return F.linear(codes, self.weight, self.bias)
         return QuantLinearFunction.apply(codes, self.weight, self.bias, self.strength, in_step,
-                                         self.levels(), self.temperature)
+                                         self.levels(), self.temperature,
+                                         self.gradient_sum if self.collect_gradients else None,
+                                         self._host_strength)
 
 
 class QuantReLU(_LearnedBits):
@@ -124,8 +150,9 @@ class QuantReLU(_LearnedBits):
     outgoing weights by the ratio of the steps.
 
     Returns the activations as codes (integers in the quantized network)
-    and the step of the codes (its value detached: the gradient of the step
-    flows through the codes), the next layer's input.
+    and the step of the codes (the parameter itself; the next dense layer
+    gives it no gradient, which flows through the codes), the next layer's
+    input.
 
     Parameters
     ----------
@@ -155,5 +182,7 @@ class QuantReLU(_LearnedBits):
         if not self.quantized:
             return F.relu(y), torch.ones((), device=y.device)
         codes = QuantReLUFunction.apply(y, self.step, self.strength, self.levels(),
-                                        self.temperature, self.revive)
-        return codes, self.step.detach()
+                                        self.temperature, self.revive, self._host_strength)
+        # The step itself, not a detached copy (one operation fewer): the next
+        # layer's function returns no gradient for it, which flows through the codes.
+        return codes, self.step

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import quantizers as Q
+from .host import HostTensor, host_constant
+from .rows import RowsMemory, WeightRows, weight_rows
 
 
 @dataclass(frozen=True)
@@ -37,21 +38,26 @@ class Levels:
     ----------
     level : torch.Tensor of int64, shape (n_strengths,)
         Candidate index per strength (one strength per neuron, or one for the layer).
+    level_numpy : ndarray of int64, shape (n_strengths,)
+        The same, on the host.
     bits : torch.Tensor of int64, shape (n,)
         Bit-width of every neuron.
     bits_numpy : ndarray of int64, shape (n,)
         The same, on the host (what the budget bookkeeping reads every step).
-    side_threshold : torch.Tensor of shape (S, n)
+    side_threshold : ndarray of float64, shape (S, n)
         Strength threshold of each side's transition.
-    side_exists : torch.Tensor of shape (S, n)
+    side_exists : ndarray of float64, shape (S, n)
         1.0 where the neuron has that side (not below the first candidate or
         above the last), else 0.0.
-    side_bits : torch.Tensor of int64, shape (S, n)
+    side_bits : ndarray of int64, shape (S, n)
         Bit-width one level down or up, clamped to the candidates (a missing
         side repeats the neuron's own bits).
-    side_sign : torch.Tensor of shape (S, 1)
+    side_sign : ndarray of float64, shape (S, 1)
         -1.0 for the down side, +1.0 for the up side: a side's transition
         ``Q_upper - Q_lower`` is ``side_sign * (Q_side - Q_own)``.
+    scratch : Scratch
+        Where a backward pass writes the strengths' per-neuron sums for the
+        host (the gates are a few numbers per neuron: numpy's work).
     weight : quantizers.WeightRows or None
         The weight quantizer's constants at ``bits`` (dense layers only).
     side_weight : tuple of quantizers.WeightRows
@@ -68,13 +74,15 @@ class Levels:
     """
 
     level: torch.Tensor
+    level_numpy: np.ndarray
     bits: torch.Tensor
     bits_numpy: np.ndarray
-    side_threshold: torch.Tensor
-    side_exists: torch.Tensor
-    side_bits: torch.Tensor
-    side_sign: torch.Tensor
-    weight: Q.WeightRows | None = None
+    side_threshold: np.ndarray
+    side_exists: np.ndarray
+    side_bits: np.ndarray
+    side_sign: np.ndarray
+    scratch: "Scratch"
+    weight: WeightRows | None = None
     side_weight: tuple = ()
     activation_qmax: torch.Tensor | None = None
     side_low: torch.Tensor | None = None
@@ -82,12 +90,47 @@ class Levels:
     same_activation_qmax: float | None = None
 
 
-def build_levels(level, table, n_neurons, kind, dtype=torch.float32):
+class LevelMemory:
+    """The tensors a layer's :class:`Levels` are written into, made once per layer.
+
+    Rebuilding the levels then makes no tensor (on CPU, numpy writes the
+    values in place); the :class:`Levels` built over them before are out of
+    date, which is why a layer keeps only its latest.
+
+    Parameters
+    ----------
+    n_neurons : int
+    kind : {"weight", "activation"}
+    dtype : torch.dtype
+    device : torch.device or None
+    """
+
+    def __init__(self, n_neurons, kind, dtype, device):
+        self.key = (n_neurons, kind, dtype, torch.device(device or "cpu"))
+        if kind == "weight":
+            # The rows' own bits, then each side's.
+            self.rows = tuple(RowsMemory(n_neurons, dtype, device) for _ in range(3))
+            # One row per side and a last one for the own bits.
+            self.scratch = HostTensor((3, n_neurons), dtype, device)
+            self.scratch_rows = self.scratch.tensor.unbind(0)
+        else:
+            self.qmax = HostTensor((n_neurons,), dtype, device)
+            self.side_low = HostTensor((2, 1, n_neurons), dtype, device)
+            self.side_high = HostTensor((2, 1, n_neurons), dtype, device)
+            self.scratch = HostTensor((2, n_neurons), dtype, device)
+            # The first S sides, for S = 0, 1 and 2.
+            self.low_views, self.high_views, self.scratch_views = (
+                tuple(held.tensor[:n] for n in range(3))
+                for held in (self.side_low, self.side_high, self.scratch))
+
+
+def build_levels(level, table, n_neurons, kind, dtype=torch.float32, device=None, memory=None,
+                 fan_in=None):
     """The :class:`Levels` of the candidate indices ``level``.
 
     Parameters
     ----------
-    level : torch.Tensor of int64, shape (n_strengths,)
+    level : torch.Tensor or ndarray of int64, shape (n_strengths,)
     table : sequence of int, length K
         Candidate bit-widths, ascending.
     n_neurons : int
@@ -95,15 +138,22 @@ def build_levels(level, table, n_neurons, kind, dtype=torch.float32):
         Which quantizer's constants to build.
     dtype : torch.dtype
         Float dtype of the constants.
+    device : torch.device, default=None
+        Where the constants go: ``level``'s device when it is a tensor.
+    memory : LevelMemory, default=None
+        Write the constants into these tensors (a layer's own) instead of
+        making new ones.
+    fan_in : int, default=None
+        The dense layer's fan-in (with ``memory``).
     """
-    device = level.device
-
-    def tensor(values, dt=dtype):
-        return Q.host_constant(values, dt, device)
-
+    if isinstance(level, torch.Tensor):
+        device, level = level.device, level.cpu().numpy()
+    level = np.asarray(level, dtype=np.int64)
+    if memory is None:
+        memory = LevelMemory(n_neurons, kind, dtype, device)
     table = np.asarray(table, dtype=np.int64)
     k = len(table)
-    lv = np.broadcast_to(level.cpu().numpy(), (n_neurons,))
+    lv = np.broadcast_to(level, (n_neurons,))
     exists = np.stack([lv > 0, lv < k - 1])
     sides = [i for i in (0, 1) if exists[i].any()]
     side_level = np.stack([np.maximum(lv - 1, 0), np.minimum(lv + 1, k - 1)])[sides]
@@ -111,25 +161,65 @@ def build_levels(level, table, n_neurons, kind, dtype=torch.float32):
     side_threshold = np.stack([lv, lv + 1])[sides] / k
     bits, side_bits = table[lv], table[side_level]
     if kind == "weight":
-        extra = dict(weight=Q.weight_rows(bits, dtype, device),
-                     side_weight=tuple(Q.weight_rows(b, dtype, device) for b in side_bits))
+        def rows(b, i):
+            return weight_rows(b, dtype, device, memory=memory.rows[i], fan_in=fan_in)
+
+        extra = dict(weight=rows(bits, 0),
+                     side_weight=tuple(rows(b, i + 1) for i, b in enumerate(side_bits)),
+                     scratch=Scratch(memory.scratch, memory.scratch_rows))
     else:
         qmax, side_qmax = 2.0 ** bits - 1, 2.0 ** side_bits - 1
-        extra = dict(activation_qmax=tensor(qmax),
-                     side_low=tensor(np.minimum(side_qmax, qmax)[:, None, :]),
-                     side_high=tensor(np.maximum(side_qmax, qmax)[:, None, :]),
-                     same_activation_qmax=float(qmax[0]) if bits.min() == bits.max() else None)
-    return Levels(level=level, bits=tensor(bits, torch.int64), bits_numpy=bits.copy(),
-                  side_threshold=tensor(side_threshold), side_exists=tensor(exists[sides]),
-                  side_bits=tensor(side_bits, torch.int64),
-                  side_sign=tensor(np.array([-1.0, 1.0])[sides][:, None]), **extra)
+        n_sides = len(sides)
+        if n_sides:  # the first n_sides rows
+            for held, values in ((memory.side_low, np.minimum(side_qmax, qmax)),
+                                 (memory.side_high, np.maximum(side_qmax, qmax))):
+                full = held.read().copy()
+                full[:n_sides, 0] = values
+                held.write(full)
+        extra = dict(activation_qmax=memory.qmax.write(qmax),
+                     side_low=memory.low_views[n_sides], side_high=memory.high_views[n_sides],
+                     same_activation_qmax=float(qmax[0]) if bits.min() == bits.max() else None,
+                     scratch=Scratch(memory.scratch, memory.scratch_views[n_sides]))
+    return Levels(level=host_constant(level, torch.int64, device), level_numpy=level.copy(),
+                  bits=host_constant(bits, torch.int64, device), bits_numpy=bits.copy(),
+                  side_threshold=side_threshold, side_exists=exists[sides].astype(np.float64),
+                  side_bits=side_bits, side_sign=np.array([-1.0, 1.0])[sides][:, None], **extra)
+
+
+class Scratch:
+    """Where a backward pass writes per-neuron sums for the host: rows, or one tensor.
+
+    Parameters
+    ----------
+    memory : skqat._qat.host.HostTensor
+    target : torch.Tensor or tuple of torch.Tensor
+        What the backward pass writes into (views of ``memory``).
+    """
+
+    def __init__(self, memory, target):
+        self.memory, self.target = memory, target
+
+    def read(self):
+        """The whole memory as numpy (its own on CPU)."""
+        return self.memory.read()
 
 
 def side_slopes(strength, levels, temperature):
-    """Gate slopes ``du_k/ds`` of the two transitions beside each neuron's level, (2, n).
+    """Gate slopes ``du_k/ds`` of the two transitions beside each neuron's level, (S, n).
 
-    ``u_k = sigmoid((s - t_k) / T)``; a missing transition has slope 0.
+    ``u_k = sigmoid((s - t_k) / T)``; a missing transition has slope 0. On
+    the host: a few numbers per neuron.
+
+    Parameters
+    ----------
+    strength : ndarray of shape (n_strengths,)
+    levels : Levels
+    temperature : float
+
+    Returns
+    -------
+    ndarray of float64
     """
-    u = torch.sub(strength, levels.side_threshold).div_(temperature).sigmoid_()
-    # sigmoid's backward kernel: exists * u * (1 - u) in one pass.
-    return torch.ops.aten.sigmoid_backward(levels.side_exists, u).div_(temperature)
+    u = 1.0 / (1.0 + np.exp(-(np.asarray(strength, dtype=np.float64) - levels.side_threshold)
+                            / temperature))
+    return levels.side_exists * u * (1.0 - u) / temperature

@@ -140,24 +140,25 @@ class QuantMLP(nn.Module):
         ])
         return per_neuron.mean()
 
-    @torch.no_grad()
     def expected_bits_gradients(self):
         """Gradients of the two expected means with respect to the strengths, written out.
 
+        On the host: a few numbers per neuron.
+
         Returns
         -------
-        weight, activation : list of torch.Tensor
+        weight, activation : list of ndarray
             ``d expected_mean_weight_bits / d strength`` of every dense layer,
             and ``d expected_mean_activation_bits / d strength`` of every
             hidden layer, each of its strength's shape.
         """
-        weight = [Q.expected_bits_slope(lin.strength, lin.candidates, lin.temperature)
-                  .mul_(lin.weight.shape[1] * lin.n_neurons
-                        / (lin.strength.numel() * self._n_weights))
+        weight = [Q.expected_bits_slope(lin._host_strength(), lin.candidates, lin.temperature)
+                  * (lin.weight.shape[1] * lin.n_neurons
+                     / (lin.strength.numel() * self._n_weights))
                   for lin in self.linears]
         n_hidden = sum(act.n_neurons for act in self.activations)
-        activation = [Q.expected_bits_slope(act.strength, act.candidates, act.temperature)
-                      .mul_(act.n_neurons / (act.strength.numel() * n_hidden))
+        activation = [Q.expected_bits_slope(act._host_strength(), act.candidates, act.temperature)
+                      * (act.n_neurons / (act.strength.numel() * n_hidden))
                       for act in self.activations]
         return weight, activation
 

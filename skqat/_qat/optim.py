@@ -1,30 +1,35 @@
-"""Adam's fused update without ``torch.optim``'s per-call wrapper.
+"""Adam's fused update without ``torch.optim``'s wrappers.
 
 ``torch.optim.Adam(fused=True)`` updates a parameter group in one kernel,
 but each ``step()`` first runs its Python wrapper (hooks, profiling records,
 grouping by device and dtype, lazy state checks): about 0.1 ms on the 2-core
-machine, a twentieth of a training step on a small table. :func:`adam_step`
-runs the same kernel on the same state (``opt.state``, so that the
-optimizer's export and reload are unchanged) without the wrapper. The
-training loop uses one Adam with ``fused=True``, no AMSGrad and no gradient
-scaling, on parameters of one device and dtype: the only case it handles.
+machine, a twentieth of a training step on a small table; and its
+constructor imports torch's compiler stack on first use (about 1.7 s, once in
+every process: a user's first fit, every ``GridSearchCV`` worker).
+:class:`AdamGroups` holds the same parameter groups and state as
+``torch.optim.Adam`` (``param_groups``, ``state``), and :func:`adam_step`
+runs the same kernel on them, bit for bit. The training loop uses no AMSGrad
+and no gradient scaling, on parameters of one device and dtype: the only
+case it handles.
 
-:func:`build_adam` builds that optimizer, its parameter groups and their
-rates; :class:`OptimizerState` is its state as numpy, between ``partial_fit``
-calls.
+:func:`build_adam` builds the groups and their rates; :class:`OptimizerState`
+is the state as numpy, between ``partial_fit`` calls.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 
+# torch's Adam defaults, which every group but the strengths' keeps.
+_ADAM_BETAS = (0.9, 0.999)
 # Activation steps that start below this value learn at a rate relative to it.
 _STEP_RELATIVE_FROM = 0.25
 
 
-def build_adam(net, *, learning_rate, strength_learning_rate, learn_bits, step_rate=1.0):
+def build_adam(net, *, learning_rate, strength_learning_rate, learn_bits, step_rate=1.0,
+               strength_every=1):
     """The fused Adam of ``net``: weights and biases, strengths, activation steps.
 
     Parameters
@@ -38,11 +43,16 @@ def build_adam(net, *, learning_rate, strength_learning_rate, learn_bits, step_r
     learn_bits : bool
     step_rate : float, default=1.0
         The activation steps' rate relative to the weights' (a stream's is lower).
+    strength_every : int, default=1
+        The strengths step on one batch in this many: their rate is
+        multiplied by it and Adam's decay rates raised to its power (per
+        batch, the drift and the memory of a step on every batch).
 
     Returns
     -------
-    torch.optim.Adam
-        Its groups carry a ``kind``: "weights", "strengths" or "activation_steps".
+    AdamGroups
+        Its groups carry a ``kind``: "weights" (with the activation steps when
+        they learn at the weights' rate), "strengths" or "activation_steps".
     """
     strengths = net.weight_strengths() + net.activation_strengths()
     steps = [act.step for act in net.activations] if net.quantized else []
@@ -52,7 +62,10 @@ def build_adam(net, *, learning_rate, strength_learning_rate, learn_bits, step_r
     for p in strengths:
         p.requires_grad_(learn_bits)
     if learn_bits:
-        groups.append({"params": strengths, "lr": strength_learning_rate, "kind": "strengths"})
+        beta1, beta2 = _ADAM_BETAS
+        groups.append({"params": strengths, "lr": strength_learning_rate * strength_every,
+                       "betas": (beta1 ** strength_every, beta2 ** strength_every),
+                       "kind": "strengths"})
     if steps:
         # Adam moves a parameter by about its learning rate per step whatever
         # its size: right for the steps the default candidates start from
@@ -60,32 +73,48 @@ def build_adam(net, *, learning_rate, strength_learning_rate, learn_bits, step_r
         # would random-walk to its floor in a few dozen steps. Steps that
         # start below _STEP_RELATIVE_FROM learn at a rate in proportion.
         start = min(act.initial_step for act in net.activations)
-        groups.append({"params": steps, "kind": "activation_steps",
-                       "lr": learning_rate * step_rate * min(1.0, start / _STEP_RELATIVE_FROM)})
+        rate = learning_rate * step_rate * min(1.0, start / _STEP_RELATIVE_FROM)
+        if rate == learning_rate:  # one group, one kernel call fewer per step
+            groups[0]["params"] = others + steps
+        else:
+            groups.append({"params": steps, "kind": "activation_steps", "lr": rate})
     # The fused kernel updates every group's parameters in one call each.
-    return torch.optim.Adam(groups, fused=True)
+    return AdamGroups(groups)
 
 
-def adam_step(opt):
-    """One step of ``opt`` (a ``torch.optim.Adam`` built with ``fused=True``).
-
-    Bit for bit what ``opt.step()`` computes; parameters without a gradient
-    are left as they are, their state untouched.
+class AdamGroups:
+    """Adam's parameter groups and per-parameter state, laid out as ``torch.optim.Adam``'s.
 
     Parameters
     ----------
-    opt : torch.optim.Adam
+    groups : list of dict
+        Each with ``params`` and ``lr``, and optionally ``betas`` (default
+        (0.9, 0.999)), ``eps`` (1e-8), ``weight_decay`` (0) and any other key.
     """
-    if not hasattr(torch, "_fused_adam_"):  # a torch without the kernel: the public path
-        opt.step()
-        return
+
+    def __init__(self, groups):
+        self.param_groups = [{"betas": _ADAM_BETAS, "eps": 1e-8, "weight_decay": 0.0, **g,
+                              "params": list(g["params"])} for g in groups]
+        self.state = {}
+
+
+def adam_step(opt):
+    """One Adam step of ``opt`` (:class:`AdamGroups`, or a ``torch.optim.Adam``).
+
+    Bit for bit what ``torch.optim.Adam(fused=True).step()`` computes;
+    parameters without a gradient are left as they are, their state untouched.
+
+    Parameters
+    ----------
+    opt : AdamGroups or torch.optim.Adam
+    """
     for group in opt.param_groups:
         params = [p for p in group["params"] if p.grad is not None]
         if not params:
             continue
         states = []
         for p in params:
-            state = opt.state[p]
+            state = opt.state.setdefault(p, {})
             if not state:  # as Adam's lazy initialization for the fused kernel
                 state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
                 state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
@@ -116,6 +145,13 @@ class OptimizerState:
         Values of the three budget multipliers (dimensionless).
     generator_state : ndarray of uint8
         State of the torch generator that shuffles the batches.
+    size_multiplier : float
+    gradient_sums : list of (ndarray or None)
+        Per dense layer, the weight gradients summed since the strengths last
+        learned (None: nothing summed); the strengths' next step weighs their
+        mean (see ``training.py``).
+    gradient_counts : list of int
+        How many batches each sum holds.
     """
 
     exp_avg: list
@@ -125,6 +161,8 @@ class OptimizerState:
     activation_multiplier: float
     generator_state: np.ndarray
     size_multiplier: float = 0.0
+    gradient_sums: list = field(default_factory=list)
+    gradient_counts: list = field(default_factory=list)
 
 
 def adam_moments(opt, params):

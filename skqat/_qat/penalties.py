@@ -5,7 +5,10 @@ activation bits, bytes), adds their penalties and the prices to the loss,
 and says whether the hard network is within every budget.
 """
 
+import torch
+
 from .budget import BudgetMultiplier
+from .host import host_constant
 from .size import expected_bytes_gradients, field_bytes, hard_bytes, initial_field_bytes
 
 # Relative change of the size multiplier per step (at 0.1 the living neurons
@@ -38,6 +41,7 @@ class BitCosts:
         self.max_w_bits = max(max(lin.candidates) for lin in net.linears)
         self.max_a_bits = max([max(a.candidates) for a in net.activations], default=1)
         self.fields = initial_field_bytes(net)
+        self._hard = None  # the hard (mean weight bits, mean activation bits, bytes) last measured
 
     def add_gradients(self, data_loss):
         """Add the gradient of the bits' term of the objective to the strengths' gradients.
@@ -55,45 +59,63 @@ class BitCosts:
         Parameters
         ----------
         data_loss : torch.Tensor
-            The batch's data loss, detached (0-d).
+            The batch's data loss, detached (0-d); read only when a price is set.
         """
         net, scaled = self.net, []
         w_on = self.weight_price > 0 or self.weight.value > 0
         a_on = bool(net.activations) and (self.activation_price > 0 or self.activation.value > 0)
+        # The multipliers and the gates are a few numbers: on the host.
+        loss = float(data_loss) if self.priced else 0.0
         if w_on or a_on:
             weight, activation = net.expected_bits_gradients()
             if w_on:
-                w_mult = self.weight_price * data_loss + self.weight.value / self.max_w_bits
-                scaled += [(lin.strength, g.mul_(w_mult)) for lin, g in zip(net.linears, weight)]
+                w_mult = self.weight_price * loss + self.weight.value / self.max_w_bits
+                scaled += [(lin.strength, g * w_mult) for lin, g in zip(net.linears, weight)]
             if a_on:
-                a_mult = (self.activation_price * data_loss
-                          + self.activation.value / self.max_a_bits)
-                scaled += [(act.strength, g.mul_(a_mult))
+                a_mult = self.activation_price * loss + self.activation.value / self.max_a_bits
+                scaled += [(act.strength, g * a_mult)
                            for act, g in zip(net.activations, activation)]
         if self.size.value > 0:
             mult = self.size.value / self.s.size.budget
-            scaled += [(lin.strength, g.mul_(mult))
+            scaled += [(lin.strength, g * mult)
                        for lin, g in zip(net.linears, expected_bytes_gradients(net, self.fields))]
+        total = {}
         for strength, grad in scaled:
+            previous = total.get(strength)
+            total[strength] = grad if previous is None else previous + grad
+        grads, added = [], []
+        for strength, grad in total.items():
+            tensor = host_constant(grad, strength.dtype, strength.device)
             if strength.grad is None:
-                strength.grad = grad
+                strength.grad = tensor
             else:
-                strength.grad.add_(grad)
+                grads.append(strength.grad)
+                added.append(tensor)
+        if grads:  # one operation for every layer
+            torch._foreach_add_(grads, added)
 
-    def update(self):
-        """Adapt the multipliers to the hard network after an optimizer step."""
+    def update(self, bits_moved=True):
+        """Adapt the multipliers to the hard network after an optimizer step.
+
+        ``bits_moved=False`` (the strengths did not step) reuses the hard
+        values measured last: the controllers still follow every batch.
+        """
         if not self.active:
             return
-        mean_w, mean_a = self.net.hard_mean_bits()
+        if bits_moved or self._hard is None:
+            self._hard = (*self.net.hard_mean_bits(),
+                          self.hard_bytes() if self.s.size is not None else None)
+        mean_w, mean_a, size = self._hard
         self.weight.update(mean_w)
         self.activation.update(mean_a)
-        if self.s.size is not None:
-            self.size.update(self.hard_bytes())
+        if size is not None:
+            self.size.update(size)
 
     def calibrate(self):
         """Measure each layer's field bytes per neuron on the integer graph (once an epoch)."""
         if self.s.size is not None and self.net.quantized:
             self.fields = field_bytes(self.net, self.s.size)
+            self._hard = None  # the bytes are estimated with the fields
 
     def hard_bytes(self):
         """Estimated size of the hard network, in bytes."""

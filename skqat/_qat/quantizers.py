@@ -21,30 +21,15 @@ Conventions
 """
 
 import functools
-import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
-# Mean-squared-error optimal clipping level, in units of the root mean square,
-# for a symmetric uniform quantizer of a Gaussian with 2^(b-1) - 1 positive
-# levels (computed numerically; beyond 12 bits the max |w| always wins).
-_GAUSSIAN_CLIP_RATIO = {
-    2: 1.22, 3: 1.95, 4: 2.47, 5: 2.90, 6: 3.27, 7: 3.62,
-    8: 3.93, 9: 4.25, 10: 4.53, 11: 4.87, 12: 5.14,
-}
-_SCALE_FLOOR = 1e-12
-# Indexed by bit-width: the largest weight code, and the clipping ratio (1 bit
-# does not use it; beyond 12 bits max |w| wins, hence a large finite ratio,
-# since inf * 0 would be NaN for an all-zero row).
-_QMAX = np.array([0.0, 1.0] + [2.0 ** (b - 1) - 1 for b in range(2, 17)])
-_CLIP = np.array([0.0] + [_GAUSSIAN_CLIP_RATIO.get(b, 1e30) for b in range(1, 17)])
-# A 0-bit row (a pruned neuron) has only the code 0; its step, which then
-# multiplies nothing, is the 2-bit one (a positive number, not 0 / 0).
-_STEP_QMAX = np.where(np.arange(17) == 0, _QMAX[2], _QMAX)
-_STEP_CLIP = np.where(np.arange(17) == 0, _CLIP[2], _CLIP)
+from .rows import WeightRows, weight_rows
 
+# The smallest step (an all-zero row's).
+_SCALE_FLOOR = 1e-12
 
 @functools.lru_cache(maxsize=None)
 def _thresholds(n_candidates, device, dtype):
@@ -89,6 +74,20 @@ def strength_to_level(strength, n_candidates):
                            thresholds(n_candidates, strength.device, strength.dtype), right=True)
 
 
+def strength_level_numpy(strength, n_candidates):
+    """:func:`strength_to_level` of a numpy array of strengths (the same comparisons)."""
+    strength = np.asarray(strength)
+    return np.searchsorted(_numpy_thresholds(n_candidates, strength.dtype), strength,
+                           side="right")
+
+
+@functools.lru_cache(maxsize=None)
+def _numpy_thresholds(n_candidates, dtype):
+    bounds = np.arange(1, n_candidates, dtype=dtype) / np.dtype(dtype).type(n_candidates)
+    bounds.flags.writeable = False  # cached: shared by every caller
+    return bounds
+
+
 def level_center(level, n_candidates):
     """The strength in the middle of a level's region, ``(level + 0.5) / K``."""
     return (level + 0.5) / n_candidates
@@ -117,19 +116,39 @@ def expected_bits(strength, candidates, temperature):
     return candidates[0] + (u * steps).sum(-1)
 
 
+def _host_gates(strength, candidates, temperature):
+    # u_k = sigmoid((s - t_k) / T) at every threshold, (..., K - 1), and the gaps b_k - b_{k-1}.
+    s = np.asarray(strength, dtype=np.float64)
+    k = len(candidates)
+    t = np.arange(1, k) / k
+    return 1.0 / (1.0 + np.exp(-(s[..., None] - t) / temperature)), np.diff(candidates)
+
+
+def expected_bits_numpy(strength, candidates, temperature):
+    """:func:`expected_bits` on the host: numpy strengths in, float64 out (no gradient)."""
+    u, gaps = _host_gates(strength, candidates, temperature)
+    return candidates[0] + (u * gaps).sum(-1)
+
+
 def expected_bits_slope(strength, candidates, temperature):
-    """Derivative of :func:`expected_bits` with respect to each strength, same shape.
+    """Derivative of :func:`expected_bits` with respect to each strength, on the host.
 
     ``sum_k (b_k - b_{k-1}) u_k (1 - u_k) / T`` over every threshold ``k``:
     the training step adds the budget penalty's gradient with it directly.
+    A few numbers per neuron: numpy's work, not tensor operations.
+
+    Parameters
+    ----------
+    strength : ndarray
+    candidates : sequence of int
+    temperature : float
+
+    Returns
+    -------
+    ndarray of float64, the shape of ``strength``
     """
-    k = len(candidates)
-    if k == 1:
-        return torch.zeros_like(strength)
-    t = thresholds(k, strength.device, strength.dtype)
-    u = torch.sub(strength.unsqueeze(-1), t).div_(temperature).sigmoid_()
-    steps = _candidate_gaps(tuple(candidates), strength.dtype, strength.device)
-    return torch.ops.aten.sigmoid_backward(steps, u).sum(-1).div_(temperature)
+    u, gaps = _host_gates(strength, candidates, temperature)
+    return (gaps * u * (1.0 - u)).sum(-1) / temperature
 
 
 @functools.lru_cache(maxsize=None)
@@ -139,100 +158,32 @@ def _candidate_gaps(candidates, dtype, device):
                         dtype=dtype, device=device)
 
 
-_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64, torch.int64: np.int64}
-
-
-def host_constant(values, dtype, device):
-    """A tensor of values computed on the host with numpy, in ``dtype`` on ``device``.
-
-    The per-level constants are a few operations on at most a few hundred
-    numbers: far cheaper in numpy than as many tensor operations.
-    """
-    tensor = torch.from_numpy(np.ascontiguousarray(values, dtype=_NUMPY_DTYPES[dtype]))
-    # On the host already: a no-op ``to`` is still an operator dispatch, and a
-    # layer's levels hold some twenty-five of these constants.
-    return tensor if device is None or torch.device(device).type == "cpu" else tensor.to(device)
-
-
-@dataclass(frozen=True)
-class WeightRows:
-    """Constants of the symmetric weight quantizer of rows at given bit-widths.
-
-    They depend on the bits alone: a layer builds them once per change of
-    its neurons' bits (``levels.py``), and every step reuses them.
-
-    Attributes
-    ----------
-    bits : torch.Tensor of int64, shape S
-        One bit-width per row (S = ``(n_out,)``), or per candidate and row
-        (S = ``(K, n_out)``).
-    qmax, neg_qmax : torch.Tensor of shape S + (1,)
-        Largest code magnitude (1 for 1 bit, 0 for 0 bits), as a float
-        column, and its negative.
-    step_qmax : torch.Tensor of shape S
-        What the clipping level is divided by to give the step (``qmax``,
-        but 1 for a 0-bit row, whose step is arbitrary).
-    clip : torch.Tensor of shape S
-        Clipping level in units of the row's root mean square (multi-bit rows).
-    kept : torch.Tensor of shape S
-        0.0 for a 0-bit (pruned) row, else 1.0: it multiplies the bias.
-    one_bit : torch.Tensor of shape S + (1,)
-        1.0 for a 1-bit row, else 0.0.
-    any_one_bit, all_one_bit : bool
-        Whether some, or all, rows are at 1 bit (the sign quantizer).
-    same_qmax : float or None
-        The largest code when every row has the same bits above 1 (one
-        clamp with scalar bounds, the fast kernel), else None.
-    """
-
-    bits: torch.Tensor
-    qmax: torch.Tensor
-    neg_qmax: torch.Tensor
-    step_qmax: torch.Tensor
-    clip: torch.Tensor
-    kept: torch.Tensor
-    one_bit: torch.Tensor
-    any_one_bit: bool
-    all_one_bit: bool
-    same_qmax: float | None
-
-
-def weight_rows(bits, dtype=torch.float32, device=None):
-    """The :class:`WeightRows` of bit-widths ``bits`` (any shape).
-
-    Parameters
-    ----------
-    bits : ndarray or torch.Tensor of int64
-        A tensor gives its device to the result.
-    dtype : torch.dtype, default=torch.float32
-    device : torch.device, default=None
-        Where the constants go when ``bits`` is an array.
-    """
-    if isinstance(bits, torch.Tensor):
-        device, bits = bits.device, bits.cpu().numpy()
-    bits = np.asarray(bits, dtype=np.int64)
-    one_bit = bits == 1
-    qmax = _QMAX[bits]
-    same = bits.size and bits.min() == bits.max() > 1
-    return WeightRows(
-        bits=host_constant(bits, torch.int64, device),
-        qmax=host_constant(qmax[..., None], dtype, device),
-        neg_qmax=host_constant(-qmax[..., None], dtype, device),
-        step_qmax=host_constant(_STEP_QMAX[bits], dtype, device),
-        clip=host_constant(_STEP_CLIP[bits], dtype, device),
-        kept=host_constant(bits > 0, dtype, device),
-        one_bit=host_constant(one_bit[..., None], dtype, device),
-        any_one_bit=bool(one_bit.any()),
-        all_one_bit=bool(one_bit.all()),
-        same_qmax=float(qmax.flat[0]) if same else None,
-    )
-
-
 def _as_rows(w, bits, shape=None):
     if isinstance(bits, WeightRows):
         return bits
     bits = torch.as_tensor(bits, device=w.device)
     return weight_rows(bits.expand(shape if shape is not None else (w.shape[0],)), w.dtype)
+
+
+class RowStats(NamedTuple):
+    """Per-row statistics of a weight matrix ``w`` of shape (n_out, n_in).
+
+    Attributes
+    ----------
+    abs_sum : torch.Tensor of shape (n_out,) or None
+        Sum of magnitudes (``n_in`` times the 1-bit step).
+    norm : torch.Tensor of shape (n_out,) or None
+        Euclidean norm (``sqrt(n_in)`` times the root mean square).
+    amax : torch.Tensor of shape (n_out,) or None
+        Largest magnitude.
+    fan_in : int
+        ``n_in``.
+    """
+
+    abs_sum: torch.Tensor | None
+    norm: torch.Tensor | None
+    amax: torch.Tensor | None
+    fan_in: int
 
 
 def weight_row_stats(w, one_bit=True, multi_bit=True):
@@ -247,23 +198,21 @@ def weight_row_stats(w, one_bit=True, multi_bit=True):
     ----------
     w : torch.Tensor of shape (n_out, n_in)
     one_bit, multi_bit : bool, default=True
-        Whether some row is at 1 bit (which needs the mean absolute value),
-        and some at more (the root mean square and the largest magnitude);
-        what is not needed is None.
+        Whether some row is at 1 bit (which needs the sum of magnitudes),
+        and some at more (the norm and the largest magnitude); what is not
+        needed is None.
 
     Returns
     -------
-    tuple of three torch.Tensor of shape (n_out,) or None
-        Mean absolute value, root mean square and largest magnitude.
+    RowStats
     """
-    n = w.shape[1]
     # Plain reductions of one absolute value: torch's 1- and inf-norm kernels
     # along a row are several times slower on CPU.
-    a = w.abs() if one_bit or multi_bit else None
-    mean_abs = a.sum(1).div_(n) if one_bit else None
+    a = w.abs()
+    abs_sum = a.sum(1) if one_bit else None
     if not multi_bit:
-        return mean_abs, None, None
-    return mean_abs, torch.linalg.vector_norm(w, 2, dim=1).div_(math.sqrt(n)), a.amax(1)
+        return RowStats(abs_sum, None, None, w.shape[1])
+    return RowStats(abs_sum, torch.linalg.vector_norm(w, 2, dim=1), a.amax(1), w.shape[1])
 
 
 def row_stats_for(w, *rows):
@@ -276,12 +225,15 @@ def step_from_stats(stats, bits):
     """Per-neuron weight steps from :func:`weight_row_stats`.
 
     1 bit uses the mean absolute value (the L2-optimal level of a sign
-    quantizer); more bits use the Gaussian-optimal clipping level, never beyond
-    the row's largest magnitude.
+    quantizer); more bits use the Gaussian-optimal clipping level (a multiple
+    of the root mean square), never beyond the row's largest magnitude. The
+    divisions are products by constants of the rows (:meth:`WeightRows.scales`),
+    and a layer of mixed rows takes both rules in one sum (each row's other
+    term is multiplied by 0): a row's step does not depend on the other rows.
 
     Parameters
     ----------
-    stats : tuple of three torch.Tensor of shape (n_out,)
+    stats : RowStats
     bits : WeightRows or torch.Tensor of int64
         Bit-widths that broadcast against ``(n_out,)``: one per row, or a
         column ``(K, 1)`` of candidates for a ``(K, n_out)`` result.
@@ -290,16 +242,16 @@ def step_from_stats(stats, bits):
     -------
     torch.Tensor, the broadcast shape of ``bits`` and ``(n_out,)``.
     """
-    mean_abs, rms, amax = stats
     if not isinstance(bits, WeightRows):
-        ref = rms if rms is not None else mean_abs
+        ref = stats.norm if stats.norm is not None else stats.abs_sum
         shape = torch.broadcast_shapes(torch.as_tensor(bits).shape, ref.shape)
         bits = _as_rows(ref, bits, shape)
+    clip_per_norm, one_bit_scale = bits.scales(stats.fan_in)
     if bits.all_one_bit:
-        return mean_abs.clamp_min(_SCALE_FLOOR).expand(bits.bits.shape)
-    step = torch.minimum(bits.clip * rms, amax).div_(bits.step_qmax)
-    if bits.any_one_bit:
-        step = torch.lerp(step, mean_abs.expand_as(step), bits.one_bit.squeeze(-1))
+        return torch.mul(stats.abs_sum, one_bit_scale).clamp_min_(_SCALE_FLOOR)
+    step = torch.minimum(stats.norm * clip_per_norm, stats.amax).mul_(bits.inv_qmax)
+    if bits.any_one_bit:  # inv_qmax is 0 there, and one_bit_scale 0 elsewhere
+        step = step.addcmul_(stats.abs_sum, one_bit_scale)
     return step.clamp_min_(_SCALE_FLOOR)
 
 
@@ -346,7 +298,12 @@ def quantize_weight_int(w, bits, step, signs=None):
     if rows.all_one_bit:
         return (sign_codes(w) if signs is None else signs).expand(
             step.shape + w.shape[-1:]).clone()
-    codes = torch.div(w, step.unsqueeze(-1)).round_()
+    return _multi_bit_codes(w, rows, step.unsqueeze(-1), signs)
+
+
+def _multi_bit_codes(w, rows, column, signs):
+    # Rows not all at 1 bit; ``column`` is the step as a column.
+    codes = torch.div(w, column).round_()
     if rows.same_qmax is not None:
         return codes.clamp_(-rows.same_qmax, rows.same_qmax)
     # Two in-place passes: clamp with tensor bounds is several times slower on CPU.
@@ -356,13 +313,49 @@ def quantize_weight_int(w, bits, step, signs=None):
         # lerp with a 0/1 weight selects exactly (and, like the sign below,
         # avoids boolean tensors, which are slow elementwise on CPU).
         signs = sign_codes(w) if signs is None else signs
-        codes = torch.lerp(codes, signs.expand_as(codes), rows.one_bit)
+        codes = torch.lerp(codes, signs, rows.one_bit_column)
     return codes
 
 
+def fake_quantize_rows(w, rows, step, signs=None):
+    """``codes * step`` of the rows of ``w``, in ``w``'s units: what a dense layer multiplies by.
+
+    The same values as ``quantize_weight_int(w, rows, step, signs) * step[:, None]``,
+    in the fewest tensor operations (the training step runs it on every batch).
+
+    Parameters
+    ----------
+    w : torch.Tensor of shape (n_out, n_in)
+    rows : WeightRows
+        Of shape (n_out,).
+    step : torch.Tensor of shape (n_out,)
+    signs : torch.Tensor of shape (n_out, n_in), default=None
+        :func:`sign_codes` of ``w``, when the caller has them.
+
+    Returns
+    -------
+    torch.Tensor of shape (n_out, n_in)
+    """
+    column = step.unsqueeze(-1)
+    if rows.all_one_bit:
+        return (sign_codes(w) if signs is None else signs).mul(column)
+    return _multi_bit_codes(w, rows, column, signs).mul_(column)
+
+
 def sign_codes(w):
-    """Codes of a 1-bit (sign) quantizer: +1 for ``w >= 0`` (zero included), else -1."""
-    return torch.sign(w).add_(0.5).sign_()
+    """Codes of a 1-bit (sign) quantizer: the sign bit of ``w`` as +1 or -1.
+
+    +1 for ``w > 0`` and for +0.0, -1 for ``w < 0`` and for -0.0: one
+    operation (a zero is +1 or -1 alike for the quantizer, and training
+    never makes a -0.0 weight).
+    """
+    return torch.copysign(_one(w.dtype, w.device), w)
+
+
+@functools.lru_cache(maxsize=None)
+def _one(dtype, device):
+    # A cached constant (never modified): copysign takes its magnitude from a tensor.
+    return torch.ones((), dtype=dtype, device=device)
 
 
 def quantize_weight(w, bits):

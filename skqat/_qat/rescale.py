@@ -44,7 +44,9 @@ def rescale_network_(net, state, *, inputs=None, outputs=None):
         A copy of ``state`` with the moments of the rescaled parameters moved.
     """
     if state is not None:
-        state = replace(state, exp_avg=list(state.exp_avg), exp_avg_sq=list(state.exp_avg_sq))
+        # The weight gradients summed for the strengths were of the old units: dropped.
+        state = replace(state, exp_avg=list(state.exp_avg), exp_avg_sq=list(state.exp_avg_sq),
+                        gradient_sums=[], gradient_counts=[])
     index = {id(p): i for i, p in enumerate(net.parameters())}
     if inputs is not None:
         first = net.linears[0]
@@ -124,7 +126,8 @@ def calibrate_outputs_(net, state, train, *, limit):
     last.weight.mul_(slope.to(last.weight.dtype).to(dev)[:, None])
     last.bias.mul_(slope.to(last.bias.dtype).to(dev)).add_(offset.to(last.bias.dtype).to(dev))
     if state is not None:
-        state = replace(state, exp_avg=list(state.exp_avg), exp_avg_sq=list(state.exp_avg_sq))
+        state = replace(state, exp_avg=list(state.exp_avg), exp_avg_sq=list(state.exp_avg_sq),
+                        gradient_sums=[], gradient_counts=[])
         index = {id(p): i for i, p in enumerate(net.parameters())}
         safe = np.where(slope.numpy() == 0, np.inf, slope.numpy())
         _scale_moments(state, index[id(last.weight)], safe[:, None])

@@ -113,12 +113,12 @@ def _alive_probability(strength, candidates, temperature):
 
 
 def _alive_slope(strength, candidates, temperature):
-    """Derivative of :func:`_alive_probability` with respect to each strength."""
+    """Derivative of :func:`_alive_probability` with respect to each strength, on the host."""
+    s = np.asarray(strength, dtype=np.float64)
     if candidates[0] > 0 or len(candidates) == 1:
-        return torch.zeros_like(strength)
-    u = _alive_probability(strength, candidates, temperature)
-    return torch.ops.aten.sigmoid_backward(torch.ones((), dtype=u.dtype, device=u.device),
-                                           u).div_(temperature)
+        return np.zeros_like(s)
+    u = 1.0 / (1.0 + np.exp(-(s - 1.0 / len(candidates)) / temperature))
+    return u * (1.0 - u) / temperature
 
 
 def _per_neuron(module):
@@ -165,29 +165,40 @@ def expected_bytes(net, fields, fixed_bytes):
 def expected_bytes_gradients(net, fields):
     """Gradient of :func:`expected_bytes` with respect to each layer's weight strengths.
 
-    Written out, so that the training step adds it without an autograd graph:
-    a neuron's bits cost its fan-in (the expected living neurons before it)
-    over 8, and its being alive costs its fields and its column of the next
-    layer (that layer's expected bits over 8).
+    Written out on the host (a few numbers per neuron), so that the training
+    step adds it without an autograd graph: a neuron's bits cost its fan-in
+    (the expected living neurons before it) over 8, and its being alive
+    costs its fields and its column of the next layer (that layer's
+    expected bits over 8).
 
     Returns
     -------
-    list of torch.Tensor
+    list of ndarray
         One per dense layer, of its strength's shape.
     """
     linears = net.linears
-    with torch.no_grad():
-        alive = [_alive_sum(lin) for lin in linears]
-        bits_after = [_bits_sum(lin) / 8.0 for lin in linears[1:]] + [0.0]
-        grads, fan_in = [], float(linears[0].weight.shape[1])
-        for lin, per_neuron, after, alive_here in zip(linears, fields, bits_after, alive):
-            args = (lin.strength, lin.candidates, lin.temperature)
-            grad = Q.expected_bits_slope(*args).mul_(fan_in / 8.0)
-            if not isinstance(alive_here, float):  # the layer's neurons can be pruned
-                grad.add_(_alive_slope(*args).mul_(per_neuron + after))
-            grads.append(grad.mul_(_per_neuron(lin)))
-            fan_in = alive_here
+    host = [lin._host_strength() for lin in linears]
+    alive = [_alive_sum_host(lin, s) for lin, s in zip(linears, host)]
+    bits_after = [Q.expected_bits_numpy(s, lin.candidates, lin.temperature).sum()
+                  * _per_neuron(lin) / 8.0 for lin, s in zip(linears[1:], host[1:])] + [0.0]
+    grads, fan_in = [], float(linears[0].weight.shape[1])
+    for lin, s, per_neuron, after, alive_here in zip(linears, host, fields, bits_after, alive):
+        args = (s, lin.candidates, lin.temperature)
+        grad = Q.expected_bits_slope(*args) * (fan_in / 8.0)
+        if lin.candidates[0] == 0 and len(lin.candidates) > 1:  # its neurons can be pruned
+            grad = grad + _alive_slope(*args) * (per_neuron + after)
+        grads.append(grad * _per_neuron(lin))
+        fan_in = alive_here
     return grads
+
+
+def _alive_sum_host(module, strength):
+    """:func:`_alive_sum`'s value from the host strengths (a float)."""
+    if module.candidates[0] > 0 or len(module.candidates) == 1:
+        return float(module.n_neurons)
+    u = 1.0 / (1.0 + np.exp(-(np.asarray(strength, dtype=np.float64)
+                               - 1.0 / len(module.candidates)) / module.temperature))
+    return float(u.sum() * _per_neuron(module))
 
 
 def hard_bytes(net, fields, fixed_bytes):

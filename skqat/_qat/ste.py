@@ -22,20 +22,56 @@ candidate on every step).
 """
 
 import torch
+from torch.nn import functional as F
 
 from . import quantizers as Q
+from .host import host_constant
 from .levels import side_slopes
 
 
-def _per_strength(grad, strength):
-    # One strength for the whole layer: the neurons' contributions add up.
-    return grad.sum().reshape(strength.shape) if strength.numel() == 1 else grad
+def _gate_gradient(contrib, strength, levels, temperature, host_strength):
+    """``sum over sides of slope * contribution``, per strength, on the host.
+
+    ``contrib`` is a numpy array (S, n); ``host_strength`` gives the
+    strengths' values as numpy (None: read from ``strength``, a copy).
+    """
+    values = (strength.detach().cpu().numpy() if host_strength is None
+              else host_strength())
+    grad = (side_slopes(values, levels, temperature) * contrib).sum(0)
+    if strength.numel() == 1:  # one strength for the layer: the neurons' contributions add up
+        grad = grad.sum(keepdims=True)
+    return host_constant(grad, strength.dtype, strength.device)
 
 
-def _gate_gradient(contrib, strength, levels, temperature):
-    """``sum over sides of slope * contribution``, per strength."""
-    slopes = side_slopes(strength, levels, temperature)
-    return _per_strength(torch.linalg.vecdot(slopes, contrib, dim=0), strength)
+class GradientSum:
+    """The folded weights' gradients of a layer's batches since its strengths last learned.
+
+    The strengths learn on one batch in a few (``training.py``); on that
+    batch their gradient is taken against the mean weight gradient of every
+    batch since the last, so that each batch still informs them. A batch
+    that does not learn adds its gradient (one operation).
+    """
+
+    def __init__(self):
+        self.total = None
+        self.count = 0
+
+    def add(self, grad_w):
+        """Add one batch's gradient of the folded weights."""
+        if self.count and self.total.shape == grad_w.shape:
+            self.total.add_(grad_w)
+        elif self.total is not None and self.total.shape == grad_w.shape:
+            self.total.copy_(grad_w)
+        else:
+            self.total = grad_w.clone()
+        self.count += 1
+
+    def take(self, grad_w):
+        """The sum of the gradients so far and ``grad_w``, and how many; empties the sum."""
+        count, self.count = self.count, 0
+        if not count or self.total.shape != grad_w.shape:
+            return grad_w, 1
+        return self.total.add_(grad_w), count + 1
 
 
 class QuantLinearFunction(torch.autograd.Function):
@@ -50,62 +86,87 @@ class QuantLinearFunction(torch.autograd.Function):
 
     Backward: the weights and the bias get their gradient straight through
     the quantizers, ``in_step`` none; the strengths get the gate mixture's
-    derivative over the two transitions beside each level.
+    derivative over the two transitions beside each level. Two optional
+    arguments follow ``temperature``: ``gradient_sum``, a :class:`GradientSum`
+    that a batch whose strengths do not learn adds its weight gradient to, and
+    whose mean the next strength gradient is taken against; and
+    ``host_strength``, a callable giving the strengths as numpy (the gates are
+    computed on the host).
     """
 
     @staticmethod
-    def forward(ctx, codes, weight, bias, strength, in_step, levels, temperature):
-        learn = ctx.needs_input_grad[3] and levels.side_bits.numel() > 0
+    def forward(ctx, codes, weight, bias, strength, in_step, levels, temperature,
+                gradient_sum=None, host_strength=None):
+        learn = ctx.needs_input_grad[3] and levels.side_bits.size > 0
         rows, sides = levels.weight, levels.side_weight if learn else ()
         w = weight * in_step
         stats = Q.row_stats_for(w, rows, *sides)
         step = Q.step_from_stats(stats, rows)
         # The sign codes serve the 1-bit rows here and every 1-bit side in backward.
         signs = Q.sign_codes(w) if any(r.any_one_bit for r in (rows, *sides)) else None
-        w_q = Q.quantize_weight_int(w, rows, step, signs).mul_(step.unsqueeze(1))
-        bias_q = torch.div(bias, step).round_().mul_(step).mul_(rows.kept)
-        ctx.save_for_backward(codes, w, w_q, in_step, strength, signs, *stats)
+        w_q = Q.fake_quantize_rows(w, rows, step, signs)
+        bias_q = torch.div(bias, step).round_().mul_(step)
+        if rows.any_zero:
+            bias_q.mul_(rows.kept)
         ctx.levels, ctx.temperature, ctx.learn = levels, temperature, learn
-        return torch.addmm(bias_q, codes, w_q.t())
+        ctx.gradient_sum, ctx.host_strength = gradient_sum, host_strength
+        if learn:  # what the strengths' gradient needs besides
+            ctx.save_for_backward(codes, w_q, in_step, w, strength, signs, *stats[:3])
+            ctx.fan_in = stats.fan_in
+        else:
+            ctx.save_for_backward(codes, w_q, in_step)
+        return F.linear(codes, w_q, bias_q)
 
     @staticmethod
     def backward(ctx, grad_out):
-        codes, w, w_q, in_step, strength, signs, *stats = ctx.saved_tensors
+        codes, w_q, in_step, *learned = ctx.saved_tensors
         need = ctx.needs_input_grad
-        grad_codes = grad_out @ w_q if need[0] else None
+        grad_codes = grad_out.mm(w_q) if need[0] else None
         # The gradient of the folded weights, straight through the quantizer.
-        grad_w = grad_out.t() @ codes if need[1] or ctx.learn else None
-        grad_weight = grad_w * in_step if need[1] else None
+        summed = ctx.gradient_sum
+        grad_w = grad_out.t().mm(codes) if need[1] or ctx.learn or summed else None
+        if summed is not None and not ctx.learn:
+            summed.add(grad_w)
+        grad_weight = None
+        if need[1]:  # in place when nothing else reads grad_w
+            grad_weight = grad_w * in_step if ctx.learn else grad_w.mul_(in_step)
         grad_bias = grad_out.sum(0) if need[2] else None
         grad_strength = None
         if ctx.learn:
-            contrib = _weight_side_contributions(w, w_q, grad_w, signs, stats, ctx.levels)
-            grad_strength = _gate_gradient(contrib, strength, ctx.levels, ctx.temperature)
+            w, strength, signs, *stats = learned
+            stats = Q.RowStats(*stats, ctx.fan_in)
+            total, count = (grad_w, 1) if summed is None else summed.take(grad_w)
+            # Against the mean weight gradient: the products are linear in it.
+            contrib = _weight_side_contributions(w, w_q, total, signs, stats, ctx.levels) / count
+            grad_strength = _gate_gradient(contrib, strength, ctx.levels, ctx.temperature,
+                                           ctx.host_strength)
         elif need[3]:  # one candidate: nothing to learn
-            grad_strength = torch.zeros_like(strength)
-        return grad_codes, grad_weight, grad_bias, grad_strength, None, None, None
+            grad_strength = torch.zeros_like(ctx.levels.level, dtype=grad_out.dtype)
+        return grad_codes, grad_weight, grad_bias, grad_strength, None, None, None, None, None
 
 
 def _weight_side_contributions(w, w_q, grad_w, signs, stats, levels):
-    """``<grad, Q_upper - Q_lower>`` per row, for each side's transition, shape (S, n_out)."""
+    """``<grad, Q_upper - Q_lower>`` per row, for each side's transition: numpy (S, n_out)."""
     # <grad, Q> per row at the neuron's bits and one level down / up, side
     # by side as plain (n_out, n_in) passes (broadcasting over a stacked side
-    # dimension is several times slower on CPU). A side all at 1 bit is the
-    # sign codes' product, times each row's 1-bit step.
+    # dimension is several times slower on CPU), each written into a row of
+    # the scratch that the host reads. A side all at 1 bit is the sign
+    # codes' product, times each row's 1-bit step.
+    out = levels.scratch.target
     sign_dot = None
-    side = []
-    for rows in levels.side_weight:
+    for i, rows in enumerate(levels.side_weight):
         step = Q.step_from_stats(stats, rows)
         if rows.all_one_bit:
             if sign_dot is None:
                 sign_dot = torch.linalg.vecdot(signs, grad_w)
-            side.append(sign_dot * step)
+            torch.mul(sign_dot, step, out=out[i])
         else:
             codes = Q.quantize_weight_int(w, rows, step, signs)
-            side.append(torch.linalg.vecdot(codes, grad_w).mul_(step))
-    here = torch.linalg.vecdot(w_q, grad_w)
+            torch.mul(torch.linalg.vecdot(codes, grad_w), step, out=out[i])
+    torch.linalg.vecdot(w_q, grad_w, out=out[-1])
+    sums = levels.scratch.read()
     # Q_l - Q_{l-1} below, Q_{l+1} - Q_l above.
-    return torch.stack(side).sub_(here).mul_(levels.side_sign)
+    return (sums[:len(levels.side_weight)] - sums[-1]) * levels.side_sign
 
 
 class QuantReLUFunction(torch.autograd.Function):
@@ -120,26 +181,32 @@ class QuantReLUFunction(torch.autograd.Function):
     step gets the LSQ gradient (``round(a/step) - a/step`` inside the range,
     the top code where clipped). With ``revive`` (a layer whose neurons can
     be pruned), ``y`` exactly 0 passes its gradient too: see ``backward``.
+    An optional ``host_strength`` follows: as :class:`QuantLinearFunction`'s.
     """
 
     @staticmethod
-    def forward(ctx, y, step, strength, levels, temperature, revive=False):
+    def forward(ctx, y, step, strength, levels, temperature, revive=False, host_strength=None):
         ratio = y / step
         qmax, same = levels.activation_qmax, levels.same_activation_qmax
-        if ctx.needs_input_grad[2]:  # the strength gradient needs the unclipped codes
+        learn = ctx.needs_input_grad[2]
+        if learn:  # the strength gradient needs the unclipped codes
             unclipped = ratio.clamp_min(0.0).round_()
             codes = torch.minimum(unclipped, qmax)
         elif same is not None:
             unclipped, codes = None, ratio.clamp(0.0, same).round_()
         else:
             unclipped, codes = None, torch.minimum(ratio.clamp_min(0.0).round_(), qmax)
-        ctx.save_for_backward(ratio, unclipped, codes, step, strength)
+        if learn:
+            ctx.save_for_backward(ratio, codes, step, unclipped, strength)
+        else:
+            ctx.save_for_backward(ratio, codes, step)
         ctx.levels, ctx.temperature, ctx.revive = levels, temperature, revive
+        ctx.host_strength = host_strength
         return codes
 
     @staticmethod
     def backward(ctx, grad_codes):
-        ratio, unclipped, codes, step, strength = ctx.saved_tensors
+        ratio, codes, step, *learned = ctx.saved_tensors
         levels = ctx.levels
         # The gradient of the value codes * step (the next layer folds the step in).
         grad_out = grad_codes / step
@@ -160,14 +227,18 @@ class QuantReLUFunction(torch.autograd.Function):
         grad_step = None
         if ctx.needs_input_grad[1]:
             # LSQ: codes - y/step inside, codes where clipped, 0 below (codes are 0 there).
-            grad_step = (torch.vdot(grad_out.flatten(), codes.flatten())
-                         - torch.vdot(grad_y.flatten(), ratio.flatten())).reshape(step.shape)
+            grad_step = torch.mul(grad_out, codes).addcmul_(grad_y, ratio, value=-1.0)
+            grad_step = grad_step.sum().reshape(step.shape)
         grad_strength = None
         if ctx.needs_input_grad[2]:
+            unclipped, strength = learned
             # Two candidates differ only where the lower one saturates:
             # Q_hi - Q_lo = step * (min(max(u, lo), hi) - lo), u the unclipped code.
             low, high = levels.side_low, levels.side_high      # (S, 1, n)
             diff = torch.minimum(torch.maximum(unclipped, low), high).sub_(low)
-            contrib = torch.linalg.vecdot(diff, grad_out, dim=1).mul_(step)   # (S, n)
-            grad_strength = _gate_gradient(contrib, strength, levels, ctx.temperature)
-        return grad_y, grad_step, grad_strength, None, None, None
+            torch.mul(torch.linalg.vecdot(diff, grad_out, dim=1), step,
+                      out=levels.scratch.target)                          # (S, n)
+            sums = levels.scratch.read()[:len(low)]
+            grad_strength = _gate_gradient(sums, strength, levels, ctx.temperature,
+                                           ctx.host_strength)
+        return grad_y, grad_step, grad_strength, None, None, None, None

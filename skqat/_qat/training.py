@@ -4,7 +4,7 @@
 
 1. *Learn*: weights, clipping levels and precision strengths together, with
    the budget penalties driven by :class:`~skqat._qat.budget.BudgetMultiplier`
-   (past the first 500 batches, the strengths step on every second batch).
+   (the strengths step on one batch in four, see ``_STRENGTH_EVERY``).
    Checkpoints are kept only when the hard bits are within budget.
 2. *Freeze* (with a budget or a price on the bits): the best within-budget
    checkpoint is restored, projected onto the budget (a guarantee), the
@@ -44,15 +44,16 @@ _LATENT_ROWS = 2048
 # point of accuracy at 2 mean weight bits; a longer phase bought nothing).
 _FREEZE_FRACTION = 0.1
 _FREEZE_LR_FACTOR = 0.2
-# After the first _STRENGTH_WARMUP batches of a fit, the strengths take an
-# Adam step on every second batch only, at twice strength_learning_rate
-# (the same drift per epoch): the other batches skip their gradient (the
-# side quantizations, the gates) and the rebuilds of the levels. Fits of
-# fewer batches learn as before (measured: in a 125-batch fit, every
-# second batch from the start cost 0.02 of accuracy); docs/benchmarks.md
-# (training step cost) gives the paired comparison of longer fits.
-_STRENGTH_WARMUP = 500
-_STRENGTH_EVERY = 2
+# The strengths learn on one batch in _STRENGTH_EVERY, from a fit's first:
+# an Adam step at that many times strength_learning_rate, with Adam's decay
+# rates raised to that power, so that per batch the drift and the memory of
+# the gradients are those of a step on every batch; between two of these
+# steps every dense layer sums its weight gradients (one operation), and the
+# strength step weighs their mean, so that every batch still informs the
+# bits. The other batches skip the side quantizations, the gates, the
+# penalties and the rebuilds of the levels. docs/benchmarks.md (training
+# step cost) gives the paired comparison with a step on every batch.
+_STRENGTH_EVERY = 4
 # The losses are of standardized targets, or of logits of standardized and
 # clipped inputs: O(1) for any model that learns. A loss above this one is a
 # divergence, even while every number is still finite.
@@ -129,34 +130,31 @@ class _Trainer:
         self.params = list(net.parameters())
         self.weights = [lin.weight for lin in net.linears]
         self.strengths = net.weight_strengths() + net.activation_strengths()
+        for lin in net.linears:  # a fresh run sums from its own first batch
+            lin.gradient_sum.count = 0
         self._saved = None
         self._n_steps = 0
 
     def _adam(self, learn_bits, lr_factor=1.0):
         return build_adam(self.net, learning_rate=self.s.learning_rate_init * lr_factor,
                           strength_learning_rate=self.s.strength_learning_rate,
-                          learn_bits=learn_bits, step_rate=self.step_rate)
-
-    def _sparse_strength_steps(self):
-        """From now on the strengths step on every second batch: at twice their rate."""
-        for group in self.opt.param_groups[1:]:
-            if group.get("kind") == "strengths":
-                group["lr"] = self.s.strength_learning_rate * _STRENGTH_EVERY
+                          learn_bits=learn_bits, step_rate=self.step_rate,
+                          strength_every=_STRENGTH_EVERY)
 
     # ------------------------------------------------------------ one epoch
     def _step(self, idx, learn_bits):
         """One optimizer step on the rows ``idx``; returns the batch loss (a 0-d tensor)."""
         d, s, net = self.train, self.s, self.net
-        # Past the warm-up, the strengths learn on every second batch (see
-        # _STRENGTH_EVERY); on the others, nothing computes their gradient.
-        strengths_turn = learn_bits and (self._n_steps < _STRENGTH_WARMUP
-                                         or self._n_steps % _STRENGTH_EVERY == 0)
-        if learn_bits and self._n_steps == _STRENGTH_WARMUP:
-            self._sparse_strength_steps()
+        # The strengths learn on one batch in _STRENGTH_EVERY; on the others,
+        # nothing computes their gradient, and the dense layers sum theirs.
+        strengths_turn = learn_bits and self._n_steps % _STRENGTH_EVERY == 0
         self._n_steps += 1
         if self.strengths and strengths_turn != self.strengths[0].requires_grad:
             for p in self.strengths:
                 p.requires_grad_(strengths_turn)
+        if net.linears[0].collect_gradients != learn_bits:
+            for lin in net.linears:
+                lin.collect_gradients = learn_bits
         out = net(d.rows(idx), d.in_step)
         per_sample = self.loss_fn(out, d.target[idx])
         if d.uniform_weight:
@@ -173,9 +171,9 @@ class _Trainer:
             torch._foreach_add_([w.grad for w in self.weights], self.weights,
                                 alpha=s.alpha / len(idx))
             if strengths_turn:
-                self.costs.add_gradients(data_loss.detach())
-            l2 = torch.stack(torch._foreach_norm(self.weights)).square_().sum()
-            loss = data_loss.detach() + 0.5 * s.alpha / len(idx) * l2
+                self.costs.add_gradients(data_loss)
+            norms = torch.stack(torch._foreach_norm(self.weights))
+            loss = torch.add(data_loss, torch.dot(norms, norms), alpha=0.5 * s.alpha / len(idx))
         adam_step(self.opt)
         if strengths_turn:
             # The fused optimizer updates in place without moving the version
@@ -184,7 +182,7 @@ class _Trainer:
                 torch.autograd.graph.increment_version(p)
         net.constrain_(strengths=strengths_turn)
         if learn_bits:  # the controllers follow the batches, as the bits stood
-            self.costs.update()
+            self.costs.update(bits_moved=strengths_turn)
         return loss
 
     def epoch(self, learn_bits):
@@ -298,11 +296,15 @@ class _Trainer:
     # ------------------------------------------------- state across calls
     def export_state(self):
         """The optimizer, multipliers and generator as an :class:`OptimizerState`."""
+        sums = [lin.gradient_sum for lin in self.net.linears]
         return OptimizerState(**adam_moments(self.opt, list(self.net.parameters())),
                               weight_multiplier=float(self.costs.weight.value),
                               activation_multiplier=float(self.costs.activation.value),
                               size_multiplier=float(self.costs.size.value),
-                              generator_state=self.gen.get_state().numpy().copy())
+                              generator_state=self.gen.get_state().numpy().copy(),
+                              gradient_sums=[s.total.cpu().numpy().copy() if s.count else None
+                                             for s in sums],
+                              gradient_counts=[s.count for s in sums])
 
     def load_state(self, state):
         """Continue from an :meth:`export_state` (the inverse)."""
@@ -311,11 +313,14 @@ class _Trainer:
         self.costs.activation.value = state.activation_multiplier
         self.costs.size.value = getattr(state, "size_multiplier", 0.0)
         self.gen.set_state(torch.as_tensor(state.generator_state, dtype=torch.uint8))
+        for lin, total, count in zip(self.net.linears, getattr(state, "gradient_sums", []),
+                                     getattr(state, "gradient_counts", [])):
+            if total is not None and total.shape == tuple(lin.weight.shape):
+                lin.gradient_sum.total = torch.as_tensor(total, device=lin.weight.device).clone()
+                lin.gradient_sum.count = count
         # Batches so far (the weights' Adam steps): a stream of one-batch
-        # calls learns its strengths on every second call, as one long fit.
+        # calls learns its strengths on one call in _STRENGTH_EVERY, as one long fit.
         self._n_steps = max(state.steps, default=0)
-        if self._n_steps > _STRENGTH_WARMUP:
-            self._sparse_strength_steps()
 
 
 def train_network(net, train, val, settings, generator, loss_fn, score_fn):
