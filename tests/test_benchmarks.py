@@ -631,6 +631,13 @@ def test_the_benchmarks_page_readings_of_the_2_bit_table_and_the_schedule():
         se = diff.std() / np.sqrt(len(diff))
         readings.append((f"{diff.mean():+.4f} (standard error {se:.4f})", f"{bits:+.3f}"))
     (score15, bits15), (score40, bits40) = readings
+    short = pd.read_csv(ROOT / "benchmarks/results/training_speed/short_fits.csv")
+    mean = short.groupby(["schedule", "epochs"])[["score_bit_budget_1.5",
+                                                 "score_bit_budget_2"]].mean().mean(axis=1)
+    shipped, before = "one in four, mean gradient (shipped)", short.schedule.iloc[0]
+    assert (f"score is {mean[shipped, 25]:.3f} against {mean[before, 25]:.3f} at 25 epochs "
+            f"(125 batches) and {mean[shipped, 60]:.3f} against {mean[before, 60]:.3f} at 60"
+            ) in page
     assert (f"the test score differs by {score15} at 15 epochs (375 batches) and by "
             f"{score40} at 40 (1,000 batches), and the mean weight bits by {bits15} and "
             f"{bits40}") in page

@@ -48,7 +48,7 @@ class _LearnedBits(nn.Module):
         self._levels_key = None
         self._level_memory = None
 
-    def _host_strength(self):
+    def host_strength(self):
         """The strengths as a numpy array: their own memory when they still live there."""
         s, memory = self.strength, self._strength_memory
         if (s.device.type == "cpu" and s.dtype == torch.float32
@@ -69,7 +69,7 @@ class _LearnedBits(nn.Module):
         key = (s._version, s.data_ptr(), s.dtype, s.device)
         if key == self._levels_key:
             return self._levels
-        level = Q.strength_level_numpy(self._host_strength(), len(self.candidates))
+        level = Q.strength_level_numpy(self.host_strength(), len(self.candidates))
         memo, memory = self._levels, self._level_memory
         if memory is None or memory.key != (self.n_neurons, self._kind, s.dtype, s.device):
             memory = self._level_memory = LevelMemory(self.n_neurons, self._kind, s.dtype,
@@ -135,7 +135,7 @@ class QuantLinear(_LearnedBits):
         return QuantLinearFunction.apply(codes, self.weight, self.bias, self.strength, in_step,
                                          self.levels(), self.temperature,
                                          self.gradient_sum if self.collect_gradients else None,
-                                         self._host_strength)
+                                         self.host_strength)
 
 
 class QuantReLU(_LearnedBits):
@@ -182,7 +182,7 @@ class QuantReLU(_LearnedBits):
         if not self.quantized:
             return F.relu(y), torch.ones((), device=y.device)
         codes = QuantReLUFunction.apply(y, self.step, self.strength, self.levels(),
-                                        self.temperature, self.revive, self._host_strength)
+                                        self.temperature, self.revive, self.host_strength)
         # The step itself, not a detached copy (one operation fewer): the next
         # layer's function returns no gradient for it, which flows through the codes.
         return codes, self.step

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import quantizers as Q
 from .host import HostTensor, host_constant
 from .rows import RowsMemory, WeightRows, weight_rows
 
@@ -170,10 +171,10 @@ def build_levels(level, table, n_neurons, kind, dtype=torch.float32, device=None
     else:
         qmax, side_qmax = 2.0 ** bits - 1, 2.0 ** side_bits - 1
         n_sides = len(sides)
-        if n_sides:  # the first n_sides rows
+        if n_sides:  # the first n_sides rows: the views below show no others
             for held, values in ((memory.side_low, np.minimum(side_qmax, qmax)),
                                  (memory.side_high, np.maximum(side_qmax, qmax))):
-                full = held.read().copy()
+                full = np.zeros((2, 1, n_neurons))
                 full[:n_sides, 0] = values
                 held.write(full)
         extra = dict(activation_qmax=memory.qmax.write(qmax),
@@ -220,6 +221,5 @@ def side_slopes(strength, levels, temperature):
     -------
     ndarray of float64
     """
-    u = 1.0 / (1.0 + np.exp(-(np.asarray(strength, dtype=np.float64) - levels.side_threshold)
-                            / temperature))
+    u = Q.host_gate(strength, levels.side_threshold, temperature)
     return levels.side_exists * u * (1.0 - u) / temperature

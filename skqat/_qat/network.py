@@ -152,12 +152,12 @@ class QuantMLP(nn.Module):
             and ``d expected_mean_activation_bits / d strength`` of every
             hidden layer, each of its strength's shape.
         """
-        weight = [Q.expected_bits_slope(lin._host_strength(), lin.candidates, lin.temperature)
+        weight = [Q.expected_bits_slope(lin.host_strength(), lin.candidates, lin.temperature)
                   * (lin.weight.shape[1] * lin.n_neurons
                      / (lin.strength.numel() * self._n_weights))
                   for lin in self.linears]
         n_hidden = sum(act.n_neurons for act in self.activations)
-        activation = [Q.expected_bits_slope(act._host_strength(), act.candidates, act.temperature)
+        activation = [Q.expected_bits_slope(act.host_strength(), act.candidates, act.temperature)
                       * (act.n_neurons / (act.strength.numel() * n_hidden))
                       for act in self.activations]
         return weight, activation

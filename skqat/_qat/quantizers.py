@@ -116,12 +116,17 @@ def expected_bits(strength, candidates, temperature):
     return candidates[0] + (u * steps).sum(-1)
 
 
+def host_gate(strength, threshold, temperature):
+    """The gate ``sigmoid((s - t) / T)`` on the host, in float64 (broadcast)."""
+    return 1.0 / (1.0 + np.exp(-(np.asarray(strength, dtype=np.float64) - threshold)
+                               / temperature))
+
+
 def _host_gates(strength, candidates, temperature):
-    # u_k = sigmoid((s - t_k) / T) at every threshold, (..., K - 1), and the gaps b_k - b_{k-1}.
-    s = np.asarray(strength, dtype=np.float64)
+    # u_k at every threshold, (..., K - 1), and the gaps b_k - b_{k-1}.
     k = len(candidates)
-    t = np.arange(1, k) / k
-    return 1.0 / (1.0 + np.exp(-(s[..., None] - t) / temperature)), np.diff(candidates)
+    return (host_gate(np.asarray(strength)[..., None], np.arange(1, k) / k, temperature),
+            np.diff(candidates))
 
 
 def expected_bits_numpy(strength, candidates, temperature):

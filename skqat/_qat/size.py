@@ -117,7 +117,7 @@ def _alive_slope(strength, candidates, temperature):
     s = np.asarray(strength, dtype=np.float64)
     if candidates[0] > 0 or len(candidates) == 1:
         return np.zeros_like(s)
-    u = 1.0 / (1.0 + np.exp(-(s - 1.0 / len(candidates)) / temperature))
+    u = Q.host_gate(s, 1.0 / len(candidates), temperature)
     return u * (1.0 - u) / temperature
 
 
@@ -177,7 +177,7 @@ def expected_bytes_gradients(net, fields):
         One per dense layer, of its strength's shape.
     """
     linears = net.linears
-    host = [lin._host_strength() for lin in linears]
+    host = [lin.host_strength() for lin in linears]
     alive = [_alive_sum_host(lin, s) for lin, s in zip(linears, host)]
     bits_after = [Q.expected_bits_numpy(s, lin.candidates, lin.temperature).sum()
                   * _per_neuron(lin) / 8.0 for lin, s in zip(linears[1:], host[1:])] + [0.0]
@@ -196,8 +196,7 @@ def _alive_sum_host(module, strength):
     """:func:`_alive_sum`'s value from the host strengths (a float)."""
     if module.candidates[0] > 0 or len(module.candidates) == 1:
         return float(module.n_neurons)
-    u = 1.0 / (1.0 + np.exp(-(np.asarray(strength, dtype=np.float64)
-                               - 1.0 / len(module.candidates)) / module.temperature))
+    u = Q.host_gate(strength, 1.0 / len(module.candidates), module.temperature)
     return float(u.sum() * _per_neuron(module))
 
 
