@@ -8,14 +8,14 @@ export SKQAT_DATA_HOME
 
 .PHONY: install demo test bench bench-quick bench-sparse bench-steps bench-profile bench-dask \
 	bench-compression bench-prune-stream bench-stream bench-paper bench-path bench-bytes bench-size-path bench-width bench-onnx \
-	bench-fields bench-flash bench-predict bench-gpu docs clean
+	bench-fields bench-flash bench-predict bench-fpga bench-gpu docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# The local CPU-only wheel first: any other torch spec downloads CUDA packages.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[test,plot,dask,onnx,bench]"
+	$(PY) -m pip install --quiet -e ".[test,plot,dask,onnx,bench,fpga]"
 	touch $@
 
 $(VENV)/.docs-installed: $(VENV)/.installed
@@ -93,6 +93,10 @@ bench-fields: install
 # Prediction time: the integer graph against scikit-learn's MLP on 10,000 rows (about 2 minutes).
 bench-predict: install
 	$(PY) -m benchmarks.predict_speed --output benchmarks/results
+
+# FPGA: da4ml's LUTs and latency, and every test row run in Verilator (about 15 minutes).
+bench-fpga: install
+	$(PY) -m benchmarks.fpga --output benchmarks/results
 
 # ONNX: agreement with predict, bytes, and onnxruntime's time per 10,000 rows (a few minutes).
 bench-onnx: install

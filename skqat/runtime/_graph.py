@@ -194,15 +194,23 @@ class IntegerMLP:
                 + steps_size_bytes(self.input_scale, self.input_offset, self.output_scale,
                                    self.output_offset))
 
-    def resource_report(self):
+    def resource_report(self, *, fpga=False, latency_cutoff=None):
         """What the C export needs on a microcontroller: flash, RAM, work per row.
+
+        Parameters
+        ----------
+        fpga : bool, default=False
+            Add da4ml's estimate of :meth:`to_verilog`'s logic (needs
+            ``skqat[fpga]``; seconds for a large graph).
+        latency_cutoff : float or None
+            The pipelining of that estimate, as in :meth:`to_verilog`.
 
         Returns
         -------
         ResourceReport
             See :func:`~skqat.runtime._resources.resource_report`.
         """
-        return resource_report(self)
+        return resource_report(self, fpga=fpga, latency_cutoff=latency_cutoff)
 
     def __eq__(self, other):
         if not isinstance(other, IntegerMLP):
@@ -402,6 +410,33 @@ class IntegerMLP:
             with open(path, "wb") as f:
                 f.write(model.SerializeToString())
         return model
+
+    def to_verilog(self, directory, *, name="skqat_model", latency_cutoff=None):
+        """Write Verilog for FPGAs through da4ml (needs ``skqat[fpga]``).
+
+        The logic reads the input codes (:meth:`quantize_input`) and gives
+        the integers of :meth:`forward_codes`, then the class index or the
+        0/1 labels (:mod:`~skqat.runtime._fpga_trace`).
+
+        Parameters
+        ----------
+        directory : str or path-like
+            Where da4ml's project is written (created if missing).
+        name : str, default="skqat_model"
+            The top module's name.
+        latency_cutoff : float or None
+            None: combinational. Otherwise pipelined: a register wherever the
+            delay since the last one would pass this many of da4ml's delay
+            units (``resource_report(fpga=True).fpga.depth`` is the whole).
+
+        Returns
+        -------
+        VerilogExport
+            Its estimate, ``emulate`` and ``simulate`` (Verilator).
+        """
+        from ._fpga import export_verilog
+
+        return export_verilog(self, directory, name=name, latency_cutoff=latency_cutoff)
 
     def export_c(self, directory, *, prefix="skqat_model", test_rows=None):
         """Write C99 for microcontrollers: ``<prefix>.h`` and ``<prefix>.c`` in ``directory``.

@@ -68,6 +68,9 @@ class ResourceReport:
         only: the requantization multiplies in 32-bit halves).
     layer_accumulator_bits : list of int
         Per layer, the accumulator's width.
+    fpga : FPGAEstimate or None
+        With ``resource_report(fpga=True)``: LUTs, adders and latency of the
+        FPGA logic (:meth:`~skqat.runtime.IntegerMLP.to_verilog`); else None.
 
     Examples
     --------
@@ -88,6 +91,7 @@ class ResourceReport:
     macs_per_row: int
     widest_accumulator_bits: int
     layer_accumulator_bits: list
+    fpga: object = None
 
 
 def core_table_bytes(graph):
@@ -109,8 +113,11 @@ def integer_entry_code_bytes(graph, plan):
             + extras)
 
 
-def resource_report(graph):
+def resource_report(graph, *, fpga=False, latency_cutoff=None):
     """The :class:`ResourceReport` of an :class:`~skqat.runtime.IntegerMLP`'s C export.
+
+    With ``fpga=True``, also da4ml's estimate of its FPGA logic, pipelined at
+    ``latency_cutoff`` (:func:`~skqat.runtime._fpga.fpga_estimate`).
 
     Examples
     --------
@@ -136,8 +143,13 @@ def resource_report(graph):
                    + CODE_BYTES_PER_INPUT_KIND * kinds)
     macs = sum(layer.n_in * layer.n_out for layer in graph.layers)
     widths = [64 if wide else 32 for wide in plan.wide_accumulator]
+    estimate = None
+    if fpga:
+        from ._fpga import fpga_estimate  # da4ml, imported only when asked for
+
+        estimate = fpga_estimate(graph, latency_cutoff)
     return ResourceReport(flash_bytes=tables + code, table_bytes=tables, code_bytes=code,
                           float_entry_bytes=float_entry, ram_bytes=codes_stack_bytes(graph, plan),
                           macs_per_row=macs, widest_accumulator_bits=max(widths),
-                          layer_accumulator_bits=widths)
+                          layer_accumulator_bits=widths, fpga=estimate)
 
