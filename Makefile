@@ -94,7 +94,7 @@ bench-fields: install
 bench-predict: install
 	$(PY) -m benchmarks.predict_speed --output benchmarks/results
 
-# FPGA: da4ml's LUTs and latency, and every test row run in Verilator (about 15 minutes).
+# FPGA: da4ml's LUTs and latency, and every test row run in Verilator (about 25 minutes).
 bench-fpga: install
 	$(PY) -m benchmarks.fpga --output benchmarks/results
 

@@ -1,8 +1,8 @@
 """FPGA logic of fitted models: LUTs and latency by da4ml, and bit-exact runs in Verilator.
 
 On each task of :mod:`benchmarks.tasks` (seed 0, 6,000 training rows, 2,000
-test rows), the default estimator and three size-budgeted ones (512, 1,024
-and 2,048 bytes). For each fitted model's integer graph:
+test rows), the default estimator and four size-budgeted ones (256, 512,
+1,024 and 2,048 bytes). For each fitted model's integer graph:
 
 * its score on the test rows, hidden width and model-file bytes;
 * da4ml's estimate of the logic (:meth:`IntegerMLP.resource_report` with
@@ -123,7 +123,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--tasks", default=",".join(TASKS))
-    parser.add_argument("--budgets", default="0,512,1024,2048", help="bytes; 0: the defaults")
+    parser.add_argument("--budgets", default="0,256,512,1024,2048",
+                        help="bytes; 0: the defaults")
     parser.add_argument("--max-iter", type=int, default=200)
     parser.add_argument("--latency-cutoff", type=float, default=5.0)
     parser.add_argument("--data-home", default=None)
