@@ -9,6 +9,7 @@ and a pipelined design).
 
 import os
 import tempfile
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,8 @@ from skqat.runtime import IntegerLayer, IntegerMLP
 from .conftest import require
 from .test_runtime import ALL_BITS, _layers_with_pruned_neurons, random_graph
 
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+              pytest.mark.filterwarnings("ignore:This graph's hidden layers requantize")]
 
 SMALL_BITS = np.arange(1, 9)
 
@@ -68,6 +70,20 @@ def code_rows(rng, graph, n):
     codes = rng.integers(-q, q + 1, (n, graph.n_features))
     codes[0], codes[1] = q, -q
     return codes
+
+
+def with_hidden_multipliers(graph, bits):
+    """The graph with its hidden multipliers cut to ``bits`` (and shifts to match)."""
+    layers = []
+    for layer in graph.layers:
+        m, k = layer.multiplier.copy(), layer.shift.copy()
+        if layer.activation_bits is not None:
+            drop = np.minimum(np.maximum([int(x).bit_length() - bits for x in m], 0), k)
+            m, k = m >> drop, k - drop
+        layers.append(IntegerLayer(layer.weights, layer.weight_bits, layer.bias, m, k,
+                                   layer.activation_bits))
+    return IntegerMLP(graph.input_scale, graph.input_offset, graph.input_bits, layers,
+                      graph.output_scale, graph.output_offset, graph.task, graph.classes)
 
 
 def assert_runs_the_graph(result, graph, codes):
@@ -250,3 +266,47 @@ def test_the_emulation_is_da4ml_s_own_row_by_row():
     codes = code_rows(rng, graph, 25).astype(np.float64)
     np.testing.assert_array_equal(run_logic(logic, codes),
                                   np.array([np.asarray(logic(row), dtype=float) for row in codes]))
+
+
+@pytest.mark.parametrize("seed", [11, 12, 22])
+def test_verilator_runs_random_graphs_with_two_hidden_layers(tmp_path, seed):
+    # Saturated hidden codes feeding a second layer, with the 8-bit hidden
+    # multipliers of fitted models.
+    _verilator()
+    rng = np.random.default_rng(seed)
+    graph = with_hidden_multipliers(random_graph(rng, [4, 7, 6, 3], input_bits=6,
+                                                 task="multiclass", bits=SMALL_BITS,
+                                                 float_path=True), 8)
+    codes = code_rows(rng, graph, 3000)
+    result = graph.to_verilog(tmp_path, latency_cutoff=4).simulate(codes)
+    assert_runs_the_graph(result, graph, codes)
+
+
+def test_two_simulations_at_once_both_run_their_own_design(tmp_path):
+    _verilator()
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(7)
+    graphs = [random_graph(rng, [3, 5, 2], input_bits=6, task="multiclass", bits=SMALL_BITS,
+                           float_path=True) for _ in range(2)]
+    exports = [g.to_verilog(tmp_path / str(i)).build(jobs=1) for i, g in enumerate(graphs)]
+    codes = [code_rows(rng, g, 500) for g in graphs]
+    cwd = os.getcwd()
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda i: exports[i].simulate(codes[i]), [0, 1, 0, 1]))
+    for i, result in enumerate(results):
+        assert_runs_the_graph(result, graphs[i % 2], codes[i % 2])
+    assert os.getcwd() == cwd
+
+
+def test_wide_hidden_multipliers_warn_that_the_verilog_needs_checking(tmp_path):
+    fpga_modules()
+    rng = np.random.default_rng(11)
+    wide = random_graph(rng, [4, 7, 6, 3], input_bits=6, task="multiclass", bits=SMALL_BITS,
+                        float_path=True)
+    with pytest.warns(UserWarning, match="Check it with simulate"):
+        wide.to_verilog(tmp_path / "wide")
+    est, _ = _fitted("multiclass")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est.to_integer().to_verilog(tmp_path / "fitted")

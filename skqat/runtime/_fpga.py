@@ -19,6 +19,8 @@ build passes it (``-include``) whenever it is empty. Building also needs
 import os
 import re
 import shutil
+import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,16 @@ from ._fpga_trace import trace_graph
 
 #: Widest port da4ml's Verilator bindings pass (int32 values).
 BINDING_BITS = 32
+
+#: Widest hidden-layer multiplier whose Verilog has been checked against the graph.
+#: Fitted models use 8 bits (:func:`~skqat.runtime._fixed_point.needed_multiplier_bits`);
+#: on synthetic graphs with 16- and 31-bit hidden multipliers, da4ml 0.6's Verilog
+#: disagreed with its own emulation (and the graph) on some graphs in Verilator.
+CHECKED_HIDDEN_MULTIPLIER_BITS = 8
+
+#: da4ml's bindings change the process's working directory while they run a
+#: design, so two simulations (threads) take turns.
+_SIMULATION_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -232,6 +244,15 @@ class VerilogExport:
         from da4ml.codegen import VerilogModel
 
         self.name = _check_name(name)
+        widest = max((int(m).bit_length() for layer in graph.layers[:-1]
+                      for m in layer.multiplier), default=0)
+        if widest > CHECKED_HIDDEN_MULTIPLIER_BITS:
+            warnings.warn(
+                f"This graph's hidden layers requantize with {widest}-bit multipliers; da4ml "
+                f"0.6's Verilog has been found wrong for some graphs with hidden multipliers "
+                f"wider than {CHECKED_HIDDEN_MULTIPLIER_BITS} bits (fitted models use "
+                f"{CHECKED_HIDDEN_MULTIPLIER_BITS}). Check it with simulate() on your rows "
+                "before use.", UserWarning, stacklevel=3)
         self.directory = Path(directory).resolve()
         self._traced = trace_graph(graph)
         self._task = graph.task
@@ -315,6 +336,8 @@ class VerilogExport:
 
         Builds first if :meth:`build` has not run. A pipelined design is fed
         one row per clock and its outputs read ``latency_cycles`` later.
+        da4ml's bindings change the working directory while they run, so
+        simulations in threads of one process run one at a time.
 
         Parameters
         ----------
@@ -330,7 +353,9 @@ class VerilogExport:
             self.build()
         if not len(codes):
             return self._split(np.empty((0, self.n_outputs + self.n_labels)))
-        return self._split(self._model.predict(codes, n_threads=1))
+        with _SIMULATION_LOCK:
+            values = self._model.predict(codes, n_threads=1)
+        return self._split(values)
 
 
 def export_verilog(graph, directory, *, name="skqat_model", latency_cutoff=None):

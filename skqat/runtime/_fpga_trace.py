@@ -12,8 +12,8 @@ one traced operation:
   which da4ml's CMVM optimizer turns into a shared adder tree;
 * the requantization ``floor((acc * M + 2**(k-1)) / 2**k)`` is a constant
   product (shifts and additions), a constant, and a truncation
-  (:func:`requantized`); a hidden neuron then saturates to ``[0, 2**a - 1]``
-  (da4ml's ``SAT``), which is the graph's clip;
+  (:func:`requantized`); a hidden neuron then clips to ``[0, 2**a - 1]`` by
+  two comparisons and multiplexers (:func:`_clip`);
 * after the integer outputs, the class index (binary: ``out > 0``;
   multiclass: the first largest output, as ``argmax``) or one 0/1 port per
   label (multilabel).
@@ -86,15 +86,29 @@ def _layer(codes, layer, max_code):
     trace = _da4ml()
     acc = codes @ layer.weights.T.astype(np.float64) + layer.bias.astype(np.float64)
     acc = np.ravel(acc._vars)
-    scaled = [requantized(a, m, k) for a, m, k in zip(acc, layer.multiplier, layer.shift)]
-    if layer.activation_bits is not None:  # floor, then clip to [0, 2**a - 1]
-        out = [v.quantize(0, int(bits), 0, "SAT", "TRN")
-               for v, bits in zip(scaled, layer.activation_bits)]
-    else:  # output neurons: the port is as wide as the overflow bound says
-        bounds = accumulator_bound(layer.weight_bits, layer.bias, layer.n_in, max_code)
-        out = [v.quantize(1, (((b * int(m)) >> int(k)) + 1).bit_length(), 0, "WRAP", "TRN")
-               for v, b, m, k in zip(scaled, bounds, layer.multiplier, layer.shift)]
+    # The floor, as wide as the overflow bound says: no value wraps.
+    bounds = accumulator_bound(layer.weight_bits, layer.bias, layer.n_in, max_code)
+    out = [requantized(a, m, k).quantize(1, (((b * int(m)) >> int(k)) + 1).bit_length(), 0,
+                                         "WRAP", "TRN")
+           for a, m, k, b in zip(acc, layer.multiplier, layer.shift, bounds)]
+    if layer.activation_bits is not None:
+        out = [_clip(v, (1 << int(bits)) - 1) for v, bits in zip(out, layer.activation_bits)]
     return trace.FixedVariableArray(np.array(out, dtype=object))
+
+
+def _clip(value, top):
+    """``clip(value, 0, top)`` as two comparisons and multiplexers.
+
+    da4ml's own saturating quantization (``SAT``) emulates the same, but its
+    Verilog differs from its emulation on some saturated neurons of deeper
+    graphs (found by simulating random graphs); the comparisons agree.
+    """
+    # The multiplexers are told their output range: da4ml would otherwise keep
+    # the whole range of the unclipped value, and widen every adder after it.
+    step = float(value.step)
+    value = (value < 0).msb_mux(0.0, value, qint=(0.0, max(0.0, float(value.high)), step))
+    return (value > float(top)).msb_mux(float(top), value,
+                                        qint=(0.0, float(min(top, value.high)), step))
 
 
 def _first_largest(values):
