@@ -699,6 +699,13 @@ def test_the_fpga_figures_are_those_of_the_committed_runs():
     assert ahead.loc[("yt_qoe", 3512)].ahead == pytest.approx(0.001)
     assert ahead.loc[("covertype", 4784)].other_best_within == 0.6645
     assert ahead.loc[("covertype", 24755)].other_best_within == 0.729
+    # The FPGA page's build times: 5 to 8 s at 256 B, up to about 3 minutes at 2 KB.
+    builds = fpga[["comb_build_s", "piped_build_s"]]
+    small = builds[fpga.size_budget == 256].to_numpy()
+    assert 4.5 <= small.min() and small.max() < 8.5
+    assert 150 < builds[fpga.size_budget == 2048].to_numpy().max() < 210
+    assert "5 to 8 seconds for the 256 B models" in " ".join(
+        (ROOT / "docs/fpga.md").read_text().split())
     cover = fpga[fpga.task == "covertype"].set_index("size_budget")
     assert (cover.loc[256].luts, cover.loc[512].luts) == (2122, 5395)
     assert (cover.loc[1024].score, cover.loc[2048].score) == (0.729, 0.7275)

@@ -64,9 +64,13 @@ class TracedGraph:
 
     @property
     def port_bits(self):
-        """Widest input or output port, in bits."""
-        widths = [int(np.sum(kif)) for kif in (*self.logic.inp_kifs.T, *self.logic.out_kifs.T)]
-        return max(widths, default=0)
+        """Width in bits that da4ml's Verilator bindings give every input (or output) word.
+
+        As its binder computes it: the largest sign, integer and fraction bits
+        among the input ports, added (and the same for the output ports).
+        """
+        return max(int(np.asarray(kifs).max(axis=1).sum())
+                   for kifs in (self.logic.inp_kifs, self.logic.out_kifs))
 
 
 def requantized(acc, multiplier, shift):
