@@ -5,6 +5,9 @@ On each task of :mod:`benchmarks.tasks`, each seed, the same training rows:
 * ``nmp_size``: NMP-QAT at ``size_budget`` 512 B, 1 KB, 2 KB and 4 KB, as
   shipped (``hidden_layer_sizes="auto"``: as wide as the budget holds at 2
   bits per weight, :func:`skqat.model_selection.starting_width`);
+* ``nmp_cv``: the same budgets with ``alpha`` chosen from 1e-4, 1e-2 and 1 by
+  ``NMPQATClassifierCV`` / ``NMPQATRegressorCV`` on one held-out fifth of the
+  training rows, then refitted on all of them (:func:`cv_estimator`);
 * ``nmp_defaults``: NMP-QAT as shipped; ``nmp_bits``: at bit budgets;
 * ``uniform``: uniform QAT, 1/2/4/8-bit weights (8-bit activations) at widths
   4, 8, 16, 32, 64 and 128;
@@ -37,11 +40,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.compose import TransformedTargetRegressor
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skqat import NMPQATClassifier, NMPQATRegressor
+from skqat import NMPQATClassifier, NMPQATClassifierCV, NMPQATRegressor, NMPQATRegressorCV
 
 from .measure import final_step, hidden_neurons, size_columns
 from .report import (best_within_sizes, markdown_table, paired_difference,
@@ -53,11 +57,16 @@ from .tree_bytes import fit as fit_tree
 
 SIZES = (512, 1024, 2048, 4096)
 WIDTHS = (4, 8, 16, 32, 64, 128)
+#: The penalties ``nmp_cv`` chooses from, on one held-out fifth of the training rows.
+CV_ALPHAS = (1e-4, 1e-2, 1.0)
+#: The families fitted at each size budget.
+NMP_BUDGET_FAMILIES = ("nmp_size", "nmp_cv")
 
 
 def configs():
     """Every configuration: (family, name, estimator parameters); ``None`` is the MLP."""
     out = [("nmp_size", f"size_{s}", dict(size_budget=s)) for s in SIZES]
+    out += [("nmp_cv", f"cv_size_{s}", dict(size_budget=s)) for s in SIZES]
     out.append(("nmp_defaults", "defaults", {}))
     out += [("nmp_bits", "b1.5_a6", dict(bit_budget=1.5, activation_bit_budget=6.0)),
             ("nmp_bits", "b2_a8", dict(bit_budget=2.0, activation_bit_budget=8.0))]
@@ -85,7 +94,9 @@ def _fit_one(job):
                     weight_bits=np.nan, activation_bits=np.nan, living_neurons=np.nan,
                     epochs=np.nan, fit_seconds=time.perf_counter() - start,
                     width=np.nan)
-    if params is None:  # scaled inputs, and the regressor on a standardized target, as skqat
+    if family == "nmp_cv":
+        est = cv_estimator(classify, seed, **params)
+    elif params is None:  # scaled inputs, and the regressor on a standardized target, as skqat
         mlp = MLPClassifier(random_state=seed) if classify else MLPRegressor(random_state=seed)
         est = make_pipeline(StandardScaler(), mlp)
         if not classify:
@@ -102,9 +113,25 @@ def _fit_one(job):
     width, living = hidden_neurons(net)
     return dict(task=task, kind=split.kind, seed=seed, family=family, config=name,
                 budget=(params or {}).get("size_budget", np.nan),
+                alpha=getattr(est, "alpha_", getattr(est, "alpha", np.nan)),
                 score=est.score(split.X_test, split.y_test), size_bytes=sizes["size_bytes"],
                 weight_bits=sizes["weight_bits"], activation_bits=sizes["activation_bits"],
                 living_neurons=living, epochs=net.n_iter_, fit_seconds=seconds, width=width)
+
+
+def cv_estimator(classify, seed, size_budget, **params):
+    """NMP-QAT at ``size_budget``, its ``alpha`` chosen from :data:`CV_ALPHAS`.
+
+    The CV estimator scores each penalty on one held-out fifth of the training
+    rows (stratified for a classifier) and refits the best on all of them;
+    with ``alpha=1e-4`` chosen, the model is ``nmp_size``'s fit. ``params``
+    go to the estimator (a test's short ``max_iter``).
+    """
+    splitter = StratifiedShuffleSplit if classify else ShuffleSplit
+    cls = NMPQATClassifierCV if classify else NMPQATRegressorCV
+    return cls(random_state=seed, bit_budgets=None, size_budgets=[size_budget],
+               alphas=CV_ALPHAS, cv=splitter(n_splits=1, test_size=0.2, random_state=seed),
+               **params)
 
 
 def _surely_too_large(family, params, n_features, n_outputs):
@@ -145,7 +172,7 @@ def frontier(runs, sizes=SIZES):
     pandas.DataFrame
         One row per task, size and family: the configuration, its mean
         score, the spread over seeds (std), and its mean and largest bytes.
-        ``nmp_size`` takes only its fit at that budget.
+        ``nmp_size`` and ``nmp_cv`` take only their fit at that budget.
     """
     per_config = (runs.groupby(["task", "kind", "family", "config"], sort=False)
                   .agg(score=("score", "mean"), spread=("score", "std"),
@@ -154,7 +181,7 @@ def frontier(runs, sizes=SIZES):
                   .reset_index())
     return best_within_sizes(per_config, sizes, limit="max_bytes",
                              columns=["score", "spread", "bytes", "max_bytes"],
-                             budget_family="nmp_size")
+                             budget_families=NMP_BUDGET_FAMILIES)
 
 
 def targets(front, runs):
@@ -235,12 +262,14 @@ def write_report(runs, output, max_train, seeds):
             "split, and `paired_above` asks whether the mean difference exceeds it. For the "
             "4 KB rows `margin` is in points of accuracy or % of R2.\n\n"
             + markdown_table(goals.round(4), list(goals.columns)) + "\n")
-    trees = pd.DataFrame(tree_targets(front, runs, SIZES))
+    trees = pd.DataFrame([row for family in NMP_BUDGET_FAMILIES if family in set(runs.family)
+                          for row in tree_targets(front, runs, SIZES, family)])
     if not trees.empty:
         text += ("\n## Against trees\n\n`paired_difference`: NMP-QAT's mean score minus "
                  "the tree family's on the same splits, with its std over seeds; for the last "
                  "row of a task, the largest drop of the mean score from one size budget to "
-                 "the next (0 when none).\n\n"
+                 "the next (0 when none). `nmp_size`: the defaults at each size budget; "
+                 "`nmp_cv`: the penalty chosen on held-out rows.\n\n"
                  + markdown_table(trees.round(4), list(trees.columns)) + "\n")
     (output / "bytes.md").write_text(text)
     front.round(4).to_csv(output / "bytes_frontier.csv", index=False)

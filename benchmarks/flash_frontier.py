@@ -109,7 +109,7 @@ def frontier(runs, measure="linked", sizes=SIZES):
            .reset_index())
     return best_within_sizes(per, sizes, limit="max_flash",
                              columns=["score", "spread", "flash", "ram", "ops"],
-                             budget_family="nmp_flash" if measure == "linked" else None)
+                             budget_families=("nmp_flash",) if measure == "linked" else ())
 
 
 def paired(runs, front):

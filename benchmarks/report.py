@@ -257,7 +257,7 @@ def plot_score_against_bytes(runs, path, *, x, xlabel, line_family, depth=0.15):
     plt.close(fig)
 
 
-def best_within_sizes(per_config, sizes, *, limit, columns, budget_family=None):
+def best_within_sizes(per_config, sizes, *, limit, columns, budget_families=()):
     """At each size, each family's best configuration whose ``limit`` column fits it.
 
     Parameters
@@ -269,8 +269,8 @@ def best_within_sizes(per_config, sizes, *, limit, columns, budget_family=None):
     limit : str
     columns : list of str
         The columns each row of the result keeps, beside the configuration.
-    budget_family : str or None
-        A family fitted at each size's budget: only its fit at that budget counts.
+    budget_families : tuple of str
+        Families fitted at each size's budget: only their fit at that budget counts.
 
     Returns
     -------
@@ -282,7 +282,7 @@ def best_within_sizes(per_config, sizes, *, limit, columns, budget_family=None):
         for size in sizes:
             for family, f in g.groupby("family", sort=False):
                 fits = f[f[limit] <= size]
-                if family == budget_family:
+                if family in budget_families:
                     fits = fits[fits.budget == size]
                 if len(fits):
                     best = fits.loc[fits.score.idxmax()]

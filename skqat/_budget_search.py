@@ -29,8 +29,8 @@ from ._sklearn_private import (Interval, _check_sample_weight, _fit_context, _sa
 from .model_selection import smallest_within_tolerance
 
 #: The parameters of the CV estimators that the plain estimator does not have.
-SEARCH_PARAMETERS = ("bit_budgets", "activation_bit_budgets", "size_budgets", "cv", "scoring",
-                     "tolerance", "n_jobs")
+SEARCH_PARAMETERS = ("bit_budgets", "activation_bit_budgets", "size_budgets", "alphas", "cv",
+                     "scoring", "tolerance", "n_jobs")
 
 _BUDGETS = ("bit_budget", "activation_bit_budget", "size_budget")
 
@@ -46,6 +46,7 @@ def search_constraints():
         "size_budgets": ["array-like", Interval(Real, 0, None, closed="neither"), None],
         "activation_bit_budgets": ["array-like", Interval(Real, 0, None, closed="neither"),
                                    None],
+        "alphas": ["array-like", None],
         "cv": ["cv_object"],
         "scoring": [str, callable, None],
         "tolerance": [Interval(Real, 0, None, closed="left")],
@@ -62,7 +63,7 @@ def _path_scores(template, X, y, sample_weight, train, test, points, scorer, fol
     weights = None if sample_weight is None else _safe_indexing(sample_weight, train)
     if template.verbose:
         print(f"[fold {fold[0] + 1}/{fold[1]}] budget path over {len(points)} points, "
-              f"{len(train)} training rows", flush=True)
+              f"alpha={template.alpha:g}, {len(train)} training rows", flush=True)
     start = time.perf_counter()
     path = _path_through(template, X_train, y_train, weights, points)
     seconds = (time.perf_counter() - start) / len(points)
@@ -135,13 +136,31 @@ def _path_through(template, X, y, sample_weight, points):
                        size_budgets=[p.size_budget for p in points])
 
 
-def _cv_results(points, folds):
-    """``cv_results_``: one entry per budget point, per-fold scores, means, stds and ranks."""
-    results = {f"param_{name}": np.array([getattr(p, name) for p in points], dtype=object)
+def check_alphas(alphas, alpha):
+    """The penalties to search: ``alphas`` as a list of floats, or ``[alpha]`` when None."""
+    if alphas is None:
+        return [float(alpha)]
+    values = np.asarray(alphas, dtype=float)
+    if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values)) or np.any(
+            values < 0):
+        raise ValueError(f"alphas must be a non-empty list of finite penalties >= 0, such as "
+                         f"[1e-4, 1e-2, 1]; got {alphas!r}. Use None to keep alpha={alpha}.")
+    return values.tolist()
+
+
+def _cv_results(points, alphas, folds):
+    """``cv_results_``: one entry per (alpha, budget point), fold scores, means, stds, ranks.
+
+    ``folds[a][k][i]`` holds the scores of point ``i`` on fold ``k`` with ``alphas[a]``.
+    """
+    grid = [(alpha, point) for alpha in alphas for point in points]
+    results = {f"param_{name}": np.array([getattr(p, name) for _, p in grid], dtype=object)
                for name in _BUDGETS}
-    results["params"] = [p._asdict() for p in points]
+    results["param_alpha"] = np.array([alpha for alpha, _ in grid], dtype=object)
+    results["params"] = [dict(alpha=alpha, **p._asdict()) for alpha, p in grid]
     for metric in ("score", "weight_bits", "activation_bits", "size", "fit_time"):
-        values = np.array([[fold[i][metric] for fold in folds] for i in range(len(points))],
+        values = np.array([[fold[i][metric] for fold in folds[a]]
+                           for a in range(len(alphas)) for i in range(len(points))],
                           dtype=float)
         if metric == "score":
             for k in range(values.shape[1]):
@@ -195,6 +214,7 @@ class BudgetSearchMixin:
         bit_budgets=(1, 1.5, 2, 3, 4, None),
         activation_bit_budgets=None,
         size_budgets=None,
+        alphas=None,
         cv=None,
         scoring=None,
         tolerance=0.0,
@@ -227,6 +247,7 @@ class BudgetSearchMixin:
         self.bit_budgets = bit_budgets
         self.activation_bit_budgets = activation_bit_budgets
         self.size_budgets = size_budgets
+        self.alphas = alphas
         self.cv = cv
         self.scoring = scoring
         self.tolerance = tolerance
@@ -277,19 +298,24 @@ class BudgetSearchMixin:
         X, y, groups = indexable(X, y, groups)
         template = self._template()
         points = path_points(self.bit_budgets, self.activation_bit_budgets, self.size_budgets)
+        alphas = check_alphas(self.alphas, self.alpha)
         cv = check_cv(self.cv, y, classifier=is_classifier(self))
         scorer = check_scoring(template, scoring=self.scoring)
         check_points(self, template, X, y, points)
         splits = list(cv.split(X, y, groups))
-        folds = Parallel(n_jobs=self.n_jobs)(
-            delayed(_path_scores)(template, X, y, sample_weight, train, test, points, scorer,
-                                  (k, len(splits)))
-            for k, (train, test) in enumerate(splits)
+        # One path per penalty and fold, as ElasticNetCV runs one per l1_ratio.
+        runs = Parallel(n_jobs=self.n_jobs)(
+            delayed(_path_scores)(clone(template).set_params(alpha=alpha), X, y, sample_weight,
+                                  train, test, points, scorer, (k, len(splits)))
+            for alpha in alphas for k, (train, test) in enumerate(splits)
         )
-        self.cv_results_ = _cv_results(points, folds)
+        n = len(splits)
+        folds = [runs[a * n:(a + 1) * n] for a in range(len(alphas))]
+        self.cv_results_ = _cv_results(points, alphas, folds)
         refit = smallest_within_tolerance(self.tolerance, score="score", size="size")
         self.best_index_ = refit(self.cv_results_)
-        best_point = points[self.best_index_]
+        best_point = points[self.best_index_ % len(points)]
+        self.alpha_ = alphas[self.best_index_ // len(points)]
         self.bit_budget_ = best_point.bit_budget
         self.activation_bit_budget_ = best_point.activation_bit_budget
         self.size_budget_ = best_point.size_budget
@@ -297,7 +323,7 @@ class BudgetSearchMixin:
         # A fit of its own at the chosen budget, on every row: a path's points
         # trail such fits, a little along bits and most along bytes, where
         # the path prunes (benchmarks/results/budget_path.md, size_path.md).
-        best = clone(template).set_params(**best_point._asdict())
+        best = clone(template).set_params(alpha=self.alpha_, **best_point._asdict())
         best.fit(X, y, sample_weight=sample_weight)
         parameters = set(best.get_params(deep=False))
         for name, value in vars(best).items():

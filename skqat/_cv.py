@@ -1,4 +1,4 @@
-"""NMPQATClassifierCV and NMPQATRegressorCV: the bit or size budget chosen in one fit per fold."""
+"""NMPQATClassifierCV and NMPQATRegressorCV: the budget chosen in one fit per fold and penalty."""
 
 from ._budget_search import BudgetSearchMixin, search_constraints
 from ._classifier import NMPQATClassifier
@@ -6,7 +6,7 @@ from ._regressor import NMPQATRegressor
 
 
 class NMPQATClassifierCV(BudgetSearchMixin, NMPQATClassifier):
-    """NMP-QAT classifier whose bit or size budget is chosen by cross-validated budget paths.
+    """NMP-QAT classifier whose budget (and penalty) is chosen by cross-validated budget paths.
 
     For each fold, one :func:`~skqat.budget_path` gives a model at every
     budget for about the cost of one fit; every point is scored on the
@@ -30,6 +30,13 @@ class NMPQATClassifierCV(BudgetSearchMixin, NMPQATClassifier):
         and give the sizes, e.g. ``size_budgets=[512, 1024, 2048]``. With
         ``hidden_layer_sizes="auto"`` the path starts as wide as its largest
         size budget can spend.
+    alphas : array-like of float or None, default=None
+        L2 penalties to choose from with the budget, as ``ElasticNetCV``
+        chooses ``l1_ratio``: each gets its own path per fold, so the search
+        costs ``len(alphas)`` times as much. None keeps ``alpha``. Over-fitting
+        is what a larger size budget risks on a small or shifting table; a
+        grid such as ``[1e-4, 1e-2, 1]`` lets the folds say how much
+        penalty the budget needs.
     cv : int, cross-validation generator or iterable, default=None
         As in ``GridSearchCV`` (None: 5 folds, stratified). Pass ``groups`` to
         ``fit`` for a grouped splitter (rows of one trace together).
@@ -51,10 +58,13 @@ class NMPQATClassifierCV(BudgetSearchMixin, NMPQATClassifier):
     ----------
     bit_budget_, activation_bit_budget_, size_budget_ : float or None
         The chosen budgets.
+    alpha_ : float
+        The chosen penalty (``alpha`` when ``alphas`` is None).
     cv_results_ : dict of ndarray
-        One entry per budget point, from the largest to the smallest
+        One entry per penalty and budget point: for each of ``alphas`` in
+        turn, the points from the largest budget to the smallest
         (``pandas.DataFrame(cv_results_)`` gives a table):
-        ``param_bit_budget``, ``param_activation_bit_budget``,
+        ``param_alpha``, ``param_bit_budget``, ``param_activation_bit_budget``,
         ``param_size_budget``, ``params``,
         ``split<k>_test_score``, ``mean_test_score``, ``std_test_score``,
         ``rank_test_score``, and the means (and stds) over folds of
@@ -63,7 +73,7 @@ class NMPQATClassifierCV(BudgetSearchMixin, NMPQATClassifier):
         whole path time divided by its points, averaged over the folds (the
         points share one training, so it is not one point's own fit time).
     best_index_ : int
-        Index of the chosen point in ``cv_results_``.
+        Index of the chosen penalty and point in ``cv_results_``.
     n_splits_ : int
         Number of folds.
     weight_bits_, activation_bits_, mean_weight_bits_, mean_activation_bits_, model_size_bytes_
@@ -93,7 +103,7 @@ class NMPQATClassifierCV(BudgetSearchMixin, NMPQATClassifier):
 
 
 class NMPQATRegressorCV(BudgetSearchMixin, NMPQATRegressor):
-    """NMP-QAT regressor whose bit or size budget is chosen by cross-validated budget paths.
+    """NMP-QAT regressor whose budget (and penalty) is chosen by cross-validated budget paths.
 
     For each fold, one :func:`~skqat.budget_path` gives a model at every
     budget for about the cost of one fit; every point is scored on the
@@ -117,6 +127,13 @@ class NMPQATRegressorCV(BudgetSearchMixin, NMPQATRegressor):
         and give the sizes, e.g. ``size_budgets=[512, 1024, 2048]``. With
         ``hidden_layer_sizes="auto"`` the path starts as wide as its largest
         size budget can spend.
+    alphas : array-like of float or None, default=None
+        L2 penalties to choose from with the budget, as ``ElasticNetCV``
+        chooses ``l1_ratio``: each gets its own path per fold, so the search
+        costs ``len(alphas)`` times as much. None keeps ``alpha``. Over-fitting
+        is what a larger size budget risks on a small or shifting table; a
+        grid such as ``[1e-4, 1e-2, 1]`` lets the folds say how much
+        penalty the budget needs.
     cv : int, cross-validation generator or iterable, default=None
         As in ``GridSearchCV`` (None: 5 folds). Pass ``groups`` to
         ``fit`` for a grouped splitter (rows of one trace together).
@@ -138,10 +155,13 @@ class NMPQATRegressorCV(BudgetSearchMixin, NMPQATRegressor):
     ----------
     bit_budget_, activation_bit_budget_, size_budget_ : float or None
         The chosen budgets.
+    alpha_ : float
+        The chosen penalty (``alpha`` when ``alphas`` is None).
     cv_results_ : dict of ndarray
-        One entry per budget point, from the largest to the smallest
+        One entry per penalty and budget point: for each of ``alphas`` in
+        turn, the points from the largest budget to the smallest
         (``pandas.DataFrame(cv_results_)`` gives a table):
-        ``param_bit_budget``, ``param_activation_bit_budget``,
+        ``param_alpha``, ``param_bit_budget``, ``param_activation_bit_budget``,
         ``param_size_budget``, ``params``,
         ``split<k>_test_score``, ``mean_test_score``, ``std_test_score``,
         ``rank_test_score``, and the means (and stds) over folds of
@@ -150,7 +170,7 @@ class NMPQATRegressorCV(BudgetSearchMixin, NMPQATRegressor):
         whole path time divided by its points, averaged over the folds (the
         points share one training, so it is not one point's own fit time).
     best_index_ : int
-        Index of the chosen point in ``cv_results_``.
+        Index of the chosen penalty and point in ``cv_results_``.
     n_splits_ : int
         Number of folds.
     weight_bits_, activation_bits_, mean_weight_bits_, mean_activation_bits_, model_size_bytes_

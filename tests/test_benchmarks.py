@@ -292,6 +292,7 @@ def _bytes_runs():
     for seed, noise in enumerate((0.0, 0.01)):
         for family, config, size, score, budget in [
             ("nmp_size", "size_512", 500, 0.80, 512), ("nmp_size", "size_1024", 1000, 0.85, 1024),
+            ("nmp_cv", "cv_size_512", 500, 0.82, 512),
             ("uniform", "w4_x4", 480, 0.70, np.nan), ("uniform", "w8_x8", 900, 0.85, np.nan),
             ("uniform", "w8_x16", 1500 + 600 * seed, 0.90, np.nan),
             ("float", "float_x100", 9000, 0.88, np.nan), ("mlp", "mlp_x100", 9000, 0.89, np.nan),
@@ -311,6 +312,8 @@ def test_bytes_frontier_takes_each_familys_best_that_fits_on_every_seed():
     # w8_x16 takes 2,100 B on one seed: it fits 2 KB on no seed but the first.
     assert front.loc[(2048, "uniform"), "config"] == "w8_x8"
     assert (2048, "nmp_size") not in front.index  # only a budget's own fit counts
+    assert front.loc[(512, "nmp_cv"), "config"] == "cv_size_512"
+    assert (1024, "nmp_cv") not in front.index
     assert front.loc[(1024, "nmp_size"), "spread"] == pytest.approx(np.std([0.85, 0.86], ddof=1))
     goals = targets(frontier(_bytes_runs(), sizes=(512, 1024, 2048)), _bytes_runs())
     at = goals.set_index(["size", "target"])
@@ -321,20 +324,22 @@ def test_bytes_frontier_takes_each_familys_best_that_fits_on_every_seed():
 
 
 def test_bytes_benchmark_fits_one_of_each_kind(yt_qoe):
-    from benchmarks.bytes_frontier import _fit_one, configs
+    from benchmarks.bytes_frontier import CV_ALPHAS, _fit_one, configs
 
     by_name = {name: (family, params) for family, name, params in configs()}
-    assert {f for f, _ in by_name.values()} == {"nmp_size", "nmp_defaults", "nmp_bits", "uniform",
-                                               "layer", "float", "mlp", "tree", "forest",
-                                               "lightgbm"}
-    for name in ("size_512", "w2_x4", "mlp_x100", "leaves_8"):
+    assert {f for f, _ in by_name.values()} == {"nmp_size", "nmp_cv", "nmp_defaults", "nmp_bits",
+                                               "uniform", "layer", "float", "mlp", "tree",
+                                               "forest", "lightgbm"}
+    for name in ("size_512", "cv_size_512", "w2_x4", "mlp_x100", "leaves_8"):
         family, params = by_name[name]
         if params is not None and family not in ("tree", "forest", "lightgbm"):
             params = {**params, "max_iter": 3}
         row = _fit_one(("yt_qoe", 0, family, name, params, 400, 200))
         assert np.isfinite(row["score"]) and row["size_bytes"] > 0
-        if name == "size_512":
-            assert row["size_bytes"] <= 512
+        if name.endswith("size_512"):
+            assert row["size_bytes"] <= 512 and row["budget"] == 512
+        if name == "cv_size_512":  # the penalty the held-out rows chose
+            assert row["alpha"] in CV_ALPHAS
 
 
 def test_bytes_readme_table_marks_the_better_family():
@@ -584,7 +589,7 @@ def test_the_pages_reading_against_trees_is_what_the_committed_runs_say():
     goals = pd.DataFrame(tree_targets(frontier(runs), runs, SIZES))
     vs_trees = goals[~goals.target.str.startswith("a larger")]
     ahead = {(r.task, r.size) for r in vs_trees.itertuples() if r.paired_difference >= 0}
-    assert ahead == ({("covertype", s) for s in SIZES} | {("yt_qoe", 512), ("yt_qoe", 1024)}
+    assert ahead == ({("covertype", s) for s in SIZES} | {("yt_qoe", 512)}
                      | {("california", 512)})
     behind = vs_trees[vs_trees.paired_difference < 0]
     assert behind.other_config.str.startswith("lgbm").all()  # a small LightGBM, every time
@@ -603,6 +608,38 @@ def test_the_pages_reading_against_trees_is_what_the_committed_runs_say():
     assert f"(by up to {-drop.paired_difference:.4f} of R2, from {low} to {high})" in page
     others = goals[goals.target.str.startswith("a larger") & (goals.task != "ucc_5g")]
     assert (others.met == "yes").all()
+
+
+def test_the_pages_reading_of_the_chosen_penalty_is_what_the_committed_runs_say():
+    from benchmarks.bytes_frontier import CV_ALPHAS, SIZES, frontier
+    from benchmarks.report import paired_difference
+    from benchmarks.tree_bytes import tree_targets
+
+    runs = pd.read_csv(ROOT / "benchmarks/results/bytes_runs.csv")
+    cv = runs[runs.family == "nmp_cv"]
+    assert len(cv) == 4 * 4 * 3 and (cv.size_bytes <= cv.budget).all()
+    assert set(cv.alpha) <= set(CV_ALPHAS)
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    five_g = cv[cv.task == "ucc_5g"]
+    assert (five_g[five_g.budget >= 1024].alpha == 1.0).all()  # "alpha=1 ... on every seed"
+    gains = [paired_difference(runs, "ucc_5g", f"cv_size_{s}", f"size_{s}")[0]
+             for s in (1024, 2048, 4096)]
+    assert "scores rise by {:.4f}, {:.4f} and {:.4f} of R2".format(*gains) in page
+    means = five_g.groupby("budget").score.mean()
+    assert "to {:.4f}, {:.4f}, {:.4f} and {:.4f} from 512 B".format(*means) in page
+    from_1k = means[means.index >= 1024]
+    assert from_1k.max() - from_1k.min() <= 0.0003  # "level from 1 KB on, within 0.0003"
+    goals = pd.DataFrame(tree_targets(frontier(runs), runs, SIZES, "nmp_cv"))
+    behind = -goals[(goals.task == "ucc_5g") & ~goals.target.str.startswith("a larger")
+                    ].paired_difference
+    assert (behind > 0).all()
+    assert f"by {behind[behind.index[1:]].min():.4f} to {behind.max():.4f}" in page
+    level = [abs(paired_difference(runs, t, f"cv_size_{s}", f"size_{s}")[0])
+             for t in ("yt_qoe", "california") for s in SIZES]
+    assert f"by at most {max(level):.4f} either way" in page
+    cost = [-paired_difference(runs, "covertype", f"cv_size_{s}", f"size_{s}")[0]
+            for s in SIZES]
+    assert min(cost) > 0 and f"it costs {min(cost):.4f} to {max(cost):.4f}" in page
 
 
 def test_the_benchmarks_page_readings_of_the_2_bit_table_and_the_schedule():

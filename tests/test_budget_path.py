@@ -104,6 +104,38 @@ def test_cv_estimator_chooses_refits_and_reports(data):
     assert not hasattr(cv_est, "partial_fit")
 
 
+
+def test_cv_estimator_chooses_the_penalty_with_the_budget():
+    # Pure noise: the fold scores must prefer the strong penalty (a model near the
+    # mean) to the weak one, which fits the noise of 20 features from 160 rows.
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(160, 20)), rng.normal(size=160)
+    params = dict(hidden_layer_sizes=(32,), max_iter=60, random_state=0, cv=3)
+    cv_est = NMPQATRegressorCV(bit_budgets=[2, None], alphas=[1e-4, 30.0], **params).fit(X, y)
+    results = pd.DataFrame(cv_est.cv_results_)
+    assert results.param_alpha.tolist() == [1e-4, 1e-4, 30.0, 30.0]
+    assert results.param_bit_budget.tolist() == [None, 2, None, 2]
+    assert [p["alpha"] for p in results.params] == results.param_alpha.tolist()
+    best = int(results.mean_test_score.argmax())
+    assert cv_est.best_index_ == best and cv_est.alpha_ == 30.0
+    assert cv_est.alpha_ == results.param_alpha[best]
+    assert cv_est.bit_budget_ == results.param_bit_budget[best]
+    assert results.mean_test_score[best] > results.mean_test_score[:2].max()
+    # The fitted model is a plain fit at the chosen penalty and budget.
+    plain = NMPQATRegressorCV._plain(hidden_layer_sizes=(32,), max_iter=60, random_state=0,
+                                     alpha=cv_est.alpha_, bit_budget=cv_est.bit_budget_)
+    np.testing.assert_array_equal(cv_est.predict(X), plain.fit(X, y).predict(X))
+    assert cv_est.alpha == 0.0001  # the parameter itself is left as given
+    # Without alphas, alpha is the only penalty and alpha_ reports it.
+    one = NMPQATRegressorCV(bit_budgets=[2], alpha=0.5, **params).fit(X, y)
+    assert one.alpha_ == 0.5 and one.cv_results_["param_alpha"].tolist() == [0.5]
+
+
+@pytest.mark.parametrize("alphas", [[], [-1.0, 1.0], [[1e-4, 1.0]], [np.nan]])
+def test_cv_estimator_refuses_bad_alphas_before_fitting(data, alphas):
+    with pytest.raises(ValueError, match="alphas must be a non-empty list of finite penalties"):
+        NMPQATClassifierCV(bit_budgets=[2], alphas=alphas, cv=2).fit(*data)
+
 def test_cv_estimator_in_a_pipeline_with_groups_pickles_and_parallel_folds_agree():
     X, y = make_regression(n_samples=300, n_features=6, noise=5, random_state=0)
     groups = np.repeat(np.arange(10), 30)
