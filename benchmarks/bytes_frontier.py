@@ -6,8 +6,8 @@ On each task of :mod:`benchmarks.tasks`, each seed, the same training rows:
   shipped (``hidden_layer_sizes="auto"``: as wide as the budget holds at 2
   bits per weight, :func:`skqat.model_selection.starting_width`);
 * ``nmp_cv``: the same budgets with ``alpha`` chosen from 1e-4, 1e-2 and 1 by
-  ``NMPQATClassifierCV`` / ``NMPQATRegressorCV`` on one held-out fifth of the
-  training rows, then refitted on all of them (:func:`cv_estimator`);
+  ``NMPQATClassifierCV`` / ``NMPQATRegressorCV`` (3-fold cross-validation of
+  the training rows), then refitted on all of them (:func:`cv_estimator`);
 * ``nmp_defaults``: NMP-QAT as shipped; ``nmp_bits``: at bit budgets;
 * ``uniform``: uniform QAT, 1/2/4/8-bit weights (8-bit activations) at widths
   4, 8, 16, 32, 64 and 128;
@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.compose import TransformedTargetRegressor
-from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -57,7 +57,7 @@ from .tree_bytes import fit as fit_tree
 
 SIZES = (512, 1024, 2048, 4096)
 WIDTHS = (4, 8, 16, 32, 64, 128)
-#: The penalties ``nmp_cv`` chooses from, on one held-out fifth of the training rows.
+#: The penalties ``nmp_cv`` chooses from by 3-fold cross-validation.
 CV_ALPHAS = (1e-4, 1e-2, 1.0)
 #: The families fitted at each size budget.
 NMP_BUDGET_FAMILIES = ("nmp_size", "nmp_cv")
@@ -122,15 +122,15 @@ def _fit_one(job):
 def cv_estimator(classify, seed, size_budget, **params):
     """NMP-QAT at ``size_budget``, its ``alpha`` chosen from :data:`CV_ALPHAS`.
 
-    The CV estimator scores each penalty on one held-out fifth of the training
-    rows (stratified for a classifier) and refits the best on all of them;
-    with ``alpha=1e-4`` chosen, the model is ``nmp_size``'s fit. ``params``
-    go to the estimator (a test's short ``max_iter``).
+    The CV estimator scores each penalty by 3-fold cross-validation on the
+    training rows (shuffled; stratified for a classifier) and refits the best
+    on all of them; with ``alpha=1e-4`` chosen, the model is ``nmp_size``'s
+    fit. ``params`` go to the estimator (a test's short ``max_iter``).
     """
-    splitter = StratifiedShuffleSplit if classify else ShuffleSplit
+    splitter = StratifiedKFold if classify else KFold
     cls = NMPQATClassifierCV if classify else NMPQATRegressorCV
     return cls(random_state=seed, bit_budgets=None, size_budgets=[size_budget],
-               alphas=CV_ALPHAS, cv=splitter(n_splits=1, test_size=0.2, random_state=seed),
+               alphas=CV_ALPHAS, cv=splitter(n_splits=3, shuffle=True, random_state=seed),
                **params)
 
 
@@ -269,7 +269,7 @@ def write_report(runs, output, max_train, seeds):
                  "the tree family's on the same splits, with its std over seeds; for the last "
                  "row of a task, the largest drop of the mean score from one size budget to "
                  "the next (0 when none). `nmp_size`: the defaults at each size budget; "
-                 "`nmp_cv`: the penalty chosen on held-out rows.\n\n"
+                 "`nmp_cv`: the penalty chosen by 3-fold cross-validation.\n\n"
                  + markdown_table(trees.round(4), list(trees.columns)) + "\n")
     (output / "bytes.md").write_text(text)
     front.round(4).to_csv(output / "bytes_frontier.csv", index=False)

@@ -99,7 +99,7 @@ def tree_targets(front, runs, sizes, family="nmp_size"):
     """NMP-QAT against the trees: the best tree up to 2 KB, LightGBM above, bigger budgets.
 
     ``family`` is the NMP-QAT family fitted at each size budget (``nmp_size``:
-    the defaults; ``nmp_cv``: the penalty chosen on held-out rows).
+    the defaults; ``nmp_cv``: the penalty chosen by cross-validation).
     """
     out = []
     for task in dict.fromkeys(front.task):
