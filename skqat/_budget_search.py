@@ -140,7 +140,10 @@ def check_alphas(alphas, alpha):
     """The penalties to search: ``alphas`` as a list of floats, or ``[alpha]`` when None."""
     if alphas is None:
         return [float(alpha)]
-    values = np.asarray(alphas, dtype=float)
+    try:
+        values = np.asarray(alphas, dtype=float)
+    except (TypeError, ValueError):
+        values = np.array([np.nan])
     if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values)) or np.any(
             values < 0):
         raise ValueError(f"alphas must be a non-empty list of finite penalties >= 0, such as "

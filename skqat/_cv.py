@@ -49,7 +49,8 @@ class NMPQATClassifierCV(BudgetSearchMixin, NMPQATClassifier):
         within that much of the best, as
         :class:`~skqat.model_selection.smallest_within_tolerance` does.
     n_jobs : int or None, default=None
-        Folds run in parallel (joblib; None is 1). Results do not depend on it.
+        Folds (and penalties) run in parallel (joblib; None is 1). Results do
+        not depend on it.
     hidden_layer_sizes, alpha, batch_size, learning_rate_init, max_iter, shuffle, random_state, tol, verbose, warm_start, early_stopping, validation_fraction, n_iter_no_change, bit_price, activation_bit_price, weight_bits, activation_bits, input_bits, granularity, quantize, strength_learning_rate, gate_temperature, device, n_threads
         As in :class:`NMPQATClassifier` (same defaults), for every fit of the search.
         ``warm_start`` has no effect: every path trains afresh.
@@ -146,7 +147,8 @@ class NMPQATRegressorCV(BudgetSearchMixin, NMPQATRegressor):
         within that much of the best, as
         :class:`~skqat.model_selection.smallest_within_tolerance` does.
     n_jobs : int or None, default=None
-        Folds run in parallel (joblib; None is 1). Results do not depend on it.
+        Folds (and penalties) run in parallel (joblib; None is 1). Results do
+        not depend on it.
     hidden_layer_sizes, alpha, batch_size, learning_rate_init, max_iter, shuffle, random_state, tol, verbose, warm_start, early_stopping, validation_fraction, n_iter_no_change, bit_price, activation_bit_price, weight_bits, activation_bits, input_bits, granularity, quantize, strength_learning_rate, gate_temperature, device, n_threads
         As in :class:`NMPQATRegressor` (same defaults), for every fit of the search.
         ``warm_start`` has no effect: every path trains afresh.

@@ -129,9 +129,20 @@ def test_cv_estimator_chooses_the_penalty_with_the_budget():
     # Without alphas, alpha is the only penalty and alpha_ reports it.
     one = NMPQATRegressorCV(bit_budgets=[2], alpha=0.5, **params).fit(X, y)
     assert one.alpha_ == 0.5 and one.cv_results_["param_alpha"].tolist() == [0.5]
+    # The trade-off plot draws one line per penalty.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from skqat import plot_tradeoff
+
+    fig = plot_tradeoff(cv_est.cv_results_, size="size", group_by="alpha",
+                        chosen=cv_est.best_index_)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["chosen", "alpha = 0.0001", "alpha = 30.0"]
+    matplotlib.pyplot.close(fig)
 
 
-@pytest.mark.parametrize("alphas", [[], [-1.0, 1.0], [[1e-4, 1.0]], [np.nan]])
+@pytest.mark.parametrize("alphas", [[], [-1.0, 1.0], [[1e-4, 1.0]], [np.nan], ["strong"]])
 def test_cv_estimator_refuses_bad_alphas_before_fitting(data, alphas):
     with pytest.raises(ValueError, match="alphas must be a non-empty list of finite penalties"):
         NMPQATClassifierCV(bit_budgets=[2], alphas=alphas, cv=2).fit(*data)
