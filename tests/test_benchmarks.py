@@ -338,7 +338,7 @@ def test_bytes_benchmark_fits_one_of_each_kind(yt_qoe):
         assert np.isfinite(row["score"]) and row["size_bytes"] > 0
         if name.endswith("size_512"):
             assert row["size_bytes"] <= 512 and row["budget"] == 512
-        if name == "cv_size_512":  # the penalty the held-out rows chose
+        if name == "cv_size_512":  # the penalty the folds chose
             assert row["alpha"] in CV_ALPHAS
 
 

@@ -104,7 +104,6 @@ def test_cv_estimator_chooses_refits_and_reports(data):
     assert not hasattr(cv_est, "partial_fit")
 
 
-
 def test_cv_estimator_chooses_the_penalty_with_the_budget():
     # Pure noise: the fold scores must prefer the strong penalty (a model near the
     # mean) to the weak one, which fits the noise of 20 features from 160 rows.
@@ -143,22 +142,30 @@ def test_cv_estimator_chooses_the_penalty_with_the_budget():
 
 
 @pytest.mark.parametrize("alphas", [[], [-1.0, 1.0], [[1e-4, 1.0]], [np.nan], ["strong"]])
-def test_cv_estimator_refuses_bad_alphas_before_fitting(data, alphas):
+def test_cv_estimator_refuses_bad_alphas_before_fitting(data, alphas, monkeypatch):
+    from skqat import _budget_search
+
+    def no_fold(*args, **kwargs):
+        raise AssertionError("a fold's path ran before alphas was checked")
+
+    monkeypatch.setattr(_budget_search, "_path_scores", no_fold)
     with pytest.raises(ValueError, match="alphas must be a non-empty list of finite penalties"):
         NMPQATClassifierCV(bit_budgets=[2], alphas=alphas, cv=2).fit(*data)
+
 
 def test_cv_estimator_in_a_pipeline_with_groups_pickles_and_parallel_folds_agree():
     X, y = make_regression(n_samples=300, n_features=6, noise=5, random_state=0)
     groups = np.repeat(np.arange(10), 30)
     model = make_pipeline(StandardScaler(), NMPQATRegressorCV(
-        hidden_layer_sizes=(8,), bit_budgets=[1.5, 3], cv=GroupKFold(3), max_iter=15,
-        random_state=0))
+        hidden_layer_sizes=(8,), bit_budgets=[1.5, 3], alphas=[1e-4, 1.0], cv=GroupKFold(3),
+        max_iter=15, random_state=0))
     serial = model.fit(X, y, nmpqatregressorcv__groups=groups)
     parallel = clone(model).set_params(nmpqatregressorcv__n_jobs=2).fit(
         X, y, nmpqatregressorcv__groups=groups)
     for key in ("mean_test_score", "mean_test_weight_bits", "mean_test_size"):
         np.testing.assert_array_equal(serial[-1].cv_results_[key], parallel[-1].cv_results_[key])
     np.testing.assert_array_equal(serial.predict(X), parallel.predict(X))
+    assert serial[-1].alpha_ == parallel[-1].alpha_
     restored = pickle.loads(pickle.dumps(serial))
     np.testing.assert_array_equal(restored.predict(X), serial.predict(X))
 
