@@ -6,6 +6,7 @@ any training range, and the widest fan-in the runtime supports.
 """
 
 import math
+import pickle
 import re
 import shutil
 import subprocess
@@ -60,12 +61,15 @@ def reference_outputs(graph, X):
 
 
 def random_graph(rng, sizes, input_bits=8, task="regression", classes=None, bits=ALL_BITS,
-                 float_path=False):
+                 float_path=False, product_bits=None):
     """A valid graph with random per-neuron bit-widths drawn from ``bits``.
 
     ``float_path`` picks multipliers narrow enough for the runtime's float64
     requantization; otherwise they take all the int64 room (31 bits).
+    ``product_bits`` overrides both: multipliers keep ``bound * M`` below
+    ``2**product_bits`` for the layer's widest bound (24: float32's).
     """
+    product_bits = product_bits or (53 if float_path else 62)
     layers, max_code = [], 2 ** (input_bits - 1) - 1
     typical_code = max_code / 2
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -79,7 +83,7 @@ def random_graph(rng, sizes, input_bits=8, task="regression", classes=None, bits
         half = min(typical // 4, 2**31 - 1)
         bias = rng.integers(-half, half + 1, n_out)
         bound = n_in * qmax.max() * max_code + typical
-        m_bits = min(31, (52 if float_path else 61) - int(bound).bit_length())
+        m_bits = max(1, min(31, product_bits - 1 - int(bound).bit_length()))
         mult = rng.integers(2 ** (m_bits - 1), 2**m_bits, n_out)
         # Shifts that bring a typical accumulator to the top of the next codes'
         # range, give or take a few bits: codes at zero, mid-range and saturated.
@@ -94,6 +98,27 @@ def random_graph(rng, sizes, input_bits=8, task="regression", classes=None, bits
     return IntegerMLP(rng.normal(0, 20, n_features), rng.normal(0, 5, n_features), input_bits,
                       layers, rng.uniform(0.01, 1, sizes[-1]), rng.normal(0, 1, sizes[-1]), task,
                       classes)
+
+
+def widen_some_multipliers(rng, graph):
+    """``graph`` with some neurons' multiplier and shift ``e`` bits wider (the same factor).
+
+    A few neurons then leave float32's room, or float64's, for the
+    runtime's other paths, within the int64 bound.
+    """
+    layers = []
+    for layer, bounds in zip(graph.layers, graph.accumulator_bounds()):
+        mult, shift = layer.multiplier.astype(np.int64), layer.shift.astype(np.int64)
+        for j, bound in enumerate(bounds):
+            room = min(30 - int(mult[j]).bit_length(), fp.MAX_SHIFT - int(shift[j]),
+                       fp.PRODUCT_BITS - 2 - int(bound).bit_length() - int(mult[j]).bit_length())
+            if room > 0 and rng.random() < 0.3:
+                e = int(rng.integers(1, room + 1))
+                mult[j], shift[j] = mult[j] << e, shift[j] + e
+        layers.append(IntegerLayer(layer.weights, layer.weight_bits, layer.bias, mult, shift,
+                                   layer.activation_bits))
+    return IntegerMLP(graph.input_scale, graph.input_offset, graph.input_bits, layers,
+                      graph.output_scale, graph.output_offset, graph.task, graph.classes)
 
 
 def extreme_rows(rng, n_features, n_rows, non_finite=False):
@@ -115,8 +140,9 @@ def test_runtime_matches_plain_integer_reference(seed, float_path):
     rng = np.random.default_rng(seed)
     sizes = [int(rng.integers(1, 12))] + list(rng.integers(1, 24, int(rng.integers(1, 4)))) + [3]
     graph = random_graph(rng, sizes, input_bits=int(rng.integers(2, 17)), float_path=float_path)
-    if float_path:  # the runtime's float64 requantization, one product per layer
-        assert all(layer.multiplier is None for layer in graph._folded.layers)
+    if float_path:  # one product per layer, int64 only where float32 leaves a few neurons
+        assert all(layer.requantization is None or layer.weights.dtype == np.float32
+                   for layer in graph._folded.layers)
     X = extreme_rows(rng, sizes[0], 40)
     expected = reference_outputs(graph, X)
     np.testing.assert_array_equal(graph.decision_function(X), expected)
@@ -128,14 +154,76 @@ def test_runtime_matches_plain_integer_reference(seed, float_path):
 @given(seed=st.integers(0, 2**32 - 1), float_path=st.booleans())
 def test_the_folded_layers_compute_the_plain_integers(seed, float_path):
     # One product per layer (scale and constant folded in, neurons grouped by
-    # activation bits, float or int64 requantization) gives the integers of
-    # the plain implementation, on any graph.
+    # activation bits, float or int64 requantization; some neurons' wider
+    # multipliers mix both in a layer) gives the integers of the plain
+    # implementation, on any graph.
     rng = np.random.default_rng(seed)
     sizes = [int(rng.integers(1, 12))] + list(rng.integers(1, 24, int(rng.integers(1, 4)))) + [3]
-    graph = random_graph(rng, sizes, input_bits=int(rng.integers(2, 17)),
-                         float_path=float_path)
+    graph = widen_some_multipliers(rng, random_graph(
+        rng, sizes, input_bits=int(rng.integers(2, 17)), float_path=float_path))
     X = extreme_rows(rng, sizes[0], 12)
     np.testing.assert_array_equal(graph.decision_function(X), reference_outputs(graph, X))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_float32_products_compute_the_plain_integers(seed):
+    # Narrow weights and codes keep the accumulators below 2**24 (float32
+    # products); multipliers near float32's room fold some neurons and leave
+    # others to int64, in hidden and output layers alike.
+    rng = np.random.default_rng(seed)
+    sizes = [int(rng.integers(1, 12))] + list(rng.integers(1, 24, int(rng.integers(1, 4)))) + [3]
+    graph = widen_some_multipliers(rng, random_graph(
+        rng, sizes, input_bits=int(rng.integers(2, 9)), bits=np.arange(1, 9),
+        product_bits=int(rng.integers(20, 27))))
+    X = extreme_rows(rng, sizes[0], 12)
+    np.testing.assert_array_equal(graph.decision_function(X), reference_outputs(graph, X))
+
+
+def test_each_layer_runs_in_float32_where_its_integers_fit():
+    rng = np.random.default_rng(4)
+    graph = random_graph(rng, [10, 40, 3], input_bits=8, bits=np.arange(1, 5), product_bits=24)
+    first = graph.layers[0]
+    # Five neurons whose multiplier (10 bits more, the shift too) leaves float32's room.
+    wider = np.arange(40) % 8 == 3
+    hidden = IntegerLayer(first.weights, first.weight_bits, first.bias,
+                          np.where(wider, first.multiplier * 1024, first.multiplier),
+                          np.where(wider, first.shift + 10, first.shift), first.activation_bits)
+    outputs = {
+        # Within float32's reach; one multiplier beyond its room: int64 for that one.
+        "float32": IntegerLayer(rng.integers(-7, 8, (3, 40)), [4] * 3, [5, -3, 0],
+                                [3, 2**20, 5], [0, 16, 1]),
+        # Beyond float32's reach (the biases): float64, where all three fold.
+        "float64": IntegerLayer(rng.integers(-2**15 + 1, 2**15, (3, 40)), [16] * 3,
+                                [2**25, 5, -2**26], [1] * 3, [0] * 3),
+    }
+    X = extreme_rows(rng, 10, 40)
+    for precision, output in outputs.items():
+        graph = IntegerMLP(graph.input_scale, graph.input_offset, 8, [hidden, output],
+                           [1.0] * 3, [0.0] * 3, "regression")
+        top, bottom = graph._folded.layers
+        # The hidden layer's other neurons fold into a float32 product; those
+        # five into a float64 one beside it.
+        assert graph._plans[0].reach.max() < 2**24 and top.weights.dtype == np.float32
+        assert len(top.side.weights) == 5 and top.requantization is None
+        assert len(top.weights) == 40 - 5 + 1  # and the ones row
+        assert bottom.weights.dtype == np.dtype(precision)
+        int64_rows = [] if bottom.requantization is None else bottom.requantization.rows
+        assert list(int64_rows) == ([1] if precision == "float32" else [])
+        expected = reference_outputs(graph, X)
+        np.testing.assert_array_equal(graph.decision_function(X), expected)
+        assert len(np.unique(expected, axis=0)) > 1
+
+
+def test_a_pickled_graph_rebuilds_its_plans(classifier_graph):
+    # The plans derive from the layers: not stored, rebuilt on loading.
+    state = classifier_graph.__getstate__()
+    assert "_plans" not in state and "_folded" not in state
+    copy = pickle.loads(pickle.dumps(classifier_graph))
+    X = np.random.default_rng(0).normal(0, 3, (50, classifier_graph.n_features))
+    np.testing.assert_array_equal(copy.decision_function(X),
+                                  classifier_graph.decision_function(X))
+    np.testing.assert_array_equal(copy.predict(X), classifier_graph.predict(X))
 
 
 def test_runtime_matches_reference_at_the_widest_fan_in():

@@ -43,6 +43,8 @@ MAX_SHIFT = 61
 PRODUCT_BITS = 62
 #: float64 holds every integer below ``2**FLOAT_EXACT_BITS`` exactly.
 FLOAT_EXACT_BITS = 53
+#: float32 holds every integer below ``2**FLOAT32_EXACT_BITS`` exactly.
+FLOAT32_EXACT_BITS = 24
 #: Bits a multiplier keeps below the last bit of the largest result it scales.
 #: Training never sees the multiplier (its requantization is real-valued), so
 #: a finer one only reproduces an unrounded scale more closely: 4 bits (a
@@ -132,7 +134,16 @@ def needed_multiplier_bits(bound, real, max_result=None):
 
 def exact_in_float64(bound, multiplier, shift):
     """Whether ``|v| * M + 2**k`` stays below ``2**53`` (float64 computes it exactly)."""
-    return int(bound) * int(multiplier) + (1 << int(shift)) < 1 << FLOAT_EXACT_BITS
+    return exact_in_float(bound, multiplier, shift, significand_bits=FLOAT_EXACT_BITS)
+
+
+def exact_in_float(bound, multiplier, shift, *, significand_bits):
+    """Whether ``|v| * M + 2**k`` stays below ``2**significand_bits``.
+
+    24 for float32, 53 for float64: a requantization within that bound is
+    computed without rounding in that precision (:class:`~skqat.runtime._folded.FoldedLayers`).
+    """
+    return int(bound) * int(multiplier) + (1 << int(shift)) < 1 << int(significand_bits)
 
 
 def quantize_multiplier(real, n_bits):

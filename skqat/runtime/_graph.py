@@ -31,15 +31,17 @@ code of a layer (``Q`` for the first, ``2**max(a) - 1`` after), and
 and the multiplier is given at most ``61 - bit_length(A_j)`` bits, so
 ``|acc_j * M_j| + 2**k_j < 2**62``: int64 never overflows.
 
-numpy computes these integers in float64 where that is exact, because BLAS
-and float ufuncs are much faster than int64 arithmetic: :data:`MAX_FAN_IN`
+numpy computes these integers in floating point where that is exact, because
+BLAS and float ufuncs are much faster than int64 arithmetic: :data:`MAX_FAN_IN`
 keeps every ``A_j`` below ``2**48``, so every partial sum of the matrix
 product is an integer float64 represents exactly, whatever the summation
-order; and the requantization runs in float64 when ``A_j * M_j + 2**k_j <
-2**53`` (see :class:`~skqat.runtime._layer.LayerPlan`), in int64 otherwise. The results equal the
-int64 computation bit for bit (the test suite checks them against a plain
-integer implementation); the C export computes in 32 bits wherever the
-bound proves it fits (:mod:`~skqat.runtime._device_plan`).
+order (in float32 where a tighter bound from the layer's weights is below
+``2**24``); and the requantization runs in the same precision where its
+product with ``M_j`` stays below ``2**53`` (``2**24``), in int64 otherwise
+(see :mod:`~skqat.runtime._folded`). The results equal the int64 computation bit
+for bit (the test suite checks them against a plain integer
+implementation); the C export computes in 32 bits wherever the bound
+proves it fits (:mod:`~skqat.runtime._device_plan`).
 """
 
 import numpy as np
@@ -114,9 +116,28 @@ class IntegerMLP:
         self.classes = None if classes is None else np.asarray(classes)
         self.raw_inputs = raw_inputs
         check_graph(self)
-        self._plans = [LayerPlan(layer, bounds)
-                       for layer, bounds in zip(self.layers, self.accumulator_bounds())]
+        self._plan()
+
+    def _plan(self):
+        # How the layers compute: derived from the layers alone.
+        self._plans, max_codes = [], np.full(self.n_features, 2 ** (self.input_bits - 1) - 1)
+        for layer, bounds in zip(self.layers, self.accumulator_bounds()):
+            self._plans.append(LayerPlan(layer, bounds, max_codes))
+            if layer.activation_bits is not None:
+                max_codes = (1 << layer.activation_bits.astype(np.int64)) - 1
         self._folded = FoldedLayers(self._plans)
+
+    def __getstate__(self):
+        # The plans derive from the layers: rebuilt when unpickled (by the
+        # runtime that loads them), not stored twice.
+        state = dict(self.__dict__)
+        state.pop("_plans", None)
+        state.pop("_folded", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._plan()
 
     # ------------------------------------------------------------ building
     @classmethod

@@ -284,13 +284,33 @@ class LayerPlan:
     scale + const``, with ``scale = M 2**-k`` and ``const = (B M +
     2**(k-1)) 2**-k``, is computed without any rounding (each term and the
     sum are multiples of ``2**-k`` below ``2**53 * 2**-k``), so its floor is
-    the int64 result. Otherwise it runs in int64. The numpy runtime
-    (:class:`~skqat.runtime._folded.FoldedLayers`) and the ONNX export
-    compute with these constants.
+    the int64 result. Otherwise it runs in int64. The ONNX export computes
+    with these constants; the numpy runtime
+    (:class:`~skqat.runtime._folded.FoldedLayers`) also runs a layer in
+    float32 where its ``reach`` allows.
+
+    Parameters
+    ----------
+    layer : IntegerLayer
+    bounds : list of int
+        The graph's bound ``A_j`` of each neuron's accumulator.
+    max_codes : ndarray of int, shape (n_in,)
+        The largest magnitude of each input code.
+
+    Attributes
+    ----------
+    reach : ndarray of int64, shape (n_out,)
+        ``sum_i |W_ji| X_i + |B_j|`` (``X_i`` the input's largest code), at
+        most ``A_j``: a bound on every partial sum of the neuron's
+        accumulation, in any order.
     """
 
-    def __init__(self, layer, bounds):
+    def __init__(self, layer, bounds, max_codes):
         self.layer = layer
+        # The accumulators' tighter bound, from the weights themselves: every
+        # partial sum of a neuron's products and bias is at most its reach.
+        self.reach = (np.abs(layer.weights.astype(np.int64)) @ np.asarray(max_codes, np.int64)
+                      + np.abs(layer.bias.astype(np.int64)))
         self.weights = np.ascontiguousarray(layer.weights.T, dtype=np.float64)
         self.in_float = all(fp.exact_in_float64(b, m, k) for b, m, k
                             in zip(bounds, layer.multiplier, layer.shift))
