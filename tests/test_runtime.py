@@ -215,6 +215,17 @@ def test_each_layer_runs_in_float32_where_its_integers_fit():
         assert len(np.unique(expected, axis=0)) > 1
 
 
+def test_forward_codes_refuses_codes_beyond_the_input_bits(classifier_graph):
+    X = np.random.default_rng(0).normal(0, 3, (20, classifier_graph.n_features))
+    codes = classifier_graph.quantize_input(X)
+    np.testing.assert_array_equal(classifier_graph.forward_codes(codes),
+                                  classifier_graph.decision_function(X))
+    top = 2 ** (classifier_graph.input_bits - 1) - 1
+    codes[3, 1] = -top - 1
+    with pytest.raises(ValueError, match=rf"within \[-{top}, {top}\]"):
+        classifier_graph.forward_codes(codes)
+
+
 def test_a_pickled_graph_rebuilds_its_plans(classifier_graph):
     # The plans derive from the layers: not stored, rebuilt on loading.
     state = classifier_graph.__getstate__()

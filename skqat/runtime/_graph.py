@@ -288,12 +288,25 @@ class IntegerMLP:
         Parameters
         ----------
         codes : ndarray of int, shape (n_samples, n_features)
+            Signed codes within ``+-(2**(input_bits - 1) - 1)``, as
+            :meth:`quantize_input` gives them.
 
         Returns
         -------
         ndarray of int64, shape (n_samples, n_outputs)
+
+        Raises
+        ------
+        ValueError
+            If a code is beyond the input bit-width (the graph's overflow
+            bound, and its exactness, assume it is not).
         """
-        return self._layers_forward(np.asarray(codes, dtype=np.int64)).astype(np.int64)
+        codes = np.asarray(codes, dtype=np.int64)
+        top = 2 ** (self.input_bits - 1) - 1
+        if codes.size and np.abs(codes).max() > top:
+            raise ValueError(f"Input codes must lie within [-{top}, {top}] (input_bits="
+                             f"{self.input_bits}); quantize_input(X) gives them from rows.")
+        return self._layers_forward(codes).astype(np.int64)
 
     def _layers_forward(self, h):
         # Every dense layer in turn: the plans' integers, one product per layer.
