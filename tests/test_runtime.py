@@ -140,7 +140,7 @@ def test_runtime_matches_plain_integer_reference(seed, float_path):
     rng = np.random.default_rng(seed)
     sizes = [int(rng.integers(1, 12))] + list(rng.integers(1, 24, int(rng.integers(1, 4)))) + [3]
     graph = random_graph(rng, sizes, input_bits=int(rng.integers(2, 17)), float_path=float_path)
-    if float_path:  # one product per layer, int64 only where float32 leaves a few neurons
+    if float_path:  # float64 folds every neuron: only a float32 output layer leaves some
         assert all(layer.requantization is None or layer.weights.dtype == np.float32
                    for layer in graph._folded.layers)
     X = extreme_rows(rng, sizes[0], 40)

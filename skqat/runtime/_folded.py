@@ -183,7 +183,7 @@ def fold_layer(plan, columns, input_float32):
 
 
 class FoldedLayers:
-    """Every layer of a graph as one product (module docstring).
+    """Every layer of a graph as its products (module docstring).
 
     Parameters
     ----------
