@@ -113,3 +113,33 @@ def test_a_fit_that_ends_while_another_runs_restores_nothing_under_it():
         assert seen == [1] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)
+
+
+def test_a_fit_joining_running_fits_trains_on_their_count_in_its_own_thread():
+    # torch keeps a count per thread (OpenMP's): a worker thread that ran torch
+    # on 2 threads keeps 2, whatever another thread set, until it sets its own.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    a_in, b_done, seen = threading.Event(), threading.Event(), []
+
+    def fit_a():
+        with torch_threads(1):
+            a_in.set()
+            assert b_done.wait(60)
+
+    def fit_b():
+        torch.set_num_threads(2)  # this worker thread ran torch on 2 threads before
+        assert a_in.wait(60)
+        with torch_threads(1):  # joins A's setting
+            seen.append(torch.get_num_threads())
+        b_done.set()
+
+    try:
+        threads = [threading.Thread(target=fit_a), threading.Thread(target=fit_b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)

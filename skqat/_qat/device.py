@@ -23,12 +23,17 @@ def resolve_device(device):
 class _ThreadSetting:
     """Torch's thread count shared by the fits running at once in this process.
 
-    ``torch.set_num_threads`` is process-wide: a fit that restored the count
-    when it ended changed it under another fit still running (joblib's
-    threading backend, a Dask worker with several threads). Here the first
-    fit to enter sets the count and the last to leave restores it; a fit
-    that asks for another count waits until the fits using the current one
-    have left, so that each runs on the count it asked for.
+    ``torch.set_num_threads`` reaches the whole process (the BLAS threads,
+    the count new threads start from): a fit that restored the count when it
+    ended changed it under another fit still running (joblib's threading
+    backend, a Dask worker with several threads). Here the first fit to
+    enter sets the count and the last to leave restores it; a fit that asks
+    for another count waits until the fits using the current one have left,
+    so that each runs on the count it asked for. The count is also each
+    thread's own (OpenMP keeps one per thread): a worker thread that ran
+    torch before keeps its old count, so a fit joining running ones sets
+    the shared count in its own thread too (and leaves it so: restoring it
+    would reach the fits still running).
     """
 
     def __init__(self):
@@ -43,6 +48,8 @@ class _ThreadSetting:
             self._cond.wait_for(lambda: self._active == 0 or self._count == n_threads)
             if self._active == 0:
                 self._previous, self._count = torch.get_num_threads(), n_threads
+                torch.set_num_threads(n_threads)
+            elif torch.get_num_threads() != n_threads:  # this thread's own count
                 torch.set_num_threads(n_threads)
             self._active += 1
         try:
