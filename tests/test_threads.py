@@ -84,11 +84,28 @@ def test_n_threads_trains_on_the_threads_asked_for_and_waits_for_other_counts(th
     assert {n for counts in thread_counts.values() for n in counts} == {2}
 
 
+def _run_from_two_threads(*targets):
+    """Run ``targets`` in threads of their own, the process set to 2 torch threads.
+
+    Returns the process's count once they have ended; the count from before
+    is restored afterwards.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        threads = [threading.Thread(target=t) for t in targets]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return torch.get_num_threads()
+    finally:
+        torch.set_num_threads(previous)
+
+
 def test_a_fit_that_ends_while_another_runs_restores_nothing_under_it():
     # The order that raced: B enters (saves 2), A enters, B leaves, A leaves.
     # Saved and restored per fit, A saved B's 1 and left the process on 1 thread.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(2)
     b_in, a_in, b_out, seen = threading.Event(), threading.Event(), threading.Event(), []
 
     def fit_b():
@@ -104,22 +121,12 @@ def test_a_fit_that_ends_while_another_runs_restores_nothing_under_it():
             assert b_out.wait(60)
             seen.append(torch.get_num_threads())
 
-    try:
-        threads = [threading.Thread(target=fit_b), threading.Thread(target=fit_a)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert seen == [1] and torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(previous)
+    assert _run_from_two_threads(fit_b, fit_a) == 2 and seen == [1]
 
 
 def test_a_fit_joining_running_fits_trains_on_their_count_in_its_own_thread():
     # torch keeps a count per thread (OpenMP's): a worker thread that ran torch
     # on 2 threads keeps 2, whatever another thread set, until it sets its own.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(2)
     a_in, b_done, seen = threading.Event(), threading.Event(), []
 
     def fit_a():
@@ -134,12 +141,4 @@ def test_a_fit_joining_running_fits_trains_on_their_count_in_its_own_thread():
             seen.append(torch.get_num_threads())
         b_done.set()
 
-    try:
-        threads = [threading.Thread(target=fit_a), threading.Thread(target=fit_b)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert seen == [1] and torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(previous)
+    assert _run_from_two_threads(fit_a, fit_b) == 2 and seen == [1]
