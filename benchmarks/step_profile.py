@@ -39,7 +39,7 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 from torch.profiler import ProfilerActivity, profile, record_function
 
-from skqat._qat import layers, network, penalties, ste, training
+from skqat._qat import layers, network, objectives, penalties, ste, tape, training
 from skqat._qat.data import TrainData
 
 from .step_cost import BATCH, SHAPES, load_shape, make
@@ -53,9 +53,15 @@ REST = "rest of the step"
 SCOPES = [
     (training._Trainer, "_step", STEP),
     (TrainData, "rows", "batch rows"),
+    # The float network's layers run through autograd; the quantized ones run
+    # their functions directly (the tape), under the same names.
     (layers.QuantLinear, "forward", "dense layers, forward"),
+    (ste.QuantLinearFunction, "forward", "dense layers, forward"),
     (layers.QuantReLU, "forward", "activations, forward"),
+    (ste.QuantReLUFunction, "forward", "activations, forward"),
     (torch.Tensor, "backward", "backward: autograd engine and loss"),
+    (objectives.TaskLoss, "batch", "loss and its gradient"),
+    (tape.Tape, "backward", "backward: chaining the layers"),
     (ste.QuantLinearFunction, "backward", "dense layers, backward"),
     (ste.QuantReLUFunction, "backward", "activations, backward"),
     (penalties.BitCosts, "add_gradients", "budget penalty gradients"),
@@ -65,7 +71,7 @@ SCOPES = [
     (layers._LearnedBits, "levels", "levels: checks"),
     (layers, "build_levels", "levels: rebuilds"),
 ]
-PARTS = [part for *_, part in SCOPES[1:]] + [REST]
+PARTS = list(dict.fromkeys(part for *_, part in SCOPES[1:])) + [REST]
 
 
 @contextlib.contextmanager
@@ -75,7 +81,7 @@ def scopes(wrap):
     try:
         for owner, attr, name in SCOPES:
             original = owner.__dict__[attr]
-            if isinstance(original, staticmethod):  # an autograd function's backward
+            if isinstance(original, staticmethod):  # an autograd function's pass
                 setattr(owner, attr, staticmethod(wrap(original.__func__, name)))
             else:
                 setattr(owner, attr, wrap(original, name))

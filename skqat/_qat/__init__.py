@@ -11,12 +11,15 @@ runtime (``skqat/runtime/``) runs the exported graph with numpy alone.
   it reads, without a tensor operation on CPU);
 * ``ste``: the hard-forward, surrogate-backward autograd functions (a fused
   dense layer and quantized ReLU, their backward passes written out);
+* ``tape``: a training step's pass through those functions without the
+  autograd engine (the same operations, bit for bit);
 * ``layers`` and ``network``: the quantized MLP and its numpy export;
 * ``budget`` and ``projection``: the budget controller and the final projection;
 * ``size``: a network's bytes (exact, estimated, expected) for the size budget;
 * ``penalties``: what the budgets and prices add to the objective;
 * ``data``: the training rows as the loop sees them;
-* ``objectives``: the losses and validation scores of the tasks;
+* ``objectives``: the losses (with a batch's gradient written out) and the
+  validation scores of the tasks;
 * ``training``: the two-phase training loop and ``partial_fit``'s increment;
 * ``optim``: the fused Adam (its groups and their rates), its step without
   ``torch.optim``'s wrappers, and its state;

@@ -82,7 +82,8 @@ class TrainData:
         """Input codes of the rows ``idx`` (an int64 tensor), as a float32 tensor."""
         if isinstance(self.codes, SparseRows):
             return self.codes.encode(idx.cpu().numpy(), self.device)
-        return self.codes[idx]
+        # index_select, not indexing: a third of the time on a batch's rows.
+        return self.codes.index_select(0, idx)
 
     def blocks(self):
         """``(rows, codes)`` over the whole data set, in blocks that bound the memory."""

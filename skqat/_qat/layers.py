@@ -132,10 +132,13 @@ class QuantLinear(_LearnedBits):
     def forward(self, codes, in_step):
         if not self.quantized:
             return F.linear(codes, self.weight, self.bias)
-        return QuantLinearFunction.apply(codes, self.weight, self.bias, self.strength, in_step,
-                                         self.levels(), self.temperature,
-                                         self.gradient_sum if self.collect_gradients else None,
-                                         self.host_strength)
+        return QuantLinearFunction.apply(*self.function_inputs(codes, in_step))
+
+    def function_inputs(self, codes, in_step):
+        """The arguments of :class:`~skqat._qat.ste.QuantLinearFunction` (quantized layers)."""
+        return (codes, self.weight, self.bias, self.strength, in_step, self.levels(),
+                self.temperature, self.gradient_sum if self.collect_gradients else None,
+                self.host_strength)
 
 
 class QuantReLU(_LearnedBits):
@@ -181,8 +184,12 @@ class QuantReLU(_LearnedBits):
     def forward(self, y):
         if not self.quantized:
             return F.relu(y), torch.ones((), device=y.device)
-        codes = QuantReLUFunction.apply(y, self.step, self.strength, self.levels(),
-                                        self.temperature, self.revive, self.host_strength)
+        codes = QuantReLUFunction.apply(*self.function_inputs(y))
         # The step itself, not a detached copy (one operation fewer): the next
         # layer's function returns no gradient for it, which flows through the codes.
         return codes, self.step
+
+    def function_inputs(self, y):
+        """The arguments of :class:`~skqat._qat.ste.QuantReLUFunction` (quantized layers)."""
+        return (y, self.step, self.strength, self.levels(), self.temperature, self.revive,
+                self.host_strength)

@@ -19,20 +19,97 @@ def _check(task):
 
 
 def loss_function(task):
-    """Per-sample loss ``f(output, target)`` of ``task``.
+    """Per-sample loss of ``task``: a :class:`TaskLoss`, ``f(output, target)``.
 
     Binary and multilabel: logistic loss of the logits (summed over labels);
     multiclass: cross-entropy; regression: half the squared error, averaged
     over outputs (scikit-learn's MLP losses).
     """
     _check(task)
-    if task == "binary":
-        return lambda out, t: F.binary_cross_entropy_with_logits(out[:, 0], t, reduction="none")
-    if task == "multilabel":
-        return lambda out, t: F.binary_cross_entropy_with_logits(out, t, reduction="none").sum(1)
-    if task == "multiclass":
-        return lambda out, t: F.cross_entropy(out, t, reduction="none")
-    return lambda out, t: 0.5 * (out - t).pow(2).mean(1)
+    return TaskLoss(task)
+
+
+class TaskLoss:
+    """The training loss of one task: per-sample values, and a batch's with its gradient.
+
+    Calling it gives the per-sample loss (an autograd graph when the output
+    requires a gradient). :meth:`batch` gives the batch's (weighted) mean and
+    its gradient with respect to the output, written out: the training step
+    runs its network's backward passes without the autograd engine
+    (``tape.py``), and these are the operations autograd's backward runs,
+    in the same order, so the gradients are the same bit for bit.
+
+    Parameters
+    ----------
+    task : str
+        One of :data:`TASKS`.
+    """
+
+    def __init__(self, task):
+        _check(task)
+        self.task = task
+
+    def __call__(self, out, target):
+        if self.task == "binary":
+            return F.binary_cross_entropy_with_logits(out[:, 0], target, reduction="none")
+        if self.task == "multilabel":
+            return F.binary_cross_entropy_with_logits(out, target, reduction="none").sum(1)
+        if self.task == "multiclass":
+            return F.cross_entropy(out, target, reduction="none")
+        return 0.5 * (out - target).pow(2).mean(1)
+
+    @torch.no_grad()
+    def batch(self, out, target, weight=None):
+        """The batch's loss and its gradient with respect to ``out``.
+
+        Parameters
+        ----------
+        out : torch.Tensor of shape (n_samples, n_outputs)
+            The network's output.
+        target : torch.Tensor
+            Encoded targets of the rows.
+        weight : torch.Tensor of shape (n_samples,) or None
+            Sample weights: the loss is ``sum(w * l) / sum(w)``; None is the
+            plain mean.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            0-d.
+        grad : torch.Tensor of the shape of ``out``
+        """
+        task = self.task
+        if task == "binary":
+            per_sample = F.binary_cross_entropy_with_logits(out[:, 0], target, reduction="none")
+        elif task == "multilabel":
+            per_sample = F.binary_cross_entropy_with_logits(out, target, reduction="none").sum(1)
+        elif task == "multiclass":
+            # cross_entropy is log_softmax then nll_loss: the backward needs the first.
+            log_p = torch.log_softmax(out, 1)
+            per_sample = F.nll_loss(log_p, target, reduction="none")
+        else:
+            diff = out - target
+            per_sample = 0.5 * diff.pow(2).mean(1)
+        # d loss / d per-sample loss: 1 / n, or w / sum(w) (autograd's order).
+        one = torch.ones((), dtype=out.dtype, device=out.device)
+        if weight is None:
+            loss, dl = per_sample.mean(), one / len(out)
+        else:
+            total = weight.sum().clamp_min(1e-12)
+            loss, dl = (per_sample * weight).sum() / total, (one / total).mul(weight)
+        if task == "binary":
+            grad = (out.sigmoid() - target.unsqueeze(1)).mul_(
+                dl.unsqueeze(1) if dl.dim() else dl)
+        elif task == "multilabel":
+            grad = (out.sigmoid() - target).mul_(dl.unsqueeze(1) if dl.dim() else dl)
+        elif task == "multiclass":
+            grad_log_p = torch.ops.aten.nll_loss_backward(
+                dl.expand(len(out)), log_p, target, None, 0, -100, one)
+            grad = torch.ops.aten._log_softmax_backward_data(grad_log_p, log_p, 1, out.dtype)
+        else:
+            per_output = (dl * 0.5).div_(out.shape[1])
+            grad = diff.mul_(2).mul_(per_output.unsqueeze(1) if per_output.dim() else per_output)
+        return loss, grad
 
 
 def _weighted_mean(values, weight):

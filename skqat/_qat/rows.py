@@ -7,6 +7,7 @@ depends on the bits alone. :func:`weight_rows` builds them as a
 (:class:`RowsMemory`); ``quantizers.py`` computes with them.
 """
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -146,24 +147,34 @@ def weight_rows(bits, dtype=torch.float32, device=None, memory=None, fan_in=None
     if isinstance(bits, torch.Tensor):
         device, bits = bits.device, bits.cpu().numpy()
     bits = np.asarray(bits, dtype=np.int64)
-    values = _ROW_TABLE[:, bits]
     one_bit, clip = bits == 1, _STEP_CLIP[bits]
     per_fan_in = {}
     if memory is None:
         tensors = {name: host_constant(v[..., None] if name in _COLUMNS else v, dtype, device)
-                   for name, v in zip(_ROW_NAMES, values)}
-    else:
-        block = np.zeros((len(_ROW_NAMES) + 2,) + bits.shape)
-        block[:len(_ROW_NAMES)] = values
+                   for name, v in zip(_ROW_NAMES, _ROW_TABLE[:, bits])}
+    else:  # one gather from a table per bit-width, one write (a layer's levels changed)
+        memory.block.write(_block_table(fan_in)[:, bits])
         if fan_in is not None:
-            block[len(_ROW_NAMES):] = _fan_in_scales(clip, one_bit, fan_in)
             per_fan_in[fan_in] = memory.scales
-        memory.block.write(block)
         tensors = memory.tensors
-    qmax = values[0]
-    same = bits.size and bits.min() == bits.max() > 1
+    # How many rows have each bit-width: every flag below in one pass.
+    counts = np.bincount(bits.reshape(-1), minlength=_QMAX.size)
+    same = bits.size and counts.max() == bits.size and bits.flat[0] > 1
     return WeightRows(
         bits=host_constant(bits, torch.int64, device), clip=clip, one_bit=one_bit,
-        any_zero=bool((bits == 0).any()), any_one_bit=bool(one_bit.any()),
-        all_one_bit=bool(one_bit.all()), same_qmax=float(qmax.flat[0]) if same else None,
+        any_zero=bool(counts[0]), any_one_bit=bool(counts[1]),
+        all_one_bit=bool(counts[1] == bits.size),
+        same_qmax=float(_QMAX[bits.flat[0]]) if same else None,
         _per_fan_in=per_fan_in, **tensors)
+
+
+@functools.lru_cache(maxsize=None)
+def _block_table(fan_in):
+    # Per bit-width (a column), what RowsMemory's block holds: the constants
+    # of _ROW_TABLE, then the fan-in's scales (zeros without a fan-in).
+    table = np.zeros((len(_ROW_NAMES) + 2, _QMAX.size))
+    table[:len(_ROW_NAMES)] = _ROW_TABLE
+    if fan_in is not None:
+        table[len(_ROW_NAMES):] = _fan_in_scales(_STEP_CLIP, np.arange(_QMAX.size) == 1, fan_in)
+    table.flags.writeable = False  # cached: shared by every layer of this fan-in
+    return table
