@@ -79,8 +79,9 @@ class _LearnedBits(nn.Module):
             # Written into the layer's own tensors: the previous levels are out of date.
             memo = build_levels(level, self.candidates, self.n_neurons, self._kind, s.dtype,
                                 device=s.device, memory=memory, fan_in=self._fan_in)
-            self._levels = memo
-        self._levels_key = key
+        # Plain attributes, set past nn.Module's __setattr__ (its checks cost
+        # more than the rest of a check of the levels).
+        self.__dict__.update(_levels=memo, _levels_key=key)
         return memo
 
     def bits(self):

@@ -26,6 +26,10 @@ from .host import HostTensor, host_constant
 from .rows import RowsMemory, WeightRows, weight_rows
 
 
+# The largest activation code 2^b - 1 of every bit-width b a candidate may have.
+_ACTIVATION_QMAX = 2.0 ** np.arange(64) - 1
+
+
 @dataclass(frozen=True)
 class Levels:
     """The levels of ``n`` neurons and what they fix.
@@ -154,12 +158,15 @@ def build_levels(level, table, n_neurons, kind, dtype=torch.float32, device=None
         memory = LevelMemory(n_neurons, kind, dtype, device)
     table = np.asarray(table, dtype=np.int64)
     k = len(table)
-    lv = np.broadcast_to(level, (n_neurons,))
-    exists = np.stack([lv > 0, lv < k - 1])
+    # Every neuron's level (one strength for the layer: the same for all).
+    # np.array of a list, not np.stack: a rebuild is a few dozen small numpy
+    # calls, and their overhead is its cost.
+    lv = level if level.size == n_neurons else np.full(n_neurons, level[0])
+    exists = np.array([lv > 0, lv < k - 1])
     sides = [i for i in (0, 1) if exists[i].any()]
-    side_level = np.stack([np.maximum(lv - 1, 0), np.minimum(lv + 1, k - 1)])[sides]
+    side_level = np.array([np.maximum(lv - 1, 0), np.minimum(lv + 1, k - 1)])[sides]
     # Transition k sits at threshold k / K: the one below is k = level, above k = level + 1.
-    side_threshold = np.stack([lv, lv + 1])[sides] / k
+    side_threshold = np.array([lv, lv + 1])[sides] / k
     bits, side_bits = table[lv], table[side_level]
     if kind == "weight":
         def rows(b, i):
@@ -169,7 +176,7 @@ def build_levels(level, table, n_neurons, kind, dtype=torch.float32, device=None
                      side_weight=tuple(rows(b, i + 1) for i, b in enumerate(side_bits)),
                      scratch=Scratch(memory.scratch, memory.scratch_rows))
     else:
-        qmax, side_qmax = 2.0 ** bits - 1, 2.0 ** side_bits - 1
+        qmax, side_qmax = _ACTIVATION_QMAX[bits], _ACTIVATION_QMAX[side_bits]
         n_sides = len(sides)
         if n_sides:  # the first n_sides rows: the views below show no others
             for held, values in ((memory.side_low, np.minimum(side_qmax, qmax)),
