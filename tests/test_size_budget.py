@@ -278,6 +278,59 @@ def test_raise_within_only_raises_living_neurons_and_keeps_the_budget(data, room
         assert np.all((np.asarray(c)[old] == 0) <= (lv == old))  # pruned stays pruned
 
 
+def _raise_by_scanning(levels, candidates, harm, fits, cost):
+    # The rule of raise_within written as a plain scan of every layer at every
+    # move (as it was first written): the reference its faster loop must equal.
+    levels = [np.asarray(lv).copy() for lv in levels]
+    blocked = [np.zeros(lv.size, dtype=bool) for lv in levels]
+    while True:
+        best, choice = 0.0, None
+        for li, lv in enumerate(levels):
+            cand = np.asarray(candidates[li])
+            movable = (cand[lv] > 0) & (lv < len(cand) - 1) & ~blocked[li]
+            if not movable.any():
+                continue
+            idx = np.arange(lv.size)
+            gain = np.maximum(harm[li][idx, lv] - harm[li][idx, np.minimum(lv + 1, len(cand) - 1)],
+                              0.0)
+            ratio = np.where(movable, gain / np.maximum(cost(levels, li), 1e-12), -np.inf)
+            j = int(np.argmax(ratio))
+            if ratio[j] > best:
+                best, choice = ratio[j], (li, j)
+        if choice is None:
+            return levels
+        li, j = choice
+        levels[li][j] += 1
+        if not fits(levels):
+            levels[li][j] -= 1
+            blocked[li][j] = True
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), room=st.floats(0, 200), bits_cost=st.booleans(),
+       tied=st.booleans())
+def test_raise_within_makes_the_moves_of_a_scan_of_every_layer(data, room, bits_cost, tied):
+    cands = [(0, 1, 2, 4, 8), (1, 2, 4), (1, 2, 4, 8)]
+    levels, harm = _random_layers(data, cands)
+    if tied:  # equal ratios everywhere: the first layer, then the first neuron, wins
+        harm = [np.tile(np.linspace(1.0, 0.0, len(c)), (lv.size, 1))
+                for lv, c in zip(levels, cands)]
+    fan_in = [5.0, 7.0, 3.0]
+    limit = estimated_bytes(levels, cands, 5, [3.0, 2.0, 1.0]) + room
+
+    def fits(lv):
+        return estimated_bytes(lv, cands, 5, [3.0, 2.0, 1.0]) <= limit
+
+    def cost(lv, li):  # the projection's: the bits (or bytes) one level up adds
+        c = np.asarray(cands[li], dtype=float)
+        added = (c[np.minimum(lv[li] + 1, len(c) - 1)] - c[lv[li]]) * fan_in[li]
+        return added if bits_cost else added / 8.0
+
+    expected = _raise_by_scanning(levels, cands, harm, fits, cost)
+    for a, b in zip(raise_within(levels, cands, harm, fits, cost), expected):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_remapped_strengths_keep_every_bit_width():
     old, new = (1, 2, 4, 8), (0, 1, 2, 4, 8)
     strengths = np.array([0.1, 0.3, 0.6, 0.9], dtype=np.float32)

@@ -220,8 +220,9 @@ def raise_within(levels, candidates, harm, fits, cost):
     """Raise neuron levels greedily while ``fits`` holds: spend what a budget leaves.
 
     Each move raises one living neuron by one level; the move taken is the
-    one that cuts the most harm per unit of ``cost``, among those after which
-    ``fits`` still holds. Pruned neurons stay pruned.
+    one that cuts the most harm per unit of ``cost`` (ties: the first layer,
+    then the first neuron), among those after which ``fits`` still holds.
+    Pruned neurons stay pruned.
 
     Parameters
     ----------
@@ -231,7 +232,8 @@ def raise_within(levels, candidates, harm, fits, cost):
         ``fits(levels)`` -> bool: whether every budget holds.
     cost : callable
         ``cost(levels, layer)`` -> ndarray: what raising each neuron of the
-        layer by one level costs (bytes or weighted bits), positive.
+        layer by one level costs (bytes or weighted bits), positive; it may
+        depend on that layer's levels, not on another layer's.
 
     Returns
     -------
@@ -239,25 +241,36 @@ def raise_within(levels, candidates, harm, fits, cost):
         New levels (copies); each neuron only moves up.
     """
     levels = [np.asarray(lv).copy() for lv in levels]
-    blocked = [np.zeros(lv.size, dtype=bool) for lv in levels]
-    while True:
-        best, choice = 0.0, None
-        for li, lv in enumerate(levels):
-            cand = np.asarray(candidates[li])
-            movable = (cand[lv] > 0) & (lv < len(cand) - 1) & ~blocked[li]
-            if not movable.any():
-                continue
-            idx = np.arange(lv.size)
-            gain = np.maximum(harm[li][idx, lv] - harm[li][idx, np.minimum(lv + 1, len(cand) - 1)],
-                              0.0)
-            ratio = np.where(movable, gain / np.maximum(cost(levels, li), 1e-12), -np.inf)
-            j = int(np.argmax(ratio))
-            if ratio[j] > best:
-                best, choice = ratio[j], (li, j)
-        if choice is None:
-            return levels
-        li, j = choice
+    # Every neuron's harm cut per cost, layer after layer in one array (argmax
+    # takes the first maximum: the tie rule above). A move changes only its
+    # own layer's ratios, so each move recomputes one layer, not all: a
+    # network of a thousand neurons makes a thousand moves.
+    ratios = [_raise_ratios(levels, candidates, harm, cost, li) for li in range(len(levels))]
+    offsets = np.cumsum([0] + [r.size for r in ratios])
+    flat = np.concatenate(ratios) if ratios else np.zeros(0)
+    while flat.size:
+        k = int(np.argmax(flat))
+        if not flat[k] > 0.0:
+            break
+        li = int(np.searchsorted(offsets, k, side="right")) - 1
+        j = k - offsets[li]
         levels[li][j] += 1
-        if not fits(levels):
+        if fits(levels):
+            blocked = np.isneginf(flat[offsets[li]:offsets[li + 1]])
+            flat[offsets[li]:offsets[li + 1]] = np.where(
+                blocked, -np.inf, _raise_ratios(levels, candidates, harm, cost, li))
+        else:
             levels[li][j] -= 1
-            blocked[li][j] = True
+            flat[k] = -np.inf  # blocked for good
+    return levels
+
+
+def _raise_ratios(levels, candidates, harm, cost, li):
+    # Harm removed per unit of cost by raising each neuron of layer li; -inf
+    # where it cannot rise (pruned, at the top, or no number).
+    lv, cand = levels[li], np.asarray(candidates[li])
+    idx = np.arange(lv.size)
+    gain = np.maximum(harm[li][idx, lv] - harm[li][idx, np.minimum(lv + 1, len(cand) - 1)], 0.0)
+    ratio = gain / np.maximum(cost(levels, li), 1e-12)
+    movable = (cand[lv] > 0) & (lv < len(cand) - 1) & ~np.isnan(ratio)
+    return np.where(movable, ratio, -np.inf)
