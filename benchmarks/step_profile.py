@@ -8,8 +8,8 @@ scope, and each method is fitted twice:
 
 * timed: each scope adds its own wall time (the parts inside it, such as a
   level check inside a layer's forward, count where they belong; what no
-  part covers, the loss, the zeroing of the gradients, the L2 term and the
-  loop, is the rest), and of ``--rounds`` fits the one with the fastest
+  part covers, the zeroing of the gradients, the L2 term, the loop and the
+  float step's loss, is the rest), and of ``--rounds`` fits the one with the fastest
   step is kept; the wrappers cost about a microsecond each, some twenty
   per step;
 * under torch's profiler, which only counts the tensor operations each part
