@@ -112,6 +112,28 @@ class TaskLoss:
         return loss, grad
 
 
+def batch_mean(per_sample, weight):
+    """A batch's loss: the mean of ``per_sample``, weighted by ``weight`` unless it is None."""
+    if weight is None:
+        return per_sample.mean()
+    return (per_sample * weight).sum() / weight.sum().clamp_min(1e-12)
+
+
+def batch_loss_and_gradient(loss_fn, out, target, weight=None):
+    """A batch's loss (detached, 0-d) and its gradient with respect to ``out``.
+
+    Written out for a :class:`TaskLoss`; any other per-sample ``loss_fn``
+    goes through autograd on the output alone. ``weight`` as in :func:`batch_mean`.
+    """
+    if isinstance(loss_fn, TaskLoss):
+        return loss_fn.batch(out, target, weight)
+    with torch.enable_grad():
+        out = out.detach().requires_grad_()
+        loss = batch_mean(loss_fn(out, target), weight)
+        grad, = torch.autograd.grad(loss, out)
+    return loss.detach(), grad
+
+
 def _weighted_mean(values, weight):
     return float((values * weight).sum() / weight.sum().clamp_min(1e-12))
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .objectives import TaskLoss
+from .objectives import batch_loss_and_gradient, batch_mean
 from .optim import OptimizerState, adam_moments, adam_step, build_adam, restore_adam
 from .penalties import BitCosts
 from .projection import enforce_size, project_network
@@ -114,13 +114,6 @@ def _non_finite_error(what, settings):
     )
 
 
-def _batch_mean(per_sample, weight):
-    # The plain mean, or the mean weighted by the rows' sample weights.
-    if weight is None:
-        return per_sample.mean()
-    return (per_sample * weight).sum() / weight.sum().clamp_min(1e-12)
-
-
 # Along a stream, the activation steps learn this much slower (see train_increment).
 _STREAM_STEP_RATE = 0.1
 
@@ -171,10 +164,10 @@ class _Trainer:
         if net.quantized:  # the layers' backward passes chained without the engine
             with torch.no_grad():
                 out, tape = record_forward(net, rows, d.in_step)
-                data_loss, grad_out = self._loss_and_gradient(out, target, weight)
+                data_loss, grad_out = batch_loss_and_gradient(self.loss_fn, out, target, weight)
                 tape.backward(grad_out)
         else:
-            data_loss = _batch_mean(self.loss_fn(net(rows, d.in_step), target), weight)
+            data_loss = batch_mean(self.loss_fn(net(rows, d.in_step), target), weight)
             data_loss.backward()
             data_loss = data_loss.detach()
         # As MLP: the penalty 0.5 * alpha * ||W||^2 / batch size, its gradient
@@ -196,16 +189,6 @@ class _Trainer:
         if learn_bits:  # the controllers follow the batches, as the bits stood
             self.costs.update(bits_moved=strengths_turn)
         return loss
-
-    def _loss_and_gradient(self, out, target, weight):
-        """The batch's loss and its gradient with respect to the output ``out``."""
-        if isinstance(self.loss_fn, TaskLoss):  # written out
-            return self.loss_fn.batch(out, target, weight)
-        with torch.enable_grad():  # any other per-sample loss: through autograd
-            out.requires_grad_()
-            loss = _batch_mean(self.loss_fn(out, target), weight)
-            grad, = torch.autograd.grad(loss, out)
-        return loss.detach(), grad
 
     def epoch(self, learn_bits):
         """One pass over the training data; returns the mean training loss."""
