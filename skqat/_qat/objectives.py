@@ -79,17 +79,15 @@ class TaskLoss:
         grad : torch.Tensor of the shape of ``out``
         """
         task = self.task
-        if task == "binary":
-            per_sample = F.binary_cross_entropy_with_logits(out[:, 0], target, reduction="none")
-        elif task == "multilabel":
-            per_sample = F.binary_cross_entropy_with_logits(out, target, reduction="none").sum(1)
-        elif task == "multiclass":
+        if task == "multiclass":
             # cross_entropy is log_softmax then nll_loss: the backward needs the first.
             log_p = torch.log_softmax(out, 1)
             per_sample = F.nll_loss(log_p, target, reduction="none")
-        else:
+        elif task == "regression":  # the backward needs the difference
             diff = out - target
             per_sample = 0.5 * diff.pow(2).mean(1)
+        else:
+            per_sample = self(out, target)
         # d loss / d per-sample loss: 1 / n, or w / sum(w) (autograd's order).
         one = torch.ones((), dtype=out.dtype, device=out.device)
         if weight is None:
