@@ -9,9 +9,9 @@ scope, and each method is fitted twice:
 * timed: each scope adds its own wall time (the parts inside it, such as a
   level check inside a layer's forward, count where they belong; what no
   part covers, the zeroing of the gradients, the L2 term, the loop and the
-  float step's loss, is the rest), and of ``--rounds`` fits the one with the fastest
-  step is kept; the wrappers cost about a microsecond each, some twenty
-  per step;
+  float step's loss, is the rest), and of ``--rounds`` fits the one with
+  the fastest step is kept; the wrappers cost about a microsecond each,
+  some twenty per step;
 * under torch's profiler, which only counts the tensor operations each part
   dispatches from Python (an operation that another one calls inside itself
   is not counted again; the profiler slows every dispatch down, so its
@@ -53,12 +53,8 @@ REST = "rest of the step"
 SCOPES = [
     (training._Trainer, "_step", STEP),
     (TrainData, "rows", "batch rows"),
-    # The float network's layers run through autograd; the quantized ones run
-    # their functions directly (the tape), under the same names.
     (layers.QuantLinear, "forward", "dense layers, forward"),
-    (ste.QuantLinearFunction, "forward", "dense layers, forward"),
     (layers.QuantReLU, "forward", "activations, forward"),
-    (ste.QuantReLUFunction, "forward", "activations, forward"),
     (torch.Tensor, "backward", "backward: autograd engine and loss"),
     (objectives.TaskLoss, "batch", "loss and its gradient"),
     (tape.Tape, "backward", "backward: chaining the layers"),
@@ -71,7 +67,7 @@ SCOPES = [
     (layers._LearnedBits, "levels", "levels: checks"),
     (layers, "build_levels", "levels: rebuilds"),
 ]
-PARTS = list(dict.fromkeys(part for *_, part in SCOPES[1:])) + [REST]
+PARTS = [part for *_, part in SCOPES[1:]] + [REST]
 
 
 @contextlib.contextmanager
@@ -81,7 +77,7 @@ def scopes(wrap):
     try:
         for owner, attr, name in SCOPES:
             original = owner.__dict__[attr]
-            if isinstance(original, staticmethod):  # an autograd function's pass
+            if isinstance(original, staticmethod):  # an autograd function's backward
                 setattr(owner, attr, staticmethod(wrap(original.__func__, name)))
             else:
                 setattr(owner, attr, wrap(original, name))

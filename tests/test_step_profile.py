@@ -129,6 +129,13 @@ def test_docs_profile_figures_are_those_of_the_committed_profile():
     dense = sum(part.loc[("medium", "nmp_b2_a6", f"dense layers, {d}"), "us_per_step"]
                 for d in ("forward", "backward"))
     assert f"forward and backward take {dense / 1e3:.1f} ms" in page
+    us = part.us_per_step
+    engine = us[("small", "skqat_float", "backward: autograd engine and loss")]
+    loss = us[("small", "nmp_b2_a6", "loss and its gradient")]
+    chain = us[("small", "nmp_b2_a6", "backward: chaining the layers")]
+    assert (f"the float step spends {engine:.0f} us on the small table in autograd's engine "
+            f"and the loss, the learned-bits step spends {loss:.0f} us on the loss and its "
+            f"gradient and {chain:.0f} us chaining the layers") in page
     levels = sum(part.loc[("medium", "nmp_b2_a6", f"levels: {d}"), "us_per_step"]
                  for d in ("checks", "rebuilds"))
     assert f"The levels take {levels / 1e3:.1f} ms" in page

@@ -165,3 +165,12 @@ def test_the_training_step_runs_a_quantized_network_without_the_autograd_engine(
     trainer.epoch(learn_bits=True)
     assert calls == []
     assert any(not torch.equal(a, b) for a, b in zip(before, net.parameters()))
+
+
+def test_recording_a_float_network_is_refused():
+    # Its plain torch layers would run past the tape and leave it empty.
+    net = QuantMLP(layer_sizes=[5, 8, 1], weight_bits=(1, 2), activation_bits=(4, 8),
+                   per_neuron=True, temperature=0.1, quantized=False,
+                   generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="quantized network"):
+        record_forward(net, torch.zeros(3, 5), torch.ones(5))

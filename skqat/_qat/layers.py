@@ -130,16 +130,16 @@ class QuantLinear(_LearnedBits):
 
     _kind = "weight"
 
-    def forward(self, codes, in_step):
+    def forward(self, codes, in_step, tape=None):
+        """The layer's output; with a :class:`~skqat._qat.tape.Tape`, run on it (no graph)."""
         if not self.quantized:
             return F.linear(codes, self.weight, self.bias)
-        return QuantLinearFunction.apply(*self.function_inputs(codes, in_step))
-
-    def function_inputs(self, codes, in_step):
-        """The arguments of :class:`~skqat._qat.ste.QuantLinearFunction` (quantized layers)."""
-        return (codes, self.weight, self.bias, self.strength, in_step, self.levels(),
-                self.temperature, self.gradient_sum if self.collect_gradients else None,
-                self.host_strength)
+        inputs = (codes, self.weight, self.bias, self.strength, in_step, self.levels(),
+                  self.temperature, self.gradient_sum if self.collect_gradients else None,
+                  self.host_strength)
+        if tape is not None:
+            return tape.run(QuantLinearFunction, inputs)
+        return QuantLinearFunction.apply(*inputs)
 
 
 class QuantReLU(_LearnedBits):
@@ -182,15 +182,14 @@ class QuantReLU(_LearnedBits):
         # Set by the network when the layer's neurons can be pruned (0 weight bits).
         self.revive = False
 
-    def forward(self, y):
+    def forward(self, y, tape=None):
+        """Codes and their step; with a :class:`~skqat._qat.tape.Tape`, run on it (no graph)."""
         if not self.quantized:
             return F.relu(y), torch.ones((), device=y.device)
-        codes = QuantReLUFunction.apply(*self.function_inputs(y))
+        inputs = (y, self.step, self.strength, self.levels(), self.temperature, self.revive,
+                  self.host_strength)
+        codes = (QuantReLUFunction.apply(*inputs) if tape is None
+                 else tape.run(QuantReLUFunction, inputs))
         # The step itself, not a detached copy (one operation fewer): the next
         # layer's function returns no gradient for it, which flows through the codes.
         return codes, self.step
-
-    def function_inputs(self, y):
-        """The arguments of :class:`~skqat._qat.ste.QuantReLUFunction` (quantized layers)."""
-        return (y, self.step, self.strength, self.levels(), self.temperature, self.revive,
-                self.host_strength)

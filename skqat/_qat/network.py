@@ -61,11 +61,15 @@ class QuantMLP(nn.Module):
         self.register_buffer("_fan_in", torch.cat(fan_in), persistent=False)
         self._n_weights = sum(n_in * n_out for n_in, n_out in pairs)
 
-    def forward(self, codes, in_step):
-        """Output (logits or standardized targets) for input codes and their steps."""
+    def forward(self, codes, in_step, tape=None):
+        """Output (logits or standardized targets) for input codes and their steps.
+
+        With a :class:`~skqat._qat.tape.Tape` (quantized networks), the layers'
+        functions run on it instead of building an autograd graph.
+        """
         for linear, act in zip(self.linears, self.activations):
-            codes, in_step = act(linear(codes, in_step))
-        return self.linears[-1](codes, in_step)
+            codes, in_step = act(linear(codes, in_step, tape=tape), tape=tape)
+        return self.linears[-1](codes, in_step, tape=tape)
 
     @torch.no_grad()
     def latent_forward(self, codes, in_step):

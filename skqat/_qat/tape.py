@@ -4,13 +4,12 @@ The training step runs every batch through the same two functions
 (``ste.py``) in the same order, and their backward passes are written out:
 the engine only chains them and hands each parameter its gradient, and on a
 small network its bookkeeping (a graph node per call, one per parameter)
-costs as much as a layer. :func:`record_forward` calls each function's
-``forward`` directly and keeps what it saved; :meth:`Tape.backward` calls
+costs as much as a layer. :func:`record_forward` runs the network with a
+:class:`Tape`, on which each layer calls its function's ``forward``
+directly and keeps what it saved; :meth:`Tape.backward` calls
 their ``backward`` passes in reverse and sets the parameters' gradients.
 The results are those of autograd, bit for bit (the same operations).
 """
-
-from .ste import QuantLinearFunction, QuantReLUFunction
 
 
 class _Context:
@@ -25,19 +24,20 @@ class _Context:
 
 
 class Tape:
-    """The functions a forward pass ran, their contexts and their parameters, in order."""
+    """The functions a forward pass ran, their contexts and their inputs, in order.
+
+    The pass is a chain: the first function reads data, each later one the
+    output of the one before (a layer's input), and its other inputs that
+    require a gradient are parameters (leaves).
+    """
 
     def __init__(self):
         self._entries = []
 
-    def run(self, function, inputs, needs_first):
-        """``function.forward`` on ``inputs``, recorded; returns its output.
-
-        ``needs_first``: whether the first input (the layer's input, computed
-        without a graph) needs its gradient. Every other input that requires
-        a gradient is a parameter (a leaf): it gets the one ``backward`` returns.
-        """
-        needs = (needs_first, *(getattr(a, "requires_grad", False) for a in inputs[1:]))
+    def run(self, function, inputs):
+        """``function.forward`` on ``inputs``, recorded; returns its output."""
+        needs = (bool(self._entries),
+                 *(getattr(a, "requires_grad", False) for a in inputs[1:]))
         ctx = _Context(needs)
         self._entries.append((function, ctx, inputs))
         return function.forward(ctx, *inputs)
@@ -63,11 +63,8 @@ def record_forward(net, codes, in_step):
 
     Run under ``torch.no_grad`` (as autograd runs a function's forward).
     """
+    if not net.quantized:  # its plain torch layers would record nothing
+        raise ValueError("record_forward runs a quantized network; a float one trains "
+                         "through autograd.")
     tape = Tape()
-    needs = False  # the input codes are data
-    for linear, act in zip(net.linears, net.activations):
-        y = tape.run(QuantLinearFunction, linear.function_inputs(codes, in_step), needs)
-        codes = tape.run(QuantReLUFunction, act.function_inputs(y), True)
-        in_step, needs = act.step, True
-    out = tape.run(QuantLinearFunction, net.linears[-1].function_inputs(codes, in_step), needs)
-    return out, tape
+    return net(codes, in_step, tape=tape), tape
