@@ -10,8 +10,9 @@ from skqat._qat.data import train_data
 from skqat._qat.levels import build_levels
 from skqat._qat.network import QuantMLP
 from skqat._qat.optim import adam_step
+from skqat._qat import projection, training
+from skqat._qat import quantizers as Q
 from skqat._qat.projection import project_network
-from skqat._qat import training
 from skqat._qat.training import TrainSettings, train_increment, train_network
 
 
@@ -223,6 +224,66 @@ def test_the_projection_spends_a_budget_only_where_the_loss_does_not_rise():
     assert spent.mean() > 2 and (spent * 6).sum() <= 4.0 * 6 * len(spent)
 
 
+def _mixed_net():
+    # Every neuron at a level of its own: the projection's exact checks see every candidate.
+    net = _net()
+    with torch.no_grad():
+        for module in [*net.linears, *net.activations]:
+            n = module.strength.numel()
+            module.strength.copy_(torch.linspace(0.02, 0.98, n))
+        net.activations[0].step.fill_(0.05)
+    return net
+
+
+def test_one_pass_over_the_projection_sample_gives_what_each_measure_computes():
+    net, data = _mixed_net(), _problem()
+    rows = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
+    sample = projection._sample_statistics(net, data, rows, _loss)
+    # The loss of the same pass, bit for bit the loss of a pass of its own.
+    assert sample.loss == projection._sample_loss(net, data, rows, _loss)
+    assert projection._sample_statistics(net, data, rows).loss is None
+    with torch.no_grad():
+        codes = data.rows(rows[:40])
+        assert torch.equal(net.layer_inputs(codes, data.in_step).output, net(codes, data.in_step))
+    # The activation errors against each candidate's own quantization.
+    act, pre = net.activations[0], sample.pre[0]
+    a = pre.clamp_min(0.0)
+    signal = a.pow(2).mean(0).clamp_min(1e-30)
+    step = act.step.detach()
+    expected = np.stack([
+        ((Q.quantize_activation_int(pre, step, b) * step - a).pow(2).mean(0) / signal).numpy()
+        for b in act.candidates], axis=1)
+    errors = projection._relative_errors_activations(act, pre)
+    np.testing.assert_array_equal(errors, expected)
+    assert (errors[:, 0] > errors[:, -1]).any()  # the candidates differ where neurons clip
+
+
+def test_the_projection_passes_over_its_sample_once_while_no_level_moves(monkeypatch):
+    passes = []
+    original = QuantMLP.layer_inputs
+
+    def counted(self, codes, in_step):
+        passes.append(len(codes))
+        return original(self, codes, in_step)
+
+    monkeypatch.setattr(QuantMLP, "layer_inputs", counted)
+    net, data = _mixed_net(), _problem()
+    met = net.hard_mean_bits()  # budgets already met: nothing to lower before the spend
+    project_network(net, data, _settings(bit_budget=met[0] + 1e-6,
+                                         activation_bit_budget=met[1] + 1e-6),
+                    torch.Generator().manual_seed(0), _loss)
+    assert sum(passes) == len(data)
+    passes.clear()
+    # An activation level that moves changes the next layer's inputs: measured again
+    # for the weights, not for the activations alone.
+    for budgets, n_passes in [(dict(), 1), (dict(bit_budget=met[0] + 1e-6), 2)]:
+        passes.clear()
+        net = _mixed_net()
+        project_network(net, data, _settings(activation_bit_budget=4.0, **budgets),
+                        torch.Generator().manual_seed(0), _loss)
+        assert net.hard_mean_bits()[1] <= 4.0 and sum(passes) == n_passes * len(data)
+
+
 def test_bits_are_frozen_after_the_projection(monkeypatch):
     from skqat._qat import training
 
@@ -367,7 +428,7 @@ def test_zero_bit_candidates_prune_hidden_neurons_only():
     assert (bits[0] == 0).any() and (bits[1] > 0).all()
     assert net.hard_mean_bits()[0] <= 0.5
     # A pruned neuron's pre-activation is exactly 0 (zero row, zero bias): it outputs nothing.
-    inputs, pre = net.layer_inputs(data.codes[:50], data.in_step)
+    pre = net.layer_inputs(data.codes[:50], data.in_step).pre
     assert (pre[0][:, bits[0] == 0] == 0).all()
     layer = net.export_integer(np.full(6, 6 / 127))[0]
     gone = layer.weight_bits == 0

@@ -6,6 +6,8 @@ bit-widths the budget penalty needs, and exports the fitted network as plain
 numpy arrays (the estimator's fitted state; no torch object survives ``fit``).
 """
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 from torch import nn
@@ -18,6 +20,26 @@ from .layers import QuantLinear, QuantReLU
 
 # The smallest value a learned activation step takes (it must stay positive).
 ACTIVATION_STEP_FLOOR = 1e-6
+
+
+class LayerInputs(NamedTuple):
+    """What one forward pass of :meth:`QuantMLP.layer_inputs` saw, for a block of rows.
+
+    Attributes
+    ----------
+    inputs : list of torch.Tensor
+        Each dense layer's input codes (n_rows, fan_in): the data's codes,
+        then each hidden layer's activation codes.
+    pre : list of torch.Tensor
+        Each hidden layer's pre-activations (n_rows, width): the dense
+        layer's output, before the quantized ReLU.
+    output : torch.Tensor
+        The network's output (n_rows, n_outputs): logits or standardized targets.
+    """
+
+    inputs: list
+    pre: list
+    output: torch.Tensor
 
 class QuantMLP(nn.Module):
     """ReLU MLP with neuron-level (or layer-level) learned bit-widths.
@@ -84,7 +106,11 @@ class QuantMLP(nn.Module):
         return F.linear(x, self.linears[-1].weight, self.linears[-1].bias)
 
     def layer_inputs(self, codes, in_step):
-        """Input codes of every dense layer and pre-activations of every hidden layer."""
+        """Every dense layer's input codes, every hidden pre-activation, and the output.
+
+        One forward pass (no graph); ``output`` is ``self(codes, in_step)``,
+        bit for bit.
+        """
         inputs, pre = [], []
         with torch.no_grad():
             for linear, act in zip(self.linears, self.activations):
@@ -93,7 +119,8 @@ class QuantMLP(nn.Module):
                 pre.append(y)
                 codes, in_step = act(y)
             inputs.append(codes)
-        return inputs, pre
+            output = self.linears[-1](codes, in_step)
+        return LayerInputs(inputs=inputs, pre=pre, output=output)
 
     # ------------------------------------------------------------------ bits
     def weight_strengths(self):

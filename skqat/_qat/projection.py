@@ -13,6 +13,8 @@ The size is checked on the integer graph itself (:func:`skqat._qat.size.exact_by
 the greedy steps work on an estimate whose field widths may differ by a bit.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -47,11 +49,17 @@ def _relative_errors_activations(act, pre):
     a = pre.clamp_min(0.0)
     signal = a.pow(2).mean(0).clamp_min(1e-30)
     step = act.step.detach()
-    return np.stack([
-        ((Q.quantize_activation_int(pre, step, b) * step - a).pow(2).mean(0) / signal)
-        .cpu().numpy()
-        for b in act.candidates
-    ], axis=1)
+    # Q.quantize_activation_int's operations, its candidate-free part (the
+    # rounded codes before clipping) computed once; the sample is large
+    # (4,096 rows), so each pass over it counts.
+    unclipped = torch.div(pre, step).clamp_min_(0.0).round_()
+    error = torch.empty_like(pre)
+    errors = []
+    for b in act.candidates:
+        qmax = torch.as_tensor(Q.activation_qmax(b), dtype=pre.dtype, device=pre.device)
+        torch.minimum(unclipped, qmax, out=error).mul_(step).sub_(a).pow_(2)
+        errors.append((error.mean(0) / signal).cpu().numpy())
+    return np.stack(errors, axis=1)
 
 
 def _levels(modules):
@@ -61,21 +69,53 @@ def _levels(modules):
             for m in modules]
 
 
-def _sample_statistics(net, data, rows):
-    """Mean square of every dense layer's input codes and every hidden pre-activation.
+@dataclass
+class _Sample:
+    """What one forward pass over the projection's sample of training rows measured.
+
+    Attributes
+    ----------
+    m2 : list of torch.Tensor
+        Mean square of each dense layer's input codes, shape (fan_in,), in
+        squared codes.
+    pre : list of torch.Tensor
+        Each hidden layer's pre-activations on the sample, (n_rows, width).
+    loss : float or None
+        The weighted training loss on the sample (None: no loss function given).
+    """
+
+    m2: list
+    pre: list
+    loss: float | None
+
+
+def _block_loss(loss_fn, out, data, idx):
+    """Weighted loss sum and weight sum of the rows ``idx``, as floats."""
+    w = data.weight[idx]
+    return float((loss_fn(out, data.target[idx]) * w).sum()), float(w.sum())
+
+
+def _sample_statistics(net, data, rows, loss_fn=None):
+    """One pass over the sample: a :class:`_Sample` of the network's current levels.
 
     Computed block by block: a wide sparse input is densified a few hundred
-    rows at a time.
+    rows at a time. The loss is :func:`_sample_loss`'s, bit for bit (the
+    same blocks and operations).
     """
     sums, pre = None, [[] for _ in net.activations]
+    total = weight = 0.0
     for start in range(0, len(rows), _PROJECTION_BLOCK):
-        inputs, block_pre = net.layer_inputs(data.rows(rows[start:start + _PROJECTION_BLOCK]),
-                                             data.in_step)
-        block_sums = [x.pow(2).sum(0) for x in inputs]
+        idx = rows[start:start + _PROJECTION_BLOCK]
+        block = net.layer_inputs(data.rows(idx), data.in_step)
+        block_sums = [x.pow(2).sum(0) for x in block.inputs]
         sums = block_sums if sums is None else [a + b for a, b in zip(sums, block_sums)]
-        for acc, p in zip(pre, block_pre):
+        for acc, p in zip(pre, block.pre):
             acc.append(p)
-    return [s / len(rows) for s in sums], [torch.cat(p) for p in pre]
+        if loss_fn is not None:
+            block_total, block_weight = _block_loss(loss_fn, block.output, data, idx)
+            total, weight = total + block_total, weight + block_weight
+    return _Sample(m2=[s / len(rows) for s in sums], pre=[torch.cat(p) for p in pre],
+                   loss=None if loss_fn is None else total / max(weight, 1e-12))
 
 
 def _importance(net, m2, steps):
@@ -98,11 +138,13 @@ def _importance(net, m2, steps):
     return [g.numpy() for g in importance]
 
 
-def _weight_errors(net, data, rows):
+def _weight_errors(net, m2, in_step):
     """Relative error of each neuron at each weight candidate, and the same weighted
-    by the neuron's :func:`_importance` (the harm the size budget compares)."""
-    m2, _ = _sample_statistics(net, data, rows)
-    steps = [data.in_step] + [a.step.detach() for a in net.activations]
+    by the neuron's :func:`_importance` (the harm the size budget compares).
+
+    ``m2`` is the sample's :attr:`_Sample.m2`, ``in_step`` the data's input steps.
+    """
+    steps = [in_step] + [a.step.detach() for a in net.activations]
     errors = [_relative_errors_weights(lin, x, st) for lin, x, st in zip(net.linears, m2, steps)]
     harm = [e * g[:, None] for e, g in zip(errors, _importance(net, m2, steps))]
     return errors, harm
@@ -185,22 +227,24 @@ def _sample_loss(net, data, rows, loss_fn):
     total = weight = 0.0
     for start in range(0, len(rows), _PROJECTION_BLOCK):
         idx = rows[start:start + _PROJECTION_BLOCK]
-        w = data.weight[idx]
-        total += float((loss_fn(net(data.rows(idx), data.in_step), data.target[idx]) * w).sum())
-        weight += float(w.sum())
+        block_total, block_weight = _block_loss(loss_fn, net(data.rows(idx), data.in_step),
+                                                data, idx)
+        total, weight = total + block_total, weight + block_weight
     return total / max(weight, 1e-12)
 
 
-def _spend_if_better(net, levels, harm, settings, data, rows, loss_fn):
+def _spend_if_better(net, levels, harm, settings, data, rows, loss_fn, before=None):
     """:func:`_spend`, undone if it raises the loss on the sample by more than 10%.
 
     The harm a raise removes is measured against the latent weights; a
     network trained at 1 or 2 bits computes something else at 8 (its latent
     weights were never trained to be exact), and raised wholesale it can
     score worse than it did, so that a larger budget loses to a smaller one.
-    Without ``loss_fn`` the raise is kept.
+    Without ``loss_fn`` the raise is kept. ``before`` is the sample's loss
+    at ``levels`` when the caller has it (None: measured here).
     """
-    before = None if loss_fn is None else _sample_loss(net, data, rows, loss_fn)
+    if before is None and loss_fn is not None:
+        before = _sample_loss(net, data, rows, loss_fn)
     new = _spend(net, levels, harm, settings)
     if before is not None and (_sample_loss(net, data, rows, loss_fn)
                                > before * _SPEND_LOSS_RISE):
@@ -237,19 +281,23 @@ def project_network(net, data, settings, generator, loss_fn=None):
         return False
     rows = torch.randperm(len(data), generator=generator)[:_PROJECTION_ROWS].to(data.device)
     changed = False
+    # One pass over the sample serves every step below until a level changes.
+    sample = _sample_statistics(net, data, rows, loss_fn)
     if net.activations and settings.activation_bit_budget is not None:
         levels = _levels(net.activations)
-        _, pre = _sample_statistics(net, data, rows)
-        errors = [_relative_errors_activations(a, p) for a, p in zip(net.activations, pre)]
+        errors = [_relative_errors_activations(a, p) for a, p in zip(net.activations, sample.pre)]
         new = project_to_budget(levels, [a.candidates for a in net.activations],
                                 [np.ones(a.n_neurons) for a in net.activations], errors,
                                 settings.activation_bit_budget)
         if any((a != b).any() for a, b in zip(levels, new)):
             changed = True
             net.set_levels_(_levels(net.linears), new)
+            sample = None  # the next layers' inputs moved
     if settings.bit_budget is not None or size is not None:
+        if sample is None:
+            sample = _sample_statistics(net, data, rows, loss_fn)
         levels = _levels(net.linears)
-        errors, harm = _weight_errors(net, data, rows)
+        errors, harm = _weight_errors(net, sample.m2, data.in_step)
         new = levels
         if settings.bit_budget is not None:
             fan_in = [np.full(lin.n_neurons, float(lin.weight.shape[1])) for lin in net.linears]
@@ -259,7 +307,9 @@ def project_network(net, data, settings, generator, loss_fn=None):
         if size is not None:
             new = _fit_size(net, new, harm, size)
         if all(lin.strength.numel() == lin.n_neurons for lin in net.linears):
-            new = _spend_if_better(net, new, harm, settings, data, rows, loss_fn)
+            unchanged = all((a == b).all() for a, b in zip(levels, new))
+            new = _spend_if_better(net, new, harm, settings, data, rows, loss_fn,
+                                   before=sample.loss if unchanged else None)
         changed = changed or any((a != b).any() for a, b in zip(levels, new))
     return changed
 
@@ -276,6 +326,6 @@ def enforce_size(net, data, settings, generator):
     if size is None or not settings.learn_bits or exact_bytes(net, size) <= size.budget:
         return False
     rows = torch.randperm(len(data), generator=generator)[:_PROJECTION_ROWS].to(data.device)
-    _, harm = _weight_errors(net, data, rows)
+    _, harm = _weight_errors(net, _sample_statistics(net, data, rows).m2, data.in_step)
     _fit_size(net, _levels(net.linears), harm, size)
     return True
