@@ -41,6 +41,7 @@ class LayerInputs(NamedTuple):
     pre: list
     output: torch.Tensor
 
+
 class QuantMLP(nn.Module):
     """ReLU MLP with neuron-level (or layer-level) learned bit-widths.
 
