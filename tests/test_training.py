@@ -273,7 +273,6 @@ def test_the_projection_passes_over_its_sample_once_while_no_level_moves(monkeyp
                                          activation_bit_budget=met[1] + 1e-6),
                     torch.Generator().manual_seed(0), _loss)
     assert sum(passes) == len(data)
-    passes.clear()
     # An activation level that moves changes the next layer's inputs: measured again
     # for the weights, not for the activations alone.
     for budgets, n_passes in [(dict(), 1), (dict(bit_budget=met[0] + 1e-6), 2)]:
