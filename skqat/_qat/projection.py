@@ -49,10 +49,9 @@ def _relative_errors_activations(act, pre):
     a = pre.clamp_min(0.0)
     signal = a.pow(2).mean(0).clamp_min(1e-30)
     step = act.step.detach()
-    # Q.quantize_activation_int's operations, its candidate-free part (the
-    # rounded codes before clipping) computed once; the sample is large
-    # (4,096 rows), so each pass over it counts.
-    unclipped = torch.div(pre, step).clamp_min_(0.0).round_()
+    # Q.quantize_activation_int, its rounding once for every candidate: the
+    # sample is large (4,096 rows), so each pass over it counts.
+    unclipped = Q.unclipped_activation_codes(pre, step)
     error = torch.empty_like(pre)
     errors = []
     for b in act.candidates:
@@ -282,8 +281,9 @@ def project_network(net, data, settings, generator, loss_fn=None):
     rows = torch.randperm(len(data), generator=generator)[:_PROJECTION_ROWS].to(data.device)
     changed = False
     # One pass over the sample serves every step below until a level changes.
-    sample = _sample_statistics(net, data, rows, loss_fn)
+    sample = None
     if net.activations and settings.activation_bit_budget is not None:
+        sample = _sample_statistics(net, data, rows, loss_fn)
         levels = _levels(net.activations)
         errors = [_relative_errors_activations(a, p) for a, p in zip(net.activations, sample.pre)]
         new = project_to_budget(levels, [a.candidates for a in net.activations],

@@ -391,4 +391,13 @@ def quantize_activation_int(y, step, bits):
     values above the clipping level ``step * (2^bits - 1)`` saturate.
     """
     qmax = torch.as_tensor(activation_qmax(bits), dtype=y.dtype, device=y.device)
-    return torch.minimum(torch.div(y, step).clamp_min_(0.0).round_(), qmax)
+    return torch.minimum(unclipped_activation_codes(y, step), qmax)
+
+
+def unclipped_activation_codes(y, step):
+    """``round(relu(y) / step)``: :func:`quantize_activation_int` before its clip.
+
+    The same for every bit-width: a caller that tries several clips it once
+    per candidate.
+    """
+    return torch.div(y, step).clamp_min_(0.0).round_()
