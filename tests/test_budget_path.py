@@ -90,10 +90,10 @@ def test_cv_estimator_chooses_refits_and_reports(data):
             "rank_test_score", "mean_fit_time"} <= set(results.columns)
     best = cv_est.cv_results_["mean_test_score"].argmax()
     assert cv_est.best_index_ == best and cv_est.bit_budget_ == results.param_bit_budget[best]
-    # The fitted model is the path on all rows down to the chosen budget.
-    template = NMPQATClassifier(hidden_layer_sizes=(16,), max_iter=20, random_state=0)
-    chosen = results.param_bit_budget[:best + 1].tolist()
-    ref = budget_path(template, X, y, bit_budgets=chosen)[-1]
+    # The fitted model is a plain fit at the chosen budget, on all rows (not
+    # the path's point: that equals it only when the first budget wins).
+    ref = NMPQATClassifier(hidden_layer_sizes=(16,), max_iter=20, random_state=0,
+                           bit_budget=cv_est.bit_budget_).fit(X, y)
     np.testing.assert_array_equal(cv_est.predict_proba(X), ref.predict_proba(X))
     assert cv_est.mean_weight_bits_ == ref.mean_weight_bits_
     assert cv_est.score(X, y) == ref.score(X, y)
