@@ -7,7 +7,8 @@ SKQAT_DATA_HOME ?= $(abspath $(wildcard ../shared/data))
 export SKQAT_DATA_HOME
 
 .PHONY: install demo test bench bench-quick bench-sparse bench-steps bench-profile bench-dask \
-	bench-compression bench-prune-stream bench-stream bench-paper bench-path bench-bytes bench-size-path bench-width bench-onnx \
+	bench-compression bench-prune-stream bench-stream bench-paper bench-path bench-path-monotone \
+	bench-bytes bench-size-path bench-width bench-onnx \
 	bench-fields bench-flash bench-predict bench-fpga bench-gpu docs clean
 
 $(VENV)/.installed: pyproject.toml
@@ -111,6 +112,11 @@ bench-flash: install
 # Budget paths against independent fits, the CV estimators against GridSearchCV (about 20 minutes).
 bench-path: install
 	$(PY) -m benchmarks.budget_path --output benchmarks/results
+
+# Whether a budget path's larger budgets score at least as well as its smaller ones, 70 seeds
+# of a small regression (about a minute).
+bench-path-monotone: install
+	$(PY) -m benchmarks.path_monotone --output benchmarks/results --jobs 2
 
 # GPU against CPU step time, bits and accuracy (on a machine with a CUDA device).
 bench-gpu: install

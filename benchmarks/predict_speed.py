@@ -39,6 +39,7 @@ from threadpoolctl import threadpool_limits
 
 from skqat import NMPQATClassifier, NMPQATRegressor
 
+from .report import write_results
 from .tasks import TASKS, Split, load_split
 
 N_ROWS = 10_000
@@ -115,11 +116,7 @@ def main(argv=None):
     splits = [load_split(t, 0, 6000, 2000, args.data_home) for t in args.tasks.split(",") if t]
     with threadpool_limits(1):
         table = pd.DataFrame([measure(s, args.repeats) for s in [*splits, synthetic_split()]])
-    args.output.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.output / "predict_speed.csv", index=False)
-    text = markdown(table)
-    (args.output / "predict_speed.md").write_text(text)
-    print(text)
+    write_results(args.output, "predict_speed", table, markdown(table))
     return table
 
 

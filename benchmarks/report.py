@@ -1,5 +1,7 @@
 """Aggregation over seeds, the targets check, the Markdown summary and the plots."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -289,6 +291,15 @@ def best_within_sizes(per_config, sizes, *, limit, columns, budget_families=()):
                     rows.append(dict(task=task, kind=kind, size=size, family=family,
                                      config=best.config, **{c: best[c] for c in columns}))
     return pd.DataFrame(rows)
+
+
+def write_results(output, stem, table, text):
+    """Write ``table`` as ``stem.csv`` and ``text`` as ``stem.md`` under ``output``; print it."""
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    table.to_csv(output / f"{stem}.csv", index=False)
+    (output / f"{stem}.md").write_text(text)
+    print(text)
 
 
 def run_logged(fit_one, work, *, jobs, rows, log=None):

@@ -35,7 +35,8 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         Adam learning rate of the weights, biases and clipping levels.
     max_iter : int, default=200
         Maximum number of epochs. With a budget, the last tenth fine-tunes the
-        weights with the bit-widths frozen, after the budget projection.
+        weights with the bit-widths frozen, after the budget projection, and
+        keeps its epoch of lowest training loss.
     shuffle : bool, default=True
         Whether to shuffle samples in each epoch.
     random_state : int, RandomState instance or None, default=None

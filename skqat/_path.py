@@ -105,7 +105,8 @@ def budget_path(estimator, X, y, *, bit_budgets=None, activation_bit_budgets=Non
     Each lower point starts from the point above it, projects it onto its
     budgets (pruning neurons for a size budget), raises the bits where its
     budgets leave room, and fine-tunes its weights with the bits frozen, at a fifth of
-    the learning rate, for a tenth of the epochs the first fit ran. Every
+    the learning rate, for a tenth of the epochs the first fit ran, keeping
+    its epoch of lowest training loss. Every
     point is a complete fitted estimator within its budgets: ``predict``,
     ``to_integer``, ``quantization_report``. With ``early_stopping=True``
     every point holds out the same validation rows and keeps the epoch of

@@ -43,9 +43,8 @@ def refine_network(net, train, val, settings, generator, loss_fn, score_fn, n_ep
     if settings.learn_bits:
         project_network(net, train, settings, generator, loss_fn)
     trainer.opt = trainer._adam(learn_bits=False, lr_factor=_FREEZE_LR_FACTOR)
-    checkpoint, converged = trainer.run_phase(n_epochs, learn_bits=False)
-    if settings.early_stopping:  # the bits are frozen within budget: every epoch fits
-        trainer.restore(checkpoint)
+    checkpoint, converged = trainer.run_phase(n_epochs, learn_bits=False, keep_best=True)
+    trainer.restore(checkpoint)  # frozen bits: every epoch is within budget
     trainer.history.converged = converged
     enforce_size(net, train, settings, generator)
     return trainer.history, trainer.export_state()

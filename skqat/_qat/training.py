@@ -9,7 +9,10 @@
 2. *Freeze* (with a budget or a price on the bits): the best within-budget
    checkpoint is restored, projected onto the budget (a guarantee), the
    strengths are frozen, and the weights and clipping levels are fine-tuned
-   for the last tenth of ``max_iter`` at a fifth of the learning rate.
+   for the last tenth of ``max_iter`` at a fifth of the learning rate. The
+   fine-tuning keeps its epoch of lowest training loss (the quantized
+   network's, on the rows of the latent loss below; the validation score
+   with early stopping).
 
 :func:`train_increment` is one pass of the first phase followed by the
 projection: what ``partial_fit`` runs.
@@ -213,13 +216,24 @@ class _Trainer:
             raise _non_finite_error(f"after epoch {self.history.n_iter + 1}", self.s)
         return value
 
+    def _loss_rows(self):
+        # Evenly spaced training rows (at most _LATENT_ROWS), as indices.
+        n = len(self.train)
+        return torch.linspace(0, n - 1, min(n, _LATENT_ROWS), device=self.train.device).long()
+
     def _latent_loss(self):
         """Loss of the latent float weights on evenly spaced training rows (at most 2,048)."""
-        d = self.train
-        n = len(d)
-        idx = torch.linspace(0, n - 1, min(n, _LATENT_ROWS), device=d.device).long()
+        d, idx = self.train, self._loss_rows()
         out = self.net.latent_forward(d.rows(idx), d.in_step)
         return float(self.loss_fn(out, d.target[idx]).mean())
+
+    @torch.no_grad()
+    def _sample_loss(self):
+        """Data loss of the quantized network on those rows (sample-weighted)."""
+        d, idx = self.train, self._loss_rows()
+        weight = None if d.uniform_weight else d.weight[idx]
+        return float(batch_mean(self.loss_fn(self.net(d.rows(idx), d.in_step), d.target[idx]),
+                                weight))
 
     def _validation_score(self):
         with torch.no_grad():
@@ -227,12 +241,19 @@ class _Trainer:
         return self.score_fn(out, self.val.target, self.val.weight)
 
     # ----------------------------------------------------------- the phases
-    def run_phase(self, n_epochs, learn_bits):
-        """Train for up to ``n_epochs``; return the checkpoint to continue from."""
+    def run_phase(self, n_epochs, learn_bits, keep_best=False):
+        """Train for up to ``n_epochs``; return the checkpoint to continue from.
+
+        ``keep_best`` (the fine-tuning at frozen bits, without early stopping):
+        the checkpoint is the epoch of lowest :meth:`_sample_loss`. With bits
+        frozen the loss still swings from epoch to epoch (a code of a low-bit
+        row flips), and the last epoch can be worse than one before.
+        """
         h, s = self.history, self.s
         best_val, best_loss, no_improvement = -np.inf, np.inf, 0
         best_latent = np.inf
         checkpoint, checkpoint_score = None, -np.inf
+        best_sample = np.inf
         converged = False
         for _ in range(n_epochs):
             t0 = time.perf_counter()
@@ -265,6 +286,10 @@ class _Trainer:
                 # Restored only when the last epoch ends over budget.
                 if fits and learn_bits and self.costs.active:
                     checkpoint = self._snapshot()
+                if keep_best:
+                    sample_loss = self._sample_loss()
+                    if sample_loss < best_sample:
+                        checkpoint, best_sample = self._snapshot(), sample_loss
             h.no_improvement_count = no_improvement
             if s.verbose:
                 val = f", validation score = {h.validation_scores[-1]:.5f}" if s.early_stopping else ""
@@ -368,9 +393,8 @@ def train_network(net, train, val, settings, generator, loss_fn, score_fn):
     project_network(net, train, settings, generator, loss_fn)
     if n_freeze:
         trainer.opt = trainer._adam(learn_bits=False, lr_factor=_FREEZE_LR_FACTOR)
-        checkpoint, _ = trainer.run_phase(n_freeze, learn_bits=False)
-        if settings.early_stopping:
-            trainer.restore(checkpoint)
+        checkpoint, _ = trainer.run_phase(n_freeze, learn_bits=False, keep_best=True)
+        trainer.restore(checkpoint)
     # The fine-tuning moved the fields' values (a bias may need a bit more).
     enforce_size(net, train, settings, generator)
     return trainer.history, trainer.export_state()
