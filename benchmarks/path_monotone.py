@@ -2,8 +2,8 @@
 
 A path (:func:`skqat.budget_path`) fits the largest bit budget, then lowers
 the bits and fine-tunes for each smaller one. On a small regression, a point
-can end its fine-tuning on a bad epoch (a sign of a 1-bit output row flipped)
-and score below the next, smaller budget. For each seed this fits the path
+can end its fine-tuning on a bad epoch (a code of a low-bit row flipped) and
+score below the next, smaller budget. For each seed this fits the path
 of the test suite's check (scikit-learn's diabetes data, its first train /
 test split, a (16,) network, ``max_iter=200``, bit budgets 8, 4, 2 and 1) and
 records every point's training and test R2. ``max_rise`` is the largest gain
