@@ -240,7 +240,7 @@ def test_one_pass_over_the_projection_sample_gives_what_each_measure_computes():
     rows = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
     sample = projection._sample_statistics(net, data, rows, _loss)
     # The loss of the same pass, bit for bit the loss of a pass of its own.
-    assert sample.loss == projection._sample_loss(net, data, rows, _loss)
+    assert sample.loss == projection.sample_loss(net, data, rows, _loss)
     assert projection._sample_statistics(net, data, rows).loss is None
     with torch.no_grad():
         codes = data.rows(rows[:40])

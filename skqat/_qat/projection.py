@@ -98,7 +98,7 @@ def _sample_statistics(net, data, rows, loss_fn=None):
     """One pass over the sample: a :class:`_Sample` of the network's current levels.
 
     Computed block by block: a wide sparse input is densified a few hundred
-    rows at a time. The loss is :func:`_sample_loss`'s, bit for bit (the
+    rows at a time. The loss is :func:`sample_loss`'s, bit for bit (the
     same blocks and operations).
     """
     sums, pre = None, [[] for _ in net.activations]
@@ -221,8 +221,12 @@ def _spend(net, levels, harm, settings):
 
 
 @torch.no_grad()
-def _sample_loss(net, data, rows, loss_fn):
-    """The weighted training loss of ``net`` on the sample ``rows``."""
+def sample_loss(net, data, rows, loss_fn):
+    """The weighted data loss of ``net`` on the training rows ``rows`` (indices).
+
+    A block of rows at a time: a wide sparse input is densified a few hundred
+    rows at a time.
+    """
     total = weight = 0.0
     for start in range(0, len(rows), _PROJECTION_BLOCK):
         idx = rows[start:start + _PROJECTION_BLOCK]
@@ -243,9 +247,9 @@ def _spend_if_better(net, levels, harm, settings, data, rows, loss_fn, before=No
     at ``levels`` when the caller has it (None: measured here).
     """
     if before is None and loss_fn is not None:
-        before = _sample_loss(net, data, rows, loss_fn)
+        before = sample_loss(net, data, rows, loss_fn)
     new = _spend(net, levels, harm, settings)
-    if before is not None and (_sample_loss(net, data, rows, loss_fn)
+    if before is not None and (sample_loss(net, data, rows, loss_fn)
                                > before * _SPEND_LOSS_RISE):
         _set_weight_levels(net, levels)
         return levels

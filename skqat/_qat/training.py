@@ -37,7 +37,7 @@ import torch
 from .objectives import batch_loss_and_gradient, batch_mean
 from .optim import OptimizerState, adam_moments, adam_step, build_adam, restore_adam
 from .penalties import BitCosts
-from .projection import enforce_size, project_network
+from .projection import enforce_size, project_network, sample_loss
 from .size import SizeAccount
 from .tape import record_forward
 
@@ -227,13 +227,9 @@ class _Trainer:
         out = self.net.latent_forward(d.rows(idx), d.in_step)
         return float(self.loss_fn(out, d.target[idx]).mean())
 
-    @torch.no_grad()
     def _sample_loss(self):
         """Data loss of the quantized network on those rows (sample-weighted)."""
-        d, idx = self.train, self._loss_rows()
-        weight = None if d.uniform_weight else d.weight[idx]
-        return float(batch_mean(self.loss_fn(self.net(d.rows(idx), d.in_step), d.target[idx]),
-                                weight))
+        return sample_loss(self.net, self.train, self._loss_rows(), self.loss_fn)
 
     def _validation_score(self):
         with torch.no_grad():
