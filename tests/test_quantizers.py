@@ -69,6 +69,39 @@ def test_per_row_bits_equal_row_by_row_quantization(w, data):
         np.testing.assert_array_equal(joint[i].numpy(), Q.quantize_weight(wt[i:i + 1], b)[0].numpy())
 
 
+nonzero_weights = arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 9)),
+                        elements=st.floats(-4, 4, allow_subnormal=False).filter(
+                            lambda v: abs(v) > 1e-20))
+
+
+@settings(max_examples=60, deadline=None)
+@given(w=nonzero_weights, data=st.data(), dtype=st.sampled_from([torch.float32, torch.float64]))
+def test_training_codes_are_the_exported_codes(w, data, dtype):
+    # The training step's codes (1-bit rows through the same round and clip
+    # as the others) equal quantize_weight_int's, which the graph exports,
+    # and so does the fake-quantized matrix, for every mix of row bits.
+    bits = data.draw(st.lists(st.sampled_from([0, 1, 2, 4, 8]), min_size=w.shape[0],
+                              max_size=w.shape[0]))
+    wt = torch.as_tensor(w, dtype=dtype)
+    rows = Q.weight_rows(torch.tensor(bits), dtype)
+    step = Q.step_from_stats(Q.weight_row_stats(wt), rows)
+    exported = Q.quantize_weight_int(wt, rows, step)
+    if not rows.all_one_bit:
+        torch.testing.assert_close(Q.training_codes(wt, rows, step), exported, rtol=0, atol=0)
+    torch.testing.assert_close(Q.fake_quantize_rows(wt, rows, step), exported * step[:, None],
+                               rtol=0, atol=0)
+
+
+def test_training_codes_differ_only_at_a_zero_weight_of_a_one_bit_row():
+    w = torch.tensor([[0.5, -0.0, 0.0, -2.0], [0.0, 1.0, -1.0, 3.0]])
+    rows = Q.weight_rows(torch.tensor([1, 4]))
+    step = Q.step_from_stats(Q.weight_row_stats(w), rows)
+    np.testing.assert_array_equal(Q.quantize_weight_int(w, rows, step)[0].numpy(),
+                                  [1, -1, 1, -1])
+    np.testing.assert_array_equal(Q.training_codes(w, rows, step)[0].numpy(), [1, 0, 0, -1])
+    assert torch.equal(Q.training_codes(w, rows, step)[1], Q.quantize_weight_int(w, rows, step)[1])
+
+
 @settings(max_examples=60, deadline=None)
 @given(y=arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 5)),
                 elements=st.floats(-1e3, 1e3, allow_subnormal=False)),

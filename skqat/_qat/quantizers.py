@@ -306,14 +306,19 @@ def quantize_weight_int(w, bits, step, signs=None):
     return _multi_bit_codes(w, rows, step.unsqueeze(-1), signs)
 
 
-def _multi_bit_codes(w, rows, column, signs):
-    # Rows not all at 1 bit; ``column`` is the step as a column.
-    codes = torch.div(w, column).round_()
+def _rounded_codes(w, rows, divisor):
+    # round(w / divisor), clipped to each row's largest code.
+    codes = torch.div(w, divisor).round_()
     if rows.same_qmax is not None:
         return codes.clamp_(-rows.same_qmax, rows.same_qmax)
     # Two in-place passes: clamp with tensor bounds is several times slower on CPU.
     codes = torch.minimum(codes, rows.qmax, out=codes)
-    codes = torch.maximum(codes, rows.neg_qmax, out=codes)
+    return torch.maximum(codes, rows.neg_qmax, out=codes)
+
+
+def _multi_bit_codes(w, rows, column, signs):
+    # Rows not all at 1 bit; ``column`` is the step as a column.
+    codes = _rounded_codes(w, rows, column)
     if rows.any_one_bit:
         # lerp with a 0/1 weight selects exactly (and, like the sign below,
         # avoids boolean tensors, which are slow elementwise on CPU).
@@ -322,11 +327,47 @@ def _multi_bit_codes(w, rows, column, signs):
     return codes
 
 
+def training_codes(w, rows, step):
+    """:func:`quantize_weight_int`'s codes in the training step's fewest tensor operations.
+
+    A layer whose rows are not all at 1 bit rounds and clips every row in
+    the same passes: a 1-bit row is divided by a step far below any weight
+    (1e-30), and its clip at 1 leaves the sign. That spares the sign codes
+    and their selection, two passes over the matrix, on every batch. The
+    codes are :func:`quantize_weight_int`'s but at a weight within 1e-30 of 0
+    in a 1-bit row (0 here, +1 or -1 there), which a trained layer does not
+    hold; the exported graph takes :func:`quantize_weight_int`'s.
+
+    Parameters
+    ----------
+    w : torch.Tensor of shape (n_out, n_in)
+    rows : WeightRows
+        Of the shape of ``step``, not all at 1 bit.
+    step : torch.Tensor of shape (n_out,)
+        Step of each row.
+
+    Returns
+    -------
+    torch.Tensor of shape (n_out, n_in), float dtype holding integers.
+    """
+    column = step.unsqueeze(-1)
+    if not rows.any_one_bit:
+        return _rounded_codes(w, rows, column)
+    return _rounded_codes(w, rows, torch.lerp(column, _tiny(w.dtype, w.device),
+                                              rows.one_bit_column))
+
+
+@functools.lru_cache(maxsize=None)
+def _tiny(dtype, device):
+    # The 1-bit rows' divisor in training_codes (cached, never modified).
+    return torch.full((), 1e-30, dtype=dtype, device=device)
+
+
 def fake_quantize_rows(w, rows, step, signs=None):
     """``codes * step`` of the rows of ``w``, in ``w``'s units: what a dense layer multiplies by.
 
-    The same values as ``quantize_weight_int(w, rows, step, signs) * step[:, None]``,
-    in the fewest tensor operations (the training step runs it on every batch).
+    :func:`training_codes` times each row's step, in the fewest tensor
+    operations (the training step runs it on every batch).
 
     Parameters
     ----------
@@ -335,7 +376,7 @@ def fake_quantize_rows(w, rows, step, signs=None):
         Of shape (n_out,).
     step : torch.Tensor of shape (n_out,)
     signs : torch.Tensor of shape (n_out, n_in), default=None
-        :func:`sign_codes` of ``w``, when the caller has them.
+        :func:`sign_codes` of ``w``, when the caller has them (rows all at 1 bit).
 
     Returns
     -------
@@ -344,7 +385,7 @@ def fake_quantize_rows(w, rows, step, signs=None):
     column = step.unsqueeze(-1)
     if rows.all_one_bit:
         return (sign_codes(w) if signs is None else signs).mul(column)
-    return _multi_bit_codes(w, rows, column, signs).mul_(column)
+    return training_codes(w, rows, step).mul_(column)
 
 
 def sign_codes(w):

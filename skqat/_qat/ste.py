@@ -102,8 +102,8 @@ class QuantLinearFunction(torch.autograd.Function):
         w = weight * in_step
         stats = Q.row_stats_for(w, rows, *sides)
         step = Q.step_from_stats(stats, rows)
-        # The sign codes serve the 1-bit rows here and every 1-bit side in backward.
-        signs = Q.sign_codes(w) if any(r.any_one_bit for r in (rows, *sides)) else None
+        # The sign codes serve a layer all at 1 bit here, and a side all at 1 bit in backward.
+        signs = Q.sign_codes(w) if any(r.all_one_bit for r in (rows, *sides)) else None
         w_q = Q.fake_quantize_rows(w, rows, step, signs)
         bias_q = torch.div(bias, step).round_().mul_(step)
         if rows.any_zero:
@@ -161,7 +161,7 @@ def _weight_side_contributions(w, w_q, grad_w, signs, stats, levels):
                 sign_dot = torch.linalg.vecdot(signs, grad_w)
             torch.mul(sign_dot, step, out=out[i])
         else:
-            codes = Q.quantize_weight_int(w, rows, step, signs)
+            codes = Q.training_codes(w, rows, step)
             torch.mul(torch.linalg.vecdot(codes, grad_w), step, out=out[i])
     torch.linalg.vecdot(w_q, grad_w, out=out[-1])
     sums = levels.scratch.read()
