@@ -279,7 +279,7 @@ def weight_step(w, bits):
     return step_from_stats(row_stats_for(w, rows), rows)
 
 
-def quantize_weight_int(w, bits, step, signs=None):
+def quantize_weight_int(w, bits, step):
     """Integer codes of the rows of ``w`` for given bit-widths and steps.
 
     Parameters
@@ -291,9 +291,6 @@ def quantize_weight_int(w, bits, step, signs=None):
         (K, n_out) (a bit-width per candidate and row).
     step : torch.Tensor of shape (n_out,) or (K, n_out)
         Step of each row (and candidate).
-    signs : torch.Tensor of shape (n_out, n_in), default=None
-        :func:`sign_codes` of ``w`` when the caller has them already (the
-        training step reuses them for every side quantization).
 
     Returns
     -------
@@ -301,9 +298,8 @@ def quantize_weight_int(w, bits, step, signs=None):
     """
     rows = _as_rows(w, bits, step.shape)
     if rows.all_one_bit:
-        return (sign_codes(w) if signs is None else signs).expand(
-            step.shape + w.shape[-1:]).clone()
-    return _multi_bit_codes(w, rows, step.unsqueeze(-1), signs)
+        return sign_codes(w).expand(step.shape + w.shape[-1:]).clone()
+    return _multi_bit_codes(w, rows, step.unsqueeze(-1))
 
 
 def _rounded_codes(w, rows, divisor):
@@ -316,14 +312,13 @@ def _rounded_codes(w, rows, divisor):
     return torch.maximum(codes, rows.neg_qmax, out=codes)
 
 
-def _multi_bit_codes(w, rows, column, signs):
+def _multi_bit_codes(w, rows, column):
     # Rows not all at 1 bit; ``column`` is the step as a column.
     codes = _rounded_codes(w, rows, column)
     if rows.any_one_bit:
         # lerp with a 0/1 weight selects exactly (and, like the sign below,
         # avoids boolean tensors, which are slow elementwise on CPU).
-        signs = sign_codes(w) if signs is None else signs
-        codes = torch.lerp(codes, signs, rows.one_bit_column)
+        codes = torch.lerp(codes, sign_codes(w), rows.one_bit_column)
     return codes
 
 
