@@ -378,3 +378,45 @@ def test_activation_strength_and_step_gradients(strengths, learn):
     codes = torch.minimum(torch.round(r.clamp_min(0)), qmax)
     local = torch.where((r > 0) & (r < qmax), codes - r, torch.where(r >= qmax, codes, 0.0))
     torch.testing.assert_close(step.grad, (grad * local).sum().reshape(1))
+
+
+@pytest.mark.parametrize("strengths", [[0.1, 0.1, 0.1, 0.1], [0.1, 0.4, 0.5, 0.9]])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("flush_denormal", [False, True])
+def test_revive_passes_the_gradient_at_an_exact_zero_and_nowhere_else(strengths, dtype,
+                                                                      flush_denormal):
+    # A layer whose neurons can be pruned (revive) passes the gradient at a
+    # pre-activation of exactly 0 (+0 or -0) as well as strictly inside the
+    # range; below 0 none, down to a ratio of -tiny * qmax (the one band the
+    # bound lets through is narrower: a ratio above -tiny * qmax, which a
+    # pre-activation does not reach).
+    gen = torch.Generator().manual_seed(7)
+    step = torch.tensor([0.3], dtype=dtype)
+    tiny = torch.finfo(dtype).tiny
+    y = torch.randn(40, 4, generator=gen, dtype=dtype) * 3
+    y[:6, :] = torch.tensor([0.0, -0.0, -tiny * 256 * 0.3, -1e-30, tiny, 1e-30],
+                            dtype=dtype)[:, None] * torch.ones(4, dtype=dtype)
+    y[6, :] = 255 * 0.3  # the top of the 8-bit range
+    grad = torch.randn(40, 4, generator=gen, dtype=dtype)
+    cands = torch.tensor([2, 4, 8])
+    s = torch.tensor(strengths, dtype=dtype)
+    levels = _levels(s, cands, "activation")
+    previous = torch.is_grad_enabled()
+    try:
+        torch.set_flush_denormal(flush_denormal)
+        yy, st = y.clone().requires_grad_(), step.clone().requires_grad_()
+        codes = QuantReLUFunction.apply(yy, st, s, levels, 0.1, True)
+        (codes * grad).sum().backward()
+    finally:
+        torch.set_flush_denormal(False)
+        torch.set_grad_enabled(previous)
+    qmax = 2.0 ** cands[levels.level].to(dtype) - 1
+    r = y / step
+    passes = ((r > 0) & (r < qmax)) | (r == 0)
+    grad_out = grad / step
+    torch.testing.assert_close(yy.grad, grad_out * passes, rtol=0, atol=0)
+    assert passes[:2].all() and not passes[2:4].any()
+    # The step's LSQ gradient weighs the revived entries by their ratio, 0.
+    ref_codes = torch.minimum(torch.round(r.clamp_min(0)), qmax)
+    local = torch.where(passes, ref_codes - r, torch.where(r >= qmax, ref_codes, 0.0))
+    torch.testing.assert_close(st.grad, (grad_out * local).sum().reshape(1))

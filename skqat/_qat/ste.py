@@ -21,6 +21,8 @@ the soft mixture (``w_soft + (w_hard - w_soft).detach()`` would evaluate every
 candidate on every step).
 """
 
+import functools
+
 import torch
 from torch.nn import functional as F
 
@@ -169,6 +171,18 @@ def _weight_side_contributions(w, w_q, grad_w, signs, stats, levels):
     return (sums[:len(levels.side_weight)] - sums[-1]) * levels.side_sign
 
 
+@functools.lru_cache(maxsize=None)
+def _below_zero(dtype):
+    """Minus the smallest normal number of ``dtype``: a lower bound that lets an exact 0 pass.
+
+    What else passes with it is a pre-activation less than ``tiny * qmax``
+    steps below 0 (under 1e-33 steps in float32), which no training produces.
+    The smallest subnormal would be closer still, but
+    ``torch.set_flush_denormal(True)`` would turn it into 0 and stop the pass.
+    """
+    return -torch.finfo(dtype).tiny
+
+
 class QuantReLUFunction(torch.autograd.Function):
     """Quantized ReLU with a shared step and per-neuron learned bit-widths, as codes.
 
@@ -213,17 +227,17 @@ class QuantReLUFunction(torch.autograd.Function):
         # The gradient passes strictly inside (0, qmax): hardtanh's backward
         # kernel, one pass, on the ratio in units of each neuron's range
         # (IEEE division keeps ratio < qmax exactly as ratio / qmax < 1).
+        # With revive, a pruned neuron (0 weight bits, 0 bias) outputs exactly
+        # 0, and its gradient passes there as if it were alive, so that its
+        # weights keep learning and its strength sees what reviving it would
+        # buy: the lower bound is then just below 0, in the same pass.
+        low = _below_zero(ratio.dtype) if ctx.revive else 0.0
         same = levels.same_activation_qmax
         if same is None:
             grad_y = torch.ops.aten.hardtanh_backward(grad_out, ratio / levels.activation_qmax,
-                                                      0.0, 1.0)
+                                                      low, 1.0)
         else:
-            grad_y = torch.ops.aten.hardtanh_backward(grad_out, ratio, 0.0, same)
-        if ctx.revive:
-            # A pruned neuron (0 weight bits, 0 bias) outputs exactly 0: its
-            # gradient passes there as if it were alive, so that its weights
-            # keep learning and its strength sees what reviving it would buy.
-            grad_y = grad_y + grad_out * (ratio == 0)
+            grad_y = torch.ops.aten.hardtanh_backward(grad_out, ratio, low, same)
         grad_step = None
         if ctx.needs_input_grad[1]:
             # LSQ: codes - y/step inside, codes where clipped, 0 below (codes are 0 there).
