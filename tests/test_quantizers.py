@@ -387,9 +387,9 @@ def test_revive_passes_the_gradient_at_an_exact_zero_and_nowhere_else(strengths,
                                                                       flush_denormal):
     # A layer whose neurons can be pruned (revive) passes the gradient at a
     # pre-activation of exactly 0 (+0 or -0) as well as strictly inside the
-    # range; below 0 none, down to a ratio of -tiny * qmax (the one band the
-    # bound lets through is narrower: a ratio above -tiny * qmax, which a
-    # pre-activation does not reach).
+    # range, and none below 0. The negative rows stay outside the one band
+    # the bound also lets through (ratios within tiny * qmax of 0, which no
+    # pre-activation reaches): the closest is a ratio of -tiny * 256.
     gen = torch.Generator().manual_seed(7)
     step = torch.tensor([0.3], dtype=dtype)
     tiny = torch.finfo(dtype).tiny
@@ -401,15 +401,13 @@ def test_revive_passes_the_gradient_at_an_exact_zero_and_nowhere_else(strengths,
     cands = torch.tensor([2, 4, 8])
     s = torch.tensor(strengths, dtype=dtype)
     levels = _levels(s, cands, "activation")
-    previous = torch.is_grad_enabled()
-    try:
+    yy, st = y.clone().requires_grad_(), step.clone().requires_grad_()
+    try:  # torch has no getter for the setting; off is its default
         torch.set_flush_denormal(flush_denormal)
-        yy, st = y.clone().requires_grad_(), step.clone().requires_grad_()
         codes = QuantReLUFunction.apply(yy, st, s, levels, 0.1, True)
         (codes * grad).sum().backward()
     finally:
         torch.set_flush_denormal(False)
-        torch.set_grad_enabled(previous)
     qmax = 2.0 ** cands[levels.level].to(dtype) - 1
     r = y / step
     passes = ((r > 0) & (r < qmax)) | (r == 0)
