@@ -8,7 +8,7 @@ export SKQAT_DATA_HOME
 
 .PHONY: install demo test bench bench-quick bench-sparse bench-steps bench-profile bench-dask \
 	bench-compression bench-prune-stream bench-stream bench-paper bench-path bench-path-monotone \
-	bench-bytes bench-size-path bench-width bench-onnx \
+	bench-bytes bench-size-path bench-input-clip bench-width bench-onnx \
 	bench-fields bench-flash bench-predict bench-fpga bench-gpu docs clean
 
 $(VENV)/.installed: pyproject.toml
@@ -82,6 +82,11 @@ bench-bytes: install
 # A path along bytes against bench-bytes' independent size-budgeted fits (about 10 minutes).
 bench-size-path: install
 	$(PY) -m benchmarks.size_path --output benchmarks/results --jobs 2
+
+# The input clip: size-budgeted and main-benchmark fits at clips 6 and 3, paired by seed
+# (about 15 minutes).
+bench-input-clip: install
+	$(PY) -m benchmarks.input_clip --output benchmarks/results --jobs 2
 
 # The starting width of a size-budgeted fit: three rules, paired by seed (about 25 minutes).
 bench-width: install

@@ -35,12 +35,17 @@ from .runtime import IntegerMLP, QuantizedLayer
 from .runtime._input_steps_file import input_steps_bytes
 from .runtime._rows import binary_input_steps, encode_rows, round_to_bfloat16
 
-# Standardized inputs saturate at this many standard deviations. Every
-# feature gets the same step, for the reason ``_layers.QuantReLU`` gives.
-_INPUT_CLIP_STD = 6.0
 # A stream block whose root mean squared error is beyond this many target
 # standard deviations refits the output layer in closed form (see calibrate_outputs_).
 _CALIBRATE_LIMIT_STD = 3.0
+
+
+def _auto_input_clip(*, stream):
+    # In standard deviations, measured against each other in
+    # benchmarks/results/input_clip: 3 scores higher in fits, and a stream keeps
+    # 6, as its first block's statistics may be far from the later blocks',
+    # whose inputs would then saturate (bench-stream's streams lost up to 0.7 of R2).
+    return 6.0 if stream else 3.0
 
 
 class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
@@ -72,6 +77,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         "weight_bits": ["array-like"],
         "activation_bits": ["array-like"],
         "input_bits": [Interval(Integral, 2, 16, closed="both")],
+        "input_clip": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "granularity": [StrOptions({"neuron", "layer"})],
         "quantize": ["boolean"],
         "bit_price": [Interval(Real, 0, None, closed="left")],
@@ -109,6 +115,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         weight_bits,
         activation_bits,
         input_bits,
+        input_clip,
         granularity,
         quantize,
         strength_learning_rate,
@@ -139,6 +146,7 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         self.weight_bits = weight_bits
         self.activation_bits = activation_bits
         self.input_bits = input_bits
+        self.input_clip = input_clip
         self.granularity = granularity
         self.quantize = quantize
         self.strength_learning_rate = strength_learning_rate
@@ -236,11 +244,13 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
             constant = start_input_statistics(self, X, sample_weight, stream=incremental)
             warn_constant_first_block(constant_columns=constant,
                                       constant_target=incremental and self._constant_target())
-            self.input_steps_ = np.full(X.shape[1],
-                                        _INPUT_CLIP_STD / (2 ** (self.input_bits - 1) - 1))
+            # Every feature gets the same step, for the reason ``QuantReLU`` gives.
+            clip = _auto_input_clip(stream=incremental) if self.input_clip == "auto" \
+                else self.input_clip
+            self.input_steps_ = np.full(X.shape[1], clip / (2 ** (self.input_bits - 1) - 1))
         elif incremental:
-            in_change = update_input_statistics(
-                self, X, sample_weight, clip=_INPUT_CLIP_STD if self.quantize else np.inf)
+            clip = self._trained_input_clip() if self.quantize else np.inf
+            in_change = update_input_statistics(self, X, sample_weight, clip=clip)
         # A fitted network keeps its widths ("auto" may resolve differently
         # now: a path's lower size budget, a warm start).
         if auto_width and first_pass:
@@ -325,6 +335,11 @@ class BaseNMPQAT(BaseEstimator, metaclass=ABCMeta):
         if self.quantize:
             return self.input_steps_, self.input_bits
         return np.ones_like(self.input_scale_), None
+
+    def _trained_input_clip(self):
+        # The clip the network learned with, in standard deviations: a stream
+        # keeps its first call's input steps whatever input_clip says now.
+        return float(self.input_steps_[0]) * (2 ** (self.input_bits - 1) - 1)
 
     def _input_affine(self):
         # Standardization (and quantization) folded: code = x * a + c (then rounded).

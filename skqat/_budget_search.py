@@ -208,6 +208,7 @@ class BudgetSearchMixin:
         weight_bits=(1, 2, 4, 8),
         activation_bits=(4, 8, 16),
         input_bits=8,
+        input_clip="auto",
         granularity="neuron",
         quantize=True,
         strength_learning_rate=0.01,
@@ -241,6 +242,7 @@ class BudgetSearchMixin:
         self.weight_bits = weight_bits
         self.activation_bits = activation_bits
         self.input_bits = input_bits
+        self.input_clip = input_clip
         self.granularity = granularity
         self.quantize = quantize
         self.strength_learning_rate = strength_learning_rate

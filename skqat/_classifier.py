@@ -107,6 +107,15 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         Candidate activation bit-widths.
     input_bits : int, default=8
         Bit-width of the (standardized) inputs.
+    input_clip : "auto" or float, default="auto"
+        Standardized inputs are clipped at ``+-input_clip`` standard
+        deviations before they are rounded to ``input_bits`` codes (one input
+        code is worth ``input_clip / (2 ** (input_bits - 1) - 1)`` standard
+        deviations). The clip keeps a column's rare extreme values from
+        dominating its neurons; raise it when the extremes carry the signal.
+        "auto" is 3 for ``fit`` and 6 for a stream (set by the first
+        ``partial_fit`` call): the first block's statistics may be far from
+        the rest of the stream, and the inputs need room to move.
     granularity : {"neuron", "layer"}, default="neuron"
         One learned bit-width per neuron (NMP-QAT) or per layer (baseline).
     quantize : bool, default=True
@@ -259,6 +268,7 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
         weight_bits=(1, 2, 4, 8),
         activation_bits=(4, 8, 16),
         input_bits=8,
+        input_clip="auto",
         granularity="neuron",
         quantize=True,
         strength_learning_rate=0.01,
@@ -277,6 +287,7 @@ class NMPQATClassifier(ClassifierMixin, BaseNMPQAT):
             flash_budget=flash_budget,
             bit_price=bit_price, activation_bit_price=activation_bit_price,
             weight_bits=weight_bits, activation_bits=activation_bits, input_bits=input_bits,
+            input_clip=input_clip,
             granularity=granularity, quantize=quantize,
             strength_learning_rate=strength_learning_rate, gate_temperature=gate_temperature,
             device=device,

@@ -51,7 +51,7 @@ class NMPQATClassifierCV(BudgetSearchMixin, NMPQATClassifier):
     n_jobs : int or None, default=None
         Folds (and penalties) run in parallel (joblib; None is 1). Results do
         not depend on it.
-    hidden_layer_sizes, alpha, batch_size, learning_rate_init, max_iter, shuffle, random_state, tol, verbose, warm_start, early_stopping, validation_fraction, n_iter_no_change, bit_price, activation_bit_price, weight_bits, activation_bits, input_bits, granularity, quantize, strength_learning_rate, gate_temperature, device, n_threads
+    hidden_layer_sizes, alpha, batch_size, learning_rate_init, max_iter, shuffle, random_state, tol, verbose, warm_start, early_stopping, validation_fraction, n_iter_no_change, bit_price, activation_bit_price, weight_bits, activation_bits, input_bits, input_clip, granularity, quantize, strength_learning_rate, gate_temperature, device, n_threads
         As in :class:`NMPQATClassifier` (same defaults), for every fit of the search.
         ``warm_start`` has no effect: every path trains afresh.
 
@@ -149,7 +149,7 @@ class NMPQATRegressorCV(BudgetSearchMixin, NMPQATRegressor):
     n_jobs : int or None, default=None
         Folds (and penalties) run in parallel (joblib; None is 1). Results do
         not depend on it.
-    hidden_layer_sizes, alpha, batch_size, learning_rate_init, max_iter, shuffle, random_state, tol, verbose, warm_start, early_stopping, validation_fraction, n_iter_no_change, bit_price, activation_bit_price, weight_bits, activation_bits, input_bits, granularity, quantize, strength_learning_rate, gate_temperature, device, n_threads
+    hidden_layer_sizes, alpha, batch_size, learning_rate_init, max_iter, shuffle, random_state, tol, verbose, warm_start, early_stopping, validation_fraction, n_iter_no_change, bit_price, activation_bit_price, weight_bits, activation_bits, input_bits, input_clip, granularity, quantize, strength_learning_rate, gate_temperature, device, n_threads
         As in :class:`NMPQATRegressor` (same defaults), for every fit of the search.
         ``warm_start`` has no effect: every path trains afresh.
 

@@ -792,3 +792,47 @@ def test_the_path_monotone_figures_are_those_of_the_committed_runs():
                         f"{diff.std() / np.sqrt(len(diff)):.4f}) over")
     assert (f"score {readings[0]} their 48 fits, and the defaults and `bit_budget=1.5` "
             f"{readings[1]} 24 fits") in page
+
+
+def test_input_clip_pairs_each_clip_with_the_base_on_the_same_fit(tmp_path):
+    from benchmarks.input_clip import paired, write
+
+    rows = [dict(set=s, task=t, setting="x", seed=seed, clip=clip,
+                 score=level + (gain if clip == 3.0 else 0.0), weight_bits=2.0,
+                 activation_bits=4.0 + (clip == 3.0))
+            for s, t, gain in [("bytes", "a", 0.02), ("bytes", "b", -0.01), ("main", "a", 0.0)]
+            for seed, level in [(0, 0.5), (1, 0.9)] for clip in (6.0, 3.0)]
+    table = paired(pd.DataFrame(rows), base_clip=6.0).set_index(["set", "task"])
+    # The seeds' own levels cancel: each pair differs by its gain alone.
+    assert table.loc[("bytes", "a"), "difference"] == pytest.approx(0.02)
+    assert table.loc[("bytes", "b"), "positive"] == 0
+    assert table.loc[("bytes", "all"), "pairs"] == 4
+    assert table.loc[("bytes", "all"), "difference"] == pytest.approx(0.005)
+    assert table.loc[("bytes", "all"), "standard_error"] == pytest.approx(
+        np.std([0.02, 0.02, -0.01, -0.01], ddof=1) / 2)
+    assert table.loc[("main", "all"), "activation_bits"] == pytest.approx(1.0)
+    assert set(table["clip"]) == {3.0}
+    write(pd.DataFrame(rows), tmp_path, 6.0)
+    summary = (tmp_path / "input_clip/summary.md").read_text()
+    assert "| bytes | all | 3 | 4 | +0.0050 | 0.0087 | 2 | +0.000 | +1.000 |" in summary
+    assert len(pd.read_csv(tmp_path / "input_clip/pairs.csv")) == len(rows)
+
+
+def test_the_input_clip_figures_are_those_of_the_committed_pairs():
+    from benchmarks.input_clip import paired
+
+    pairs = pd.read_csv(ROOT / "benchmarks/results/input_clip/pairs.csv")
+    table = paired(pairs, base_clip=6.0).set_index(["set", "task"])
+    assert set(table["clip"]) == {3.0}
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    bytes_, main, stream = (table.loc[(s, "all")] for s in ("bytes", "main", "stream"))
+    assert (bytes_.pairs, main.pairs, stream.pairs) == (96, 96, 12)
+    # The fit's default (3) is ahead on both benchmarks, and a stream's (6) on the streams.
+    assert bytes_.difference > 0 and main.difference > 0 and stream.difference < 0
+    reading = (f"3 scores {bytes_.difference:+.4f} (standard error {bytes_.standard_error:.4f}) "
+               f"against 6 over the {int(bytes_.pairs)} size-budgeted fits and "
+               f"{main.difference:+.4f} (standard error {main.standard_error:.4f}) over the "
+               f"{int(main.pairs)} fits of the main benchmark, with mean weight bits "
+               f"{bytes_.weight_bits:+.3f} and {main.weight_bits:+.3f}; along the streams it "
+               f"scores {stream.difference:+.4f} (standard error {stream.standard_error:.4f})")
+    assert reading in page

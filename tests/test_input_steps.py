@@ -8,6 +8,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.base import clone
 
 from skqat import NMPQATClassifier, NMPQATRegressor
 from skqat._inputs import binary_columns
@@ -187,3 +188,81 @@ def test_a_size_budget_starts_as_wide_as_the_lean_steps_allow():
     assert width == starting_width(400, n_features=44, input_steps_bytes=102)
     assert width > starting_width(400, n_features=44)
     assert est.model_size_bytes_ <= 400
+
+
+# ------------------------------------------------------------- input_clip
+
+
+@pytest.mark.parametrize("clip", [1.5, 3.0, 6.0])
+def test_input_clip_sets_the_input_step_and_saturates_beyond_it(clip):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 3))
+    y = X @ [1.0, -2.0, 0.5]
+    est = NMPQATRegressor(hidden_layer_sizes=(8,), max_iter=5, input_clip=clip,
+                          random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    np.testing.assert_allclose(est.input_steps_, clip / 127)
+    # Rows at k standard deviations in every column: the codes grow as k * 127 / clip
+    # up to the clip, and saturate at the top code beyond it.
+    graph = est.to_integer()
+    at = lambda k: est.input_mean_ + k * est.input_scale_  # noqa: E731
+    half = graph.quantize_input(at(clip / 2)[None])[0]
+    assert np.all(np.abs(half - 63.5) <= 1.5)
+    for k in (clip, clip + 0.5, 10 * clip):
+        np.testing.assert_array_equal(graph.quantize_input(at(k)[None])[0], 127)
+        np.testing.assert_array_equal(graph.quantize_input(at(-k)[None])[0], -127)
+    # Beyond the clip a row changes nothing: the model saw the same codes.
+    np.testing.assert_array_equal(est.predict(at(clip + 1)[None]), est.predict(at(50)[None]))
+
+
+@pytest.mark.parametrize("Est", [NMPQATClassifier, NMPQATRegressor])
+def test_input_clip_is_checked_and_reaches_every_fit(Est):
+    X = np.random.default_rng(5).normal(size=(60, 2))
+    y = (X[:, 0] > 0).astype(int)
+    for bad in (0, -1.0, "wide"):
+        with pytest.raises(ValueError, match="input_clip"):
+            Est(input_clip=bad).fit(X, y)
+    # "auto": 3 standard deviations for a fit, 6 for a stream (its first block may mislead).
+    est = Est(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_allclose(est.fit(X, y).input_steps_, 3 / 127)
+        classes = {"classes": [0, 1]} if Est is NMPQATClassifier else {}
+        np.testing.assert_allclose(clone(est).partial_fit(X, y, **classes).input_steps_, 6 / 127)
+        # An explicit clip is used by both.
+        est.set_params(input_clip=4.0)
+        np.testing.assert_allclose(clone(est).partial_fit(X, y, **classes).input_steps_, 4 / 127)
+    # A float network takes the standardized inputs unclipped, whatever the clip.
+    float_est = Est(hidden_layer_sizes=(4,), max_iter=2, quantize=False, input_clip=0.5,
+                    random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        float_est.fit(X, y)
+    assert float_est._input_step()[1] is None
+
+
+def test_a_stream_keeps_the_clip_it_learned_with(monkeypatch):
+    import skqat._base as base
+
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(400, 3))
+    y = X.sum(1)
+    seen = []
+    update = base.update_input_statistics
+    monkeypatch.setattr(base, "update_input_statistics",
+                        lambda *a, clip, **k: seen.append(clip) or update(*a, clip=clip, **k))
+    est = NMPQATRegressor(hidden_layer_sizes=(4,), input_clip=2.0, random_state=0)
+    est.partial_fit(X[:200], y[:200])
+    est.set_params(input_clip=5.0)
+    est.partial_fit(X[200:] * 3, y[200:])
+    # The input steps are the first call's, and the rescaling of the first layer
+    # clips as the network learned to (not as input_clip now says).
+    np.testing.assert_allclose(est.input_steps_, 2.0 / 127)
+    assert seen == [pytest.approx(2.0)]
+    # A new fit starts afresh with the new clip.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.set_params(max_iter=2).fit(X, y)
+    np.testing.assert_allclose(est.input_steps_, 5.0 / 127)

@@ -56,11 +56,12 @@ def test_partial_fit_equals_fit_epoch_by_epoch_without_budget(monkeypatch):
     # One pass per call, the optimizer state and the shuffling stream carried over:
     # ten calls are the ten epochs of fit (which has no frozen phase without a
     # budget or a price on the bits), but for the activation steps, which learn
-    # slower along a stream: at fit's rate, the same model.
+    # slower along a stream: at fit's rate, the same model. (The default
+    # input_clip="auto" clips a stream's inputs wider than a fit's: one clip here.)
     monkeypatch.setattr(training, "_STREAM_STEP_RATE", 1.0)
     X, y = make_regression(300, 5, noise=1.0, random_state=0)
     params = dict(hidden_layer_sizes=(8,), random_state=0, tol=0, n_iter_no_change=np.inf,
-                  bit_price=0, activation_bit_price=0)
+                  bit_price=0, activation_bit_price=0, input_clip=3.0)
     fitted = NMPQATRegressor(max_iter=10, **params).fit(X, y)
     streamed = NMPQATRegressor(**params)
     for _ in range(10):
