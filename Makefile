@@ -83,8 +83,8 @@ bench-bytes: install
 bench-size-path: install
 	$(PY) -m benchmarks.size_path --output benchmarks/results --jobs 2
 
-# The input clip: size-budgeted and main-benchmark fits at clips 6 and 3, paired by seed
-# (about 15 minutes).
+# The input clip: size-budgeted, main-benchmark, stream and paper-regime fits at clips 6 and
+# 3, paired by seed (about 45 minutes on 2 cores).
 bench-input-clip: install
 	$(PY) -m benchmarks.input_clip --output benchmarks/results --jobs 2
 

@@ -56,13 +56,15 @@ def load(max_train, data_home=None):
     return X_tr, np.asarray(train.target)[:max_train], X_te, np.asarray(test.target)
 
 
-def run(methods, hidden, epochs, max_train, seed=0):
+def run(methods, hidden, epochs, max_train, seed=0, params=None):
+    """One fit of each of ``methods``: a row each; ``params`` go to every estimator."""
     X_tr, y_tr, X_te, y_te = load(max_train)
     rows = []
     for name in methods:
-        params, prototype = METHODS[name]
+        own, prototype = METHODS[name]
         est = NMPQATClassifier(hidden_layer_sizes=hidden, max_iter=epochs, tol=0.0,
-                               n_iter_no_change=epochs, random_state=seed, **params)
+                               n_iter_no_change=epochs, random_state=seed,
+                               **{**own, **(params or {})})
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
