@@ -9,7 +9,7 @@ from torch.nn import functional as F
 from skqat._qat.data import train_data
 from skqat._qat.levels import build_levels
 from skqat._qat.network import QuantMLP
-from skqat._qat.optim import adam_step
+from skqat._qat.optim import AdamGroups, adam_step
 from skqat._qat import projection, training
 from skqat._qat import quantizers as Q
 from skqat._qat.projection import project_network
@@ -117,6 +117,11 @@ def test_strengths_learn_on_one_batch_in_four_across_increments():
     names = [name for name, _ in net.named_parameters()]
     steps = dict(zip(names, state.steps))
     assert (steps["linears.0.weight"], steps["linears.0.strength"]) == (8, 2)
+    # The strengths' noise (mean_gradient_adam_) crosses the calls with Adam's
+    # moments: the two steps' gradients differ, the weights keep none.
+    noise = dict(zip(names, state.grad_noise))
+    assert noise["linears.0.strength"].any() and noise["linears.0.weight"] is None
+    assert dict(zip(names, state.previous_grad))["linears.0.strength"] is not None
     # A quarter of the steps at four times the rate, Adam's decay rates to the
     # fourth power: per batch, the drift and the memory of a step on every batch.
     group = training._Trainer(net, data, None, settings, torch.Generator(), _loss,
@@ -124,6 +129,7 @@ def test_strengths_learn_on_one_batch_in_four_across_increments():
     assert group["kind"] == "strengths"
     assert group["lr"] == 4 * settings.strength_learning_rate
     assert group["betas"] == pytest.approx((0.9 ** 4, 0.999 ** 4))
+    assert group["batches_per_step"] == 4  # the noise of one batch (mean_gradient_adam_)
 
 
 def test_a_non_finite_loss_stops_training_with_an_actionable_error():
@@ -348,6 +354,46 @@ def test_adam_step_is_torch_adams_fused_step_bit_for_bit():
         assert torch.equal(a, b)
         for key in ("step", "exp_avg", "exp_avg_sq"):
             assert torch.equal(opts[0].state[a][key], opts[1].state[b][key])
+
+
+def _drifts(batch_gradients, every, rebuild):
+    """Where one parameter ends under Adam on every batch, or on means of ``every`` batches."""
+    p = torch.nn.Parameter(torch.zeros(len(batch_gradients[0])))
+    group = {"params": [p], "lr": 1e-3 * every, "kind": "strengths"}
+    if every > 1:
+        group["betas"] = (0.9 ** every, 0.999 ** every)
+        if rebuild:
+            group["batches_per_step"] = every
+    opt = AdamGroups([group])
+    for start in range(0, len(batch_gradients), every):
+        p.grad = batch_gradients[start:start + every].mean(0)
+        adam_step(opt)
+    return p.detach()
+
+
+@pytest.mark.parametrize("mean", ["settled", "falling"])
+def test_mean_gradient_adam_moves_a_noisy_parameter_as_a_step_on_every_batch(mean):
+    # Batches whose gradient's mean is a tenth of its noise (a strength near
+    # where it settles), or falls from five times the noise to that (a
+    # strength on its way), one column per noise draw.
+    gen = torch.Generator().manual_seed(0)
+    n = 8000 if mean == "settled" else 1000
+    drift = 0.1 + (5 * torch.exp(-torch.arange(n) / 500.0)[:, None] if mean == "falling" else 0)
+    grads = drift + torch.randn(n, 16, generator=gen, dtype=torch.float64).float()
+    every_batch = _drifts(grads, 1, rebuild=False)
+    rebuilt = _drifts(grads, 4, rebuild=True)
+    assert (every_batch < 0).all()
+    np.testing.assert_allclose((rebuilt / every_batch).numpy(), 1.0, atol=0.1)
+    if mean == "settled":  # all three sum the same draws; Adam on the bare means
+        # divides by a root second moment half as large, and drifts twice as far
+        plain = _drifts(grads, 4, rebuild=False)
+        np.testing.assert_allclose((plain / every_batch).numpy(), 2.0, atol=0.3)
+
+
+def test_mean_gradient_adam_is_adams_step_where_the_gradient_is_all_signal():
+    grads = torch.tensor([[0.5, -2.0, 1e-3]]).repeat(400, 1)
+    np.testing.assert_allclose(_drifts(grads, 4, rebuild=True).numpy(),
+                               _drifts(grads, 4, rebuild=False).numpy(), rtol=1e-5)
 
 
 def test_levels_follow_an_optimizer_step_and_every_in_place_change():

@@ -8,9 +8,11 @@ constructor imports torch's compiler stack on first use (about 1.7 s, once in
 every process: a user's first fit, every ``GridSearchCV`` worker).
 :class:`AdamGroups` holds the same parameter groups and state as
 ``torch.optim.Adam`` (``param_groups``, ``state``), and :func:`adam_step`
-runs the same kernel on them, bit for bit. The training loop uses no AMSGrad
-and no gradient scaling, on parameters of one device and dtype: the only
-case it handles.
+runs the same kernel on them, bit for bit; the strengths, which step on the
+mean gradient of several batches, take Adam's step with one batch's noise
+(:func:`mean_gradient_adam_`). The training loop uses no AMSGrad and no
+gradient scaling, on parameters of one device and dtype: the only case it
+handles.
 
 :func:`build_adam` builds the groups and their rates; :class:`OptimizerState`
 is the state as numpy, between ``partial_fit`` calls.
@@ -44,9 +46,11 @@ def build_adam(net, *, learning_rate, strength_learning_rate, learn_bits, step_r
     step_rate : float, default=1.0
         The activation steps' rate relative to the weights' (a stream's is lower).
     strength_every : int, default=1
-        The strengths step on one batch in this many: their rate is
-        multiplied by it and Adam's decay rates raised to its power (per
-        batch, the drift and the memory of a step on every batch).
+        The strengths step on one batch in this many, on the mean gradient
+        of those batches: their rate is multiplied by it, Adam's decay rates
+        raised to its power (per batch, the drift and the memory of a step on
+        every batch), and the noise in their second moment scaled back to one
+        batch's (see :func:`adam_step`).
 
     Returns
     -------
@@ -65,7 +69,7 @@ def build_adam(net, *, learning_rate, strength_learning_rate, learn_bits, step_r
         beta1, beta2 = _ADAM_BETAS
         groups.append({"params": strengths, "lr": strength_learning_rate * strength_every,
                        "betas": (beta1 ** strength_every, beta2 ** strength_every),
-                       "kind": "strengths"})
+                       "batches_per_step": strength_every, "kind": "strengths"})
     if steps:
         # Adam moves a parameter by about its learning rate per step whatever
         # its size: right for the steps the default candidates start from
@@ -103,6 +107,9 @@ def adam_step(opt):
 
     Bit for bit what ``torch.optim.Adam(fused=True).step()`` computes;
     parameters without a gradient are left as they are, their state untouched.
+    A group with ``batches_per_step`` k > 1 (the strengths, whose gradient is
+    the mean of k batches' gradients) divides by a second moment whose
+    noise is scaled back to one batch's (:func:`mean_gradient_adam_`).
 
     Parameters
     ----------
@@ -122,12 +129,67 @@ def adam_step(opt):
             states.append(state)
         steps = [s["step"] for s in states]
         torch._foreach_add_(steps, 1)
+        if group.get("batches_per_step", 1) > 1:
+            mean_gradient_adam_(params, states, group)
+            continue
         beta1, beta2 = group["betas"]
         torch._fused_adam_(params, [p.grad for p in params], [s["exp_avg"] for s in states],
                            [s["exp_avg_sq"] for s in states], [], steps, amsgrad=False,
                            lr=group["lr"], beta1=beta1, beta2=beta2,
                            weight_decay=group["weight_decay"], eps=group["eps"],
                            maximize=False, grad_scale=None, found_inf=None)
+
+
+def mean_gradient_adam_(params, states, group):
+    """Adam's step on gradients that are each the mean of k batches' gradients.
+
+    Adam divides a step by the root of its second moment. A mean of k
+    batches holds 1/k of one batch's gradient noise, so where the noise
+    outweighs the mean gradient (a strength near where it settles, through
+    most of a long fit) Adam on the means would move a parameter up to
+    sqrt(k) times as far per batch as a step on every batch does (in long
+    fits at tight budgets, a point of accuracy: the benchmarks page, training
+    step cost). The second moment is rebuilt as one batch's: the means' plus
+    k - 1 times their noise, measured as half the squared difference of two
+    consecutive means (``grad_noise``, averaged at Adam's second decay rate),
+    which a gradient that moves slowly between two steps does not inflate.
+    Where the gradient is all signal the step is Adam's.
+
+    Parameters
+    ----------
+    params : list of torch.Tensor
+        The group's parameters that have a gradient (updated in place).
+    states : list of dict
+        Their Adam states: ``step`` (this step included), ``exp_avg`` and
+        ``exp_avg_sq`` as Adam's, ``previous_grad`` and ``grad_noise``
+        (created here on a first step); all updated in place.
+    group : dict
+        ``lr``, ``betas``, ``eps`` and ``batches_per_step`` (k).
+    """
+    k = group["batches_per_step"]
+    beta1, beta2 = group["betas"]
+    grads = [p.grad for p in params]
+    t = torch.stack([s["step"] for s in states]).tolist()  # one read, not one per tensor
+    with torch.no_grad():
+        m, v = [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states]
+        torch._foreach_lerp_(m, grads, 1 - beta1)
+        torch._foreach_mul_(v, beta2)
+        torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+        for s, g in zip(states, grads):  # a first step has no difference yet
+            if "grad_noise" not in s:
+                s["grad_noise"], s["previous_grad"] = torch.zeros_like(g), g.clone()
+        noise, previous = [s["grad_noise"] for s in states], [s["previous_grad"] for s in states]
+        diff = torch._foreach_sub(grads, previous)
+        torch._foreach_mul_(noise, beta2)
+        torch._foreach_addcmul_(noise, diff, diff, value=(1 - beta2) / 2)
+        torch._foreach_copy_(previous, grads)
+        # Bias-corrected, as Adam's: the noise has one update fewer than v.
+        second = torch._foreach_div(v, [1 - beta2 ** n for n in t])
+        noise_hat = torch._foreach_div(noise, [1 - beta2 ** max(n - 1, 1) for n in t])
+        torch._foreach_add_(second, noise_hat, alpha=k - 1)
+        torch._foreach_sqrt_(second)
+        torch._foreach_add_(second, group["eps"])
+        torch._foreach_addcdiv_(params, m, second, [-group["lr"] / (1 - beta1 ** n) for n in t])
 
 
 @dataclass
@@ -152,6 +214,10 @@ class OptimizerState:
         mean (see ``training.py``).
     gradient_counts : list of int
         How many batches each sum holds.
+    grad_noise, previous_grad : list of (ndarray or None)
+        Per parameter, what the strengths' step keeps beside Adam's moments
+        (:func:`mean_gradient_adam_`): the noise of their mean gradients and
+        the last of these; None for the other parameters.
     """
 
     exp_avg: list
@@ -163,6 +229,8 @@ class OptimizerState:
     size_multiplier: float = 0.0
     gradient_sums: list = field(default_factory=list)
     gradient_counts: list = field(default_factory=list)
+    grad_noise: list = field(default_factory=list)
+    previous_grad: list = field(default_factory=list)
 
 
 def adam_moments(opt, params):
@@ -171,25 +239,25 @@ def adam_moments(opt, params):
     Returns
     -------
     dict
-        ``exp_avg``, ``exp_avg_sq`` and ``steps``, one entry per parameter.
+        ``exp_avg``, ``exp_avg_sq``, ``steps``, ``grad_noise`` and
+        ``previous_grad``, one entry per parameter.
     """
-    exp_avg, exp_avg_sq, steps = [], [], []
+    out = {key: [] for key in ("exp_avg", "exp_avg_sq", "steps", "grad_noise", "previous_grad")}
     for p in params:
         st = opt.state.get(p, {})
-        if "exp_avg" in st:
-            exp_avg.append(st["exp_avg"].detach().cpu().numpy().copy())
-            exp_avg_sq.append(st["exp_avg_sq"].detach().cpu().numpy().copy())
-            steps.append(int(st["step"]))
-        else:
-            exp_avg.append(None)
-            exp_avg_sq.append(None)
-            steps.append(0)
-    return dict(exp_avg=exp_avg, exp_avg_sq=exp_avg_sq, steps=steps)
+        for key in ("exp_avg", "exp_avg_sq", "grad_noise", "previous_grad"):
+            out[key].append(st[key].detach().cpu().numpy().copy() if key in st else None)
+        out["steps"].append(int(st["step"]) if "exp_avg" in st else 0)
+    return out
 
 
 def restore_adam(opt, params, state):
     """Put an :class:`OptimizerState`'s moments back into ``opt`` (the inverse)."""
-    for p, m, v, step in zip(params, state.exp_avg, state.exp_avg_sq, state.steps):
+    n = len(state.steps)
+    noise = getattr(state, "grad_noise", None) or [None] * n  # states pickled without them
+    previous = getattr(state, "previous_grad", None) or [None] * n
+    for p, m, v, step, g2, g in zip(params, state.exp_avg, state.exp_avg_sq, state.steps,
+                                    noise, previous):
         if m is None or not p.requires_grad:
             continue
         opt.state[p] = {
@@ -197,3 +265,6 @@ def restore_adam(opt, params, state):
             "exp_avg": torch.as_tensor(m, device=p.device).clone(),
             "exp_avg_sq": torch.as_tensor(v, device=p.device).clone(),
         }
+        if g2 is not None and g is not None:
+            opt.state[p]["grad_noise"] = torch.as_tensor(g2, device=p.device).clone()
+            opt.state[p]["previous_grad"] = torch.as_tensor(g, device=p.device).clone()

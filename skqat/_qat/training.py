@@ -55,9 +55,10 @@ _FREEZE_LR_FACTOR = 0.2
 # the gradients are those of a step on every batch; between two of these
 # steps every dense layer sums its weight gradients (one operation), and the
 # strength step weighs their mean, so that every batch still informs the
-# bits. The other batches skip the side quantizations, the gates, the
-# penalties and the rebuilds of the levels. docs/benchmarks.md (training
-# step cost) gives the paired comparison with a step on every batch.
+# bits; Adam's second moment is rebuilt at one batch's noise (see
+# optim.mean_gradient_adam_). The other batches skip the side quantizations,
+# the gates, the penalties and the rebuilds of the levels. docs/benchmarks.md
+# (training step cost) gives the paired comparison with a step on every batch.
 _STRENGTH_EVERY = 4
 # The losses are of standardized targets, or of logits of standardized and
 # clipped inputs: O(1) for any model that learns. A loss above this one is a
