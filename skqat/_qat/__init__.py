@@ -21,8 +21,8 @@ runtime (``skqat/runtime/``) runs the exported graph with numpy alone.
 * ``objectives``: the losses (with a batch's gradient written out) and the
   validation scores of the tasks;
 * ``training``: the two-phase training loop and ``partial_fit``'s increment;
-* ``optim``: the fused Adam (its groups and their rates), its step without
-  ``torch.optim``'s wrappers, and its state;
+* ``optim``: Adam (its groups and their rates), its step without
+  ``torch.optim``'s wrappers (the strengths' with one batch's noise), and its state;
 * ``refine``: one step down a budget path (projection, frozen fine-tuning);
 * ``rescale``: the layers next to statistics that moved along a stream, and the
   output layer refitted where a stream's block finds it far off;

@@ -32,7 +32,7 @@ _STEP_RELATIVE_FROM = 0.25
 
 def build_adam(net, *, learning_rate, strength_learning_rate, learn_bits, step_rate=1.0,
                strength_every=1):
-    """The fused Adam of ``net``: weights and biases, strengths, activation steps.
+    """The Adam of ``net``: weights and biases, strengths, activation steps.
 
     Parameters
     ----------
