@@ -61,7 +61,7 @@ SCOPES = [
     (ste.QuantLinearFunction, "backward", "dense layers, backward"),
     (ste.QuantReLUFunction, "backward", "activations, backward"),
     (penalties.BitCosts, "add_gradients", "budget penalty gradients"),
-    (training, "adam_step", "optimizer (fused Adam)"),
+    (training, "adam_step", "optimizer (Adam)"),
     (network.QuantMLP, "constrain_", "clamping strengths and steps"),
     (penalties.BitCosts, "update", "budget controllers"),
     (layers._LearnedBits, "levels", "levels: checks"),

@@ -129,10 +129,6 @@ class QuantLinearFunction(torch.autograd.Function):
         grad_w = grad_out.t().mm(codes) if need[1] or ctx.learn or summed else None
         if summed is not None and not ctx.learn:
             summed.add(grad_w)
-        grad_weight = None
-        if need[1]:  # in place when nothing else reads grad_w
-            grad_weight = grad_w * in_step if ctx.learn else grad_w.mul_(in_step)
-        grad_bias = grad_out.sum(0) if need[2] else None
         grad_strength = None
         if ctx.learn:
             w, strength, signs, *stats = learned
@@ -144,6 +140,9 @@ class QuantLinearFunction(torch.autograd.Function):
                                            ctx.host_strength)
         elif need[3]:  # one candidate: nothing to learn
             grad_strength = torch.zeros_like(ctx.levels.level, dtype=grad_out.dtype)
+        # In place: nothing reads grad_w any more (the strengths' products came first).
+        grad_weight = grad_w.mul_(in_step) if need[1] else None
+        grad_bias = grad_out.sum(0) if need[2] else None
         return grad_codes, grad_weight, grad_bias, grad_strength, None, None, None, None, None
 
 
@@ -153,19 +152,24 @@ def _weight_side_contributions(w, w_q, grad_w, signs, stats, levels):
     # by side as plain (n_out, n_in) passes (broadcasting over a stacked side
     # dimension is several times slower on CPU), each written into a row of
     # the scratch that the host reads. A side all at 1 bit is the sign
-    # codes' product, times each row's 1-bit step.
+    # codes' product, times each row's 1-bit step. Each row sum is a product
+    # then a sum (as torch.linalg.vecdot computes it), the product written
+    # over a side's own codes or one buffer: a fresh matrix per product costs
+    # more than the product on CPU.
     out = levels.scratch.target
-    sign_dot = None
+    buffer = sign_dot = None
     for i, rows in enumerate(levels.side_weight):
         step = Q.step_from_stats(stats, rows)
         if rows.all_one_bit:
             if sign_dot is None:
-                sign_dot = torch.linalg.vecdot(signs, grad_w)
+                buffer = torch.mul(signs, grad_w, out=buffer)
+                sign_dot = buffer.sum(1)
             torch.mul(sign_dot, step, out=out[i])
         else:
             codes = Q.training_codes(w, rows, step)
-            torch.mul(torch.linalg.vecdot(codes, grad_w), step, out=out[i])
-    torch.linalg.vecdot(w_q, grad_w, out=out[-1])
+            torch.mul(codes.mul_(grad_w).sum(1), step, out=out[i])
+            buffer = codes if buffer is None else buffer
+    torch.sum(torch.mul(w_q, grad_w, out=buffer), 1, out=out[-1])
     sums = levels.scratch.read()
     # Q_l - Q_{l-1} below, Q_{l+1} - Q_l above.
     return (sums[:len(levels.side_weight)] - sums[-1]) * levels.side_sign
@@ -238,21 +242,24 @@ class QuantReLUFunction(torch.autograd.Function):
                                                       low, 1.0)
         else:
             grad_y = torch.ops.aten.hardtanh_backward(grad_out, ratio, low, same)
-        grad_step = None
-        if ctx.needs_input_grad[1]:
-            # LSQ: codes - y/step inside, codes where clipped, 0 below (codes are 0 there).
-            grad_step = torch.mul(grad_out, codes).addcmul_(grad_y, ratio, value=-1.0)
-            grad_step = grad_step.sum().reshape(step.shape)
         grad_strength = None
         if ctx.needs_input_grad[2]:
             unclipped, strength = learned
             # Two candidates differ only where the lower one saturates:
             # Q_hi - Q_lo = step * (min(max(u, lo), hi) - lo), u the unclipped code.
             low, high = levels.side_low, levels.side_high      # (S, 1, n)
-            diff = torch.minimum(torch.maximum(unclipped, low), high).sub_(low)
-            torch.mul(torch.linalg.vecdot(diff, grad_out, dim=1), step,
-                      out=levels.scratch.target)                          # (S, n)
+            # In place over one fresh tensor (each fresh (S, n_samples, n) costs
+            # more than its pass); the product then the sum, as vecdot.
+            diff = torch.maximum(unclipped, low)
+            torch.minimum(diff, high, out=diff).sub_(low).mul_(grad_out)
+            torch.mul(diff.sum(1), step, out=levels.scratch.target)      # (S, n)
             sums = levels.scratch.read()[:len(low)]
             grad_strength = _gate_gradient(sums, strength, levels, ctx.temperature,
                                            ctx.host_strength)
+        grad_step = None
+        if ctx.needs_input_grad[1]:
+            # LSQ: codes - y/step inside, codes where clipped, 0 below (codes are 0 there).
+            # Over grad_out, which nothing reads after this (a fresh tensor: see above).
+            grad_step = grad_out.mul_(codes).addcmul_(grad_y, ratio, value=-1.0)
+            grad_step = grad_step.sum().reshape(step.shape)
         return grad_y, grad_step, grad_strength, None, None, None, None
