@@ -140,3 +140,28 @@ def test_docs_profile_figures_are_those_of_the_committed_profile():
     levels = sum(part.loc[("medium", "nmp_b2_a6", f"levels: {d}"), "us_per_step"]
                  for d in ("checks", "rebuilds"))
     assert f"The levels take {levels / 1e3:.1f} ms" in page
+    # The rest of the part-by-part reading.
+    total = table.groupby(["shape", "method"]).us_per_step.sum()
+    assert (f"({100 * levels / total['medium', 'nmp_b2_a6']:.0f}%)") in page
+    assert f"and uniform QAT's {ops[('small', 'uniform_w2_a8')]}, on" in page
+    host = sum(us[("small", "nmp_b2_a6", p)] for p in ("budget penalty gradients",
+                                                       "budget controllers",
+                                                       "levels: checks", "levels: rebuilds"))
+    ratio = total["small", "nmp_b2_a6"] / total["small", "uniform_w2_a8"]
+    assert (f"and {host:.0f} us a step together. The learned-bits step is {ratio:.1f}x "
+            "uniform QAT's") in page
+    assert round(total["medium", "nmp_b2_a6"] / total["medium", "skqat_float"]) == 2  # about 2x
+    float_forward = us[("medium", "skqat_float", "dense layers, forward")]
+    float_engine = us[("medium", "skqat_float", "backward: autograd engine and loss")]
+    assert (f"against the float layers' {float_forward / 1e3:.1f} ms forward (and a share of "
+            f"autograd's {float_engine / 1e3:.1f} ms backward)") in page
+    acts = sum(us[("medium", "nmp_b2_a6", f"activations, {d}")] for d in ("forward", "backward"))
+    relu = us[("medium", "skqat_float", "activations, forward")]
+    assert f"add {acts / 1e3:.1f} ms against a float ReLU's {relu / 1e3:.1f} ms" in page
+    uniform = part.loc["medium", "uniform_w2_a8"]
+    assert (f"Its quantizer is {uniform.ops_per_step['dense layers, forward']:.0f} operations "
+            f"forward and {uniform.ops_per_step['dense layers, backward']:.0f} backward over 4 "
+            f"layers: {uniform.us_per_step['dense layers, forward'] / 1e3:.1f} ms forward and "
+            f"{uniform.us_per_step['dense layers, backward'] / 1e3:.1f} ms backward against "
+            f"float's {float_forward / 1e3:.1f} ms and its share of autograd's "
+            f"{float_engine / 1e3:.1f} ms") in page
