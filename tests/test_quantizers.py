@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from skqat._qat import quantizers as Q
-from skqat._qat.levels import build_levels, side_slopes
+from skqat._qat.levels import Workspace, build_levels, side_slopes
 from skqat._qat.ste import GradientSum, QuantLinearFunction, QuantReLUFunction
 
 
@@ -88,6 +88,10 @@ def test_training_codes_are_the_exported_codes(w, data, dtype):
     exported = Q.quantize_weight_int(wt, rows, step)
     if not rows.all_one_bit:
         torch.testing.assert_close(Q.training_codes(wt, rows, step), exported, rtol=0, atol=0)
+        # Written into a given tensor (a workspace): the same codes.
+        buffer = torch.full_like(wt, np.nan)
+        assert Q.training_codes(wt, rows, step, out=buffer) is buffer
+        torch.testing.assert_close(buffer, exported, rtol=0, atol=0)
     torch.testing.assert_close(Q.fake_quantize_rows(wt, rows, step), exported * step[:, None],
                                rtol=0, atol=0)
 
@@ -124,6 +128,52 @@ def test_strength_levels_and_expected_bits():
     e = Q.expected_bits(torch.linspace(0, 1, 101), (1, 2, 4, 8), 0.1)
     assert float(e.min()) >= 1.0 and float(e.max()) <= 8.0
     assert torch.all(e[1:] >= e[:-1])
+
+
+def test_a_workspace_hands_out_its_own_memory_grown_to_the_largest_request():
+    space = Workspace()
+    big = space.like((4, 6), torch.float32, torch.device("cpu"))
+    assert big.shape == (4, 6) and big.is_contiguous()
+    assert space.like((4, 6), torch.float32, torch.device("cpu")) is big  # no new view
+    small = space.like((2, 3, 2), torch.float32, torch.device("cpu"))
+    assert small.is_contiguous() and small.data_ptr() == big.data_ptr()
+    # A larger request or another dtype: memory of its own, in that dtype.
+    grown = space.like((5, 6), torch.float32, torch.device("cpu"))
+    assert grown.shape == (5, 6) and grown.untyped_storage().nbytes() == 5 * 6 * 4
+    double = space.like((4, 6), torch.float64, torch.device("cpu"))
+    assert double.dtype == torch.float64 and double.shape == (4, 6)
+
+
+@pytest.mark.parametrize("candidates", [[1, 2, 4, 8], [0, 1, 2, 4, 8]])
+def test_passes_that_share_a_workspace_keep_their_own_saved_tensors(candidates):
+    # Two batches through one dense layer and its activation before either
+    # backward (what autograd allows): the workspace holds only temporaries,
+    # so each backward gives the gradients of a pass run alone.
+    codes, weight, bias, in_step, s, levels = _linear_case(candidates, STRENGTHS[0],
+                                                           n_samples=14)
+    act_s = torch.tensor([0.1, 0.3, 0.6, 0.9, 0.45], dtype=torch.float64)
+    act_levels = _levels(act_s, torch.tensor([2, 4, 8]), "activation")
+    grad = torch.randn(14, 5, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+
+    def leaves():
+        return [t.detach().clone().requires_grad_() for t in (weight, s, act_s)]
+
+    def run(rows, params):
+        wt, st, at = params
+        y = QuantLinearFunction.apply(codes[rows], wt, bias, st, in_step, levels, 0.1)
+        step = torch.tensor([0.3], dtype=torch.float64, requires_grad=True)
+        return QuantReLUFunction.apply(y, step, at, act_levels, 0.1)
+
+    halves = (slice(0, 7), slice(7, 14))
+    together = [leaves(), leaves()]
+    outs = [run(rows, p) for rows, p in zip(halves, together)]  # both forward passes first
+    for out, rows in zip(outs, halves):
+        (out * grad[rows]).sum().backward()
+    for rows, params in zip(halves, together):
+        alone = leaves()
+        (run(rows, alone) * grad[rows]).sum().backward()
+        for a, b in zip(params, alone):
+            torch.testing.assert_close(a.grad, b.grad, rtol=0, atol=0)
 
 
 def test_side_slopes_are_the_gate_derivatives_beside_each_level():

@@ -302,9 +302,9 @@ def quantize_weight_int(w, bits, step):
     return _multi_bit_codes(w, rows, step.unsqueeze(-1))
 
 
-def _rounded_codes(w, rows, divisor):
+def _rounded_codes(w, rows, divisor, out=None):
     # round(w / divisor), clipped to each row's largest code.
-    codes = torch.div(w, divisor).round_()
+    codes = torch.div(w, divisor, out=out).round_()
     if rows.same_qmax is not None:
         return codes.clamp_(-rows.same_qmax, rows.same_qmax)
     # Two in-place passes: clamp with tensor bounds is several times slower on CPU.
@@ -322,7 +322,7 @@ def _multi_bit_codes(w, rows, column):
     return codes
 
 
-def training_codes(w, rows, step):
+def training_codes(w, rows, step, out=None):
     """:func:`quantize_weight_int`'s codes in the training step's fewest tensor operations.
 
     A layer whose rows are not all at 1 bit rounds and clips every row in
@@ -340,6 +340,8 @@ def training_codes(w, rows, step):
         Of the shape of ``step``, not all at 1 bit.
     step : torch.Tensor of shape (n_out,)
         Step of each row.
+    out : torch.Tensor of ``w``'s shape, default=None
+        Where to write the codes (a temporary's memory); None makes a tensor.
 
     Returns
     -------
@@ -347,9 +349,9 @@ def training_codes(w, rows, step):
     """
     column = step.unsqueeze(-1)
     if not rows.any_one_bit:
-        return _rounded_codes(w, rows, column)
+        return _rounded_codes(w, rows, column, out)
     return _rounded_codes(w, rows, torch.lerp(column, _tiny(w.dtype, w.device),
-                                              rows.one_bit_column))
+                                              rows.one_bit_column), out)
 
 
 @functools.lru_cache(maxsize=None)

@@ -153,22 +153,21 @@ def _weight_side_contributions(w, w_q, grad_w, signs, stats, levels):
     # dimension is several times slower on CPU), each written into a row of
     # the scratch that the host reads. A side all at 1 bit is the sign
     # codes' product, times each row's 1-bit step. Each row sum is a product
-    # then a sum (as torch.linalg.vecdot computes it), the product written
-    # over a side's own codes or one buffer: a fresh matrix per product costs
-    # more than the product on CPU.
+    # then a sum (as torch.linalg.vecdot computes it), the codes and the
+    # product written into the layer's workspace: a fresh matrix per product
+    # cost more than the product on CPU.
     out = levels.scratch.target
-    buffer = sign_dot = None
+    buffer = levels.workspace.like(w.shape, w.dtype, w.device)
+    sign_dot = None
     for i, rows in enumerate(levels.side_weight):
         step = Q.step_from_stats(stats, rows)
         if rows.all_one_bit:
             if sign_dot is None:
-                buffer = torch.mul(signs, grad_w, out=buffer)
-                sign_dot = buffer.sum(1)
+                sign_dot = torch.mul(signs, grad_w, out=buffer).sum(1)
             torch.mul(sign_dot, step, out=out[i])
         else:
-            codes = Q.training_codes(w, rows, step)
+            codes = Q.training_codes(w, rows, step, out=buffer)
             torch.mul(codes.mul_(grad_w).sum(1), step, out=out[i])
-            buffer = codes if buffer is None else buffer
     torch.sum(torch.mul(w_q, grad_w, out=buffer), 1, out=out[-1])
     sums = levels.scratch.read()
     # Q_l - Q_{l-1} below, Q_{l+1} - Q_l above.
@@ -248,9 +247,11 @@ class QuantReLUFunction(torch.autograd.Function):
             # Two candidates differ only where the lower one saturates:
             # Q_hi - Q_lo = step * (min(max(u, lo), hi) - lo), u the unclipped code.
             low, high = levels.side_low, levels.side_high      # (S, 1, n)
-            # In place over one fresh tensor (each fresh (S, n_samples, n) costs
-            # more than its pass); the product then the sum, as vecdot.
-            diff = torch.maximum(unclipped, low)
+            # In place in the layer's workspace (a fresh (S, n_samples, n) per
+            # operation cost more than its pass); the product then the sum, as vecdot.
+            diff = levels.workspace.like((len(low), *unclipped.shape), unclipped.dtype,
+                                         unclipped.device)
+            torch.maximum(unclipped, low, out=diff)
             torch.minimum(diff, high, out=diff).sub_(low).mul_(grad_out)
             torch.mul(diff.sum(1), step, out=levels.scratch.target)      # (S, n)
             sums = levels.scratch.read()[:len(low)]
