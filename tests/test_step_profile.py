@@ -82,8 +82,8 @@ def test_profile_of_a_short_fit_attributes_time_and_operations_to_the_parts():
 # (10 steps) on the small shape, with one hidden layer and with three: today's
 # counts (44.2, 81.1 and 87.5; 73.4, 152.7 and 164.5: the strengths' step with
 # one batch's noise takes about 14 operations on one batch in four, and each
-# layer's workspace one operation once per fit, 0.7 of the deep network's 10
-# steps), with a little room.
+# layer's workspace one operation once per fit: 0.7 per step in the deep
+# network's 10 steps), with a little room.
 # Counts do not depend on the machine's speed, so a change that dispatches more
 # fails here, where a timing would only be noise.
 OPERATION_BUDGET = {((100,), "skqat_float"): 46, ((100,), "uniform_w2_a8"): 82,

@@ -154,8 +154,8 @@ def _weight_side_contributions(w, w_q, grad_w, signs, stats, levels):
     # the scratch that the host reads. A side all at 1 bit is the sign
     # codes' product, times each row's 1-bit step. Each row sum is a product
     # then a sum (as torch.linalg.vecdot computes it), the codes and the
-    # product written into the layer's workspace: a fresh matrix per product
-    # cost more than the product on CPU.
+    # product written into the layer's workspace: on CPU a fresh matrix for
+    # each costs more than the product.
     out = levels.scratch.target
     buffer = levels.workspace.like(w.shape, w.dtype, w.device)
     sign_dot = None
@@ -247,8 +247,9 @@ class QuantReLUFunction(torch.autograd.Function):
             # Two candidates differ only where the lower one saturates:
             # Q_hi - Q_lo = step * (min(max(u, lo), hi) - lo), u the unclipped code.
             low, high = levels.side_low, levels.side_high      # (S, 1, n)
-            # In place in the layer's workspace (a fresh (S, n_samples, n) per
-            # operation cost more than its pass); the product then the sum, as vecdot.
+            # In place in the layer's workspace (a fresh (S, n_samples, n) for
+            # each operation costs more than its pass); the product then the sum,
+            # as vecdot.
             diff = levels.workspace.like((len(low), *unclipped.shape), unclipped.dtype,
                                          unclipped.device)
             torch.maximum(unclipped, low, out=diff)
