@@ -261,7 +261,7 @@ class QuantReLUFunction(torch.autograd.Function):
         grad_step = None
         if ctx.needs_input_grad[1]:
             # LSQ: codes - y/step inside, codes where clipped, 0 below (codes are 0 there).
-            # Over grad_out, which nothing reads after this (a fresh tensor: see above).
+            # Over grad_out, which nothing reads after this (the division above made it).
             grad_step = grad_out.mul_(codes).addcmul_(grad_y, ratio, value=-1.0)
             grad_step = grad_step.sum().reshape(step.shape)
         return grad_y, grad_step, grad_strength, None, None, None, None
